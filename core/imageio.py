@@ -90,6 +90,8 @@ def decode_image_bytes(data: bytes, name: str, max_pixels: int = DEFAULT_MAX_PIX
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(name, "is a decompression bomb (header claims too many pixels)", "reject this file") from None
     except Exception as exc:  # Pillow raises many types on a corrupt header
+        if "truncat" in str(exc).lower():
+            raise ImageError(name, "is truncated", "re-copy the file from the camera") from None
         raise ImageError(name, f"has a corrupt header ({exc})", "re-export the image") from None
 
     fmt = image.format or "unknown"

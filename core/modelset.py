@@ -181,14 +181,12 @@ def load_model_set(folder: str | Path, device: torch.device | str = "cpu") -> Mo
     verify_weights(folder, card)
     classifier, segmenter = build_networks(card)
     _load_state(folder / CLASSIFIER_FILE, classifier)
-    if card.shared_encoder:
-        _load_state(folder / SEGMENTER_FILE, segmenter, skip_prefix="encoder.")
-        share_encoder(classifier, segmenter)
-    else:
-        _load_state(folder / SEGMENTER_FILE, segmenter)
+    _load_state(folder / SEGMENTER_FILE, segmenter, skip_prefix="encoder." if card.shared_encoder else None)
     for network in (classifier, segmenter):
         network.eval().requires_grad_(False)  # shared and read-only; Grad-CAM needs no weight gradients
         network.to(device=device, memory_format=torch.channels_last)
+    if card.shared_encoder:
+        share_encoder(classifier, segmenter)  # after the move, so both hold the very same tensors
     return ModelSet(card=card, folder=folder, classifier=classifier, segmenter=segmenter)
 
 

@@ -1,0 +1,1 @@
+"""Training internals behind `python -m core.train`: data, augmentation, loops, threshold tuning."""

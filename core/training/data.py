@@ -1,0 +1,152 @@
+"""Training data: deterministic splits, an in-memory image cache, crops with their labels.
+
+Long strips are trained on crops at native scale (the engine inspects whole strips unresized);
+crops lean towards defects so rare classes are seen often enough.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from torch.utils.data import Dataset as TorchDataset
+from torch.utils.data import WeightedRandomSampler
+
+from core.datasets import Dataset, Sample
+from core.imageio import load_image
+from core.training.augment import patch_pipeline, strip_pipeline
+
+MIN_CROP_PIXELS = 12  # a crop shows a class when it holds at least this much of its mask
+
+
+@dataclass(frozen=True)
+class Split:
+    train: tuple[int, ...]
+    val: tuple[int, ...]
+    holdout: tuple[int, ...]
+
+
+def stratify_keys(dataset: Dataset, indices: list[int]) -> list[str]:
+    """One key per sample (its label set); keys too rare to split fall back to their first label."""
+    keys = ["+".join(map(str, dataset.samples[i].labels)) or "clean" for i in indices]
+    counts = Counter(keys)
+    keys = [k if counts[k] >= 4 else k.split("+")[0] for k in keys]
+    counts = Counter(keys)
+    return [k if counts[k] >= 4 else "rare" for k in keys]
+
+
+def _split(indices: list[int], keys: list[str], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    if fraction <= 0 or len(indices) < 2:
+        return indices, []
+    stratify = keys if min(Counter(keys).values()) >= 2 else None
+    try:
+        kept, taken = train_test_split(indices, test_size=fraction, random_state=seed, stratify=stratify)
+    except ValueError:  # too few samples per key for a stratified split
+        kept, taken = train_test_split(indices, test_size=fraction, random_state=seed)
+    return sorted(kept), sorted(taken)
+
+
+def split_dataset(dataset: Dataset, val_fraction: float, holdout_fraction: float = 0.0, seed: int = 0) -> Split:
+    """Deterministic stratified split: holdout first (never used by training), then validation.
+    The same dataset, fractions and seed give the same split on every machine."""
+    order = sorted(range(len(dataset.samples)), key=lambda i: dataset.samples[i].image_path.name)
+    rest, holdout = _split(order, stratify_keys(dataset, order), holdout_fraction, seed)
+    train, val = _split(rest, stratify_keys(dataset, rest), val_fraction, seed + 1)
+    return Split(tuple(train), tuple(val), tuple(holdout))
+
+
+class ImageCache:
+    """Decoded RGB images kept in memory: decoding JPEGs every step would dominate CPU time."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self._pixels: dict[int, np.ndarray] = {}
+
+    def pixels(self, index: int) -> np.ndarray:
+        if index not in self._pixels:
+            self._pixels[index] = load_image(self.dataset.samples[index].image_path).pixels
+        return self._pixels[index]
+
+    def masks(self, index: int) -> np.ndarray:
+        """(classes, H, W) uint8; drawn on demand (RLEs and boxes are cheap, full masks are not)."""
+        pixels = self.pixels(index)
+        return self.dataset.samples[index].masks(pixels.shape[0], pixels.shape[1], len(self.dataset.class_names))
+
+
+def balanced_weights(samples: list[Sample], num_classes: int) -> np.ndarray:
+    """Sampling weight per sample: the mean inverse frequency of its classes (clean is a class),
+    so a rare class is drawn about as often as a common one."""
+    counts = np.zeros(num_classes + 1)
+    for sample in samples:
+        for k in sample.labels or (num_classes,):
+            counts[k] += 1
+    inverse = 1.0 / np.maximum(counts, 1)
+    return np.array([np.mean([inverse[k] for k in (s.labels or (num_classes,))]) for s in samples])
+
+
+def make_sampler(dataset: Dataset, indices: tuple[int, ...], num_samples: int, balanced: bool,
+                 seed: int) -> WeightedRandomSampler:
+    samples = [dataset.samples[i] for i in indices]
+    weights = balanced_weights(samples, len(dataset.class_names)) if balanced else np.ones(len(samples))
+    generator = torch.Generator().manual_seed(seed)
+    return WeightedRandomSampler(weights.tolist(), num_samples=num_samples, replacement=True, generator=generator)
+
+
+class CropDataset(TorchDataset):
+    """Position i of `indices` -> (normalised CHW image, label vector, (K,h,w) mask) of one crop.
+
+    `geometry` 'strip': fixed-size crops at native scale, centred on a defect with probability
+    `defect_bias`, labels from what the crop holds. 'patch': zoomed square crops (NEU-style
+    photographs) that keep the image's label.
+    """
+
+    def __init__(self, cache: ImageCache, indices: tuple[int, ...], geometry: str, crop: tuple[int, int],
+                 task: str, mean: tuple[float, ...], std: tuple[float, ...], augment: bool = True,
+                 defect_bias: float = 0.6, seed: int = 0, with_masks: bool = False) -> None:
+        self.cache, self.indices, self.geometry, self.crop, self.task = cache, indices, geometry, crop, task
+        self.num_classes = len(cache.dataset.class_names)
+        self.augment, self.defect_bias, self.with_masks = augment, defect_bias, with_masks
+        self.pipeline = strip_pipeline(augment) if geometry == "strip" else patch_pipeline(crop[0], augment)
+        self.mean = np.array(mean, dtype=np.float32) * 255
+        self.std = np.array(std, dtype=np.float32) * 255
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, position: int):
+        index = self.indices[position]
+        sample = self.cache.dataset.samples[index]
+        pixels, masks = self.cache.pixels(index), self.cache.masks(index)
+        if self.geometry == "strip":
+            pixels, masks = self._strip_crop(pixels, masks, sample.labels)
+        out = self.pipeline(image=pixels, mask=np.ascontiguousarray(masks.transpose(1, 2, 0)))
+        image, mask = out["image"], out["mask"].transpose(2, 0, 1)
+        x = torch.from_numpy(((image.astype(np.float32) - self.mean) / self.std).transpose(2, 0, 1).copy())
+        target = np.zeros(self.num_classes, dtype=np.float32)
+        if self.task == "single-label":
+            target[list(sample.labels)] = 1.0
+        else:
+            target[mask.reshape(self.num_classes, -1).sum(1) >= MIN_CROP_PIXELS] = 1.0
+        return x, torch.from_numpy(target), torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))
+
+    def _strip_crop(self, pixels: np.ndarray, masks: np.ndarray, labels: tuple[int, ...]):
+        height, width = pixels.shape[:2]
+        ch, cw = min(self.crop[0], height), min(self.crop[1], width)
+        if labels and self.rng.random() < self.defect_bias:
+            ys, xs = np.nonzero(masks[self.rng.choice(labels)])
+            pick = self.rng.integers(len(ys))
+            cy = ys[pick] + self.rng.integers(-ch // 3, ch // 3 + 1)
+            cx = xs[pick] + self.rng.integers(-cw // 3, cw // 3 + 1)
+            y0, x0 = int(np.clip(cy - ch // 2, 0, height - ch)), int(np.clip(cx - cw // 2, 0, width - cw))
+        else:
+            y0, x0 = int(self.rng.integers(0, height - ch + 1)), int(self.rng.integers(0, width - cw + 1))
+        return pixels[y0 : y0 + ch, x0 : x0 + cw], masks[:, y0 : y0 + ch, x0 : x0 + cw]
+
+
+def seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)

@@ -1,0 +1,259 @@
+"""The training loops: classifier on crops, its head on whole images, the U-Net decoder on the
+frozen backbone's features. Each reports progress with tqdm (ETA and the live metric)."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from core.networks import backbone_features, classifier_head, decode_masks
+from core.training.data import ImageCache
+
+
+@dataclass
+class History:
+    losses: list[float] = field(default_factory=list)  # one per optimiser step
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int = -1
+    best_metric: float = float("-inf")
+    seconds: float = 0.0
+    stopped_early: bool = False
+
+
+def cosine_with_warmup(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int):
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def autocast(device: torch.device, amp: bool):
+    if device.type == "cuda" and amp:
+        return torch.autocast("cuda", dtype=torch.float16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def classification_loss(task: str, logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
+    if task == "single-label":
+        return F.cross_entropy(logits, target.argmax(1), label_smoothing=smoothing)
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def train_classifier(classifier: nn.Module, loader: DataLoader, task: str, epochs: int, lr: float,
+                     weight_decay: float, device: torch.device, validate: Callable[[nn.Module], dict],
+                     metric: str, patience: int = 0, amp: bool = True, smoothing: float = 0.1,
+                     max_steps: int | None = None, checkpoint: Callable[[dict], None] | None = None,
+                     resume: dict | None = None) -> History:
+    """AdamW + warmup/cosine; validation after each epoch; the best epoch's weights are kept.
+    `validate(model) -> metrics` must contain `metric` (higher is better)."""
+    classifier.to(device=device, memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(classifier.parameters(), lr=lr, weight_decay=weight_decay)
+    steps_per_epoch = len(loader) if max_steps is None else min(len(loader), max_steps)
+    scheduler = cosine_with_warmup(optimizer, epochs * steps_per_epoch, max(1, min(steps_per_epoch, 200)))
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and amp)
+    history, best_state, start_epoch, stale = History(), None, 0, 0
+    if resume:
+        classifier.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        history = History(**resume["history"])
+        best_state, start_epoch, stale = resume["best_state"], resume["epoch"] + 1, resume["stale"]
+    started = time.perf_counter() - history.seconds
+    for epoch in range(start_epoch, epochs):
+        classifier.train()
+        bar = tqdm(loader, total=steps_per_epoch, desc=f"classifier {epoch + 1}/{epochs}", unit="batch",
+                   dynamic_ncols=True, mininterval=5)
+        running = None
+        for step, (x, target, _) in enumerate(bar):
+            if step >= steps_per_epoch:
+                break
+            x = x.to(device, memory_format=torch.channels_last, non_blocking=True)
+            target = target.to(device)
+            with autocast(device, amp):
+                loss = classification_loss(task, classifier(x).float(), target, smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            history.losses.append(float(loss))
+            running = float(loss) if running is None else 0.95 * running + 0.05 * float(loss)
+            bar.set_postfix(loss=f"{running:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+        bar.close()
+        scores = validate(classifier)
+        scores.update(epoch=epoch + 1, train_loss=running, seconds=round(time.perf_counter() - started, 1))
+        history.epochs.append(scores)
+        improved = scores[metric] > history.best_metric
+        if improved:
+            history.best_metric, history.best_epoch, stale = scores[metric], epoch + 1, 0
+            best_state = copy.deepcopy(classifier.state_dict())
+        else:
+            stale += 1
+        tqdm.write(f"epoch {epoch + 1}/{epochs}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                                                               for k, v in scores.items()) + (" *" if improved else ""))
+        history.seconds = time.perf_counter() - started
+        if checkpoint:
+            checkpoint({"model": classifier.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "history": history.__dict__, "best_state": best_state,
+                        "epoch": epoch, "stale": stale})
+        if patience and stale >= patience:
+            history.stopped_early = True
+            tqdm.write(f"early stop: no {metric} gain for {patience} epochs")
+            break
+    if best_state is not None:
+        classifier.load_state_dict(best_state)
+    history.seconds = time.perf_counter() - started
+    return history
+
+
+def normalise(pixels: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...], device: torch.device) -> torch.Tensor:
+    """The engine's preprocessing (core.inference.Inspector.to_tensor), for whole images."""
+    x = torch.from_numpy(np.ascontiguousarray(pixels)).to(device).permute(2, 0, 1)[None].float() / 255.0
+    mean_t = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, device=device).view(1, 3, 1, 1)
+    return ((x - mean_t) / std_t).contiguous(memory_format=torch.channels_last)
+
+
+@torch.inference_mode()
+def pooled_features(classifier: nn.Module, cache: ImageCache, indices: tuple[int, ...], mean, std,
+                    device: torch.device, amp: bool = True, desc: str = "features",
+                    transform: Callable[[np.ndarray], np.ndarray] | None = None) -> torch.Tensor:
+    """(N, C) average-pooled top features of whole images at native size, as the engine sees them."""
+    classifier.eval()
+    rows = []
+    for index in tqdm(indices, desc=desc, unit="img", dynamic_ncols=True, mininterval=5):
+        pixels = cache.pixels(index)
+        if transform is not None:
+            pixels = transform(pixels)
+        with autocast(device, amp):
+            top = backbone_features(classifier, normalise(pixels, mean, std, device))[-1]
+        rows.append(torch.flatten(classifier.avgpool(top), 1).float().cpu())
+    return torch.cat(rows)
+
+
+def head_scores(task: str, logits: torch.Tensor, targets: np.ndarray) -> dict:
+    """Threshold-free validation scores: accuracy (single-label) or macro ROC-AUC (multi-label)."""
+    from core.metrics import classification_report
+
+    probs = torch.softmax(logits, 1) if task == "single-label" else torch.sigmoid(logits)
+    report = classification_report(targets, probs.numpy(), task=task)
+    return {"accuracy": report["accuracy"], "macro_f1": report["macro"]["f1"],
+            "macro_roc_auc": report["macro"]["roc_auc"], "macro_pr_auc": report["macro"]["pr_auc"]}
+
+
+def fit_head(fc: nn.Linear, features: torch.Tensor, targets: np.ndarray, task: str, steps: int = 300,
+             lr: float = 1e-2, weight_decay: float = 1e-3) -> nn.Linear:
+    """Refit the classifier's last layer on whole-image pooled features (full-batch AdamW).
+
+    Crops show a defect at a larger share of the picture than a whole strip does; the linear
+    head on averaged features needs re-scaling for that, which this learns directly."""
+    head = copy.deepcopy(fc).float().cpu().train()
+    optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+    target = torch.from_numpy(targets.astype(np.float32))
+    if task == "multi-label":
+        positives = target.sum(0)
+        pos_weight = ((len(target) - positives) / positives.clamp(min=1)).clamp(max=10)
+    for _ in range(steps):
+        logits = head(features)
+        if task == "single-label":
+            loss = F.cross_entropy(logits, target.argmax(1))
+        else:
+            loss = F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return head.eval()
+
+
+def dice_bce_loss(logits: torch.Tensor, masks: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """BCE plus soft Dice per (image, class) channel; empty channels score well when predicted empty."""
+    bce = F.binary_cross_entropy_with_logits(logits, masks)
+    probs = torch.sigmoid(logits).flatten(2)
+    truth = masks.flatten(2)
+    dice = (2 * (probs * truth).sum(-1) + eps) / (probs.sum(-1) + truth.sum(-1) + eps)
+    return bce + (1 - dice).mean()
+
+
+def train_decoder(classifier: nn.Module, segmenter: nn.Module, loader: DataLoader, epochs: int, lr: float,
+                  device: torch.device, own_encoder: bool = False, amp: bool = True,
+                  max_steps: int | None = None) -> History:
+    """Train the U-Net. Shared encoder: the classifier's backbone is frozen and runs without
+    gradients, only decoder + head learn (cheap: no encoder backward). Own encoder: the whole
+    U-Net learns."""
+    classifier.to(device=device, memory_format=torch.channels_last).eval().requires_grad_(False)
+    segmenter.to(device=device, memory_format=torch.channels_last)
+    if own_encoder:
+        params = list(segmenter.parameters())
+    else:
+        params = list(segmenter.decoder.parameters()) + list(segmenter.segmentation_head.parameters())
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    steps_per_epoch = len(loader) if max_steps is None else min(len(loader), max_steps)
+    scheduler = cosine_with_warmup(optimizer, epochs * steps_per_epoch, max(1, min(steps_per_epoch, 50)))
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and amp)
+    history, started = History(), time.perf_counter()
+    for epoch in range(epochs):
+        segmenter.train()
+        if not own_encoder:
+            segmenter.encoder.eval()  # frozen BatchNorm statistics: they belong to the classifier
+        bar = tqdm(loader, total=steps_per_epoch, desc=f"segmenter {epoch + 1}/{epochs}", unit="batch",
+                   dynamic_ncols=True, mininterval=5)
+        running = None
+        for step, (x, _, masks) in enumerate(bar):
+            if step >= steps_per_epoch:
+                break
+            x = x.to(device, memory_format=torch.channels_last)
+            masks = masks.to(device)
+            with autocast(device, amp):
+                if own_encoder:
+                    logits = segmenter(x)
+                else:
+                    with torch.no_grad():
+                        features = backbone_features(classifier, x)
+                    logits = decode_masks(segmenter, features)
+                loss = dice_bce_loss(logits.float(), masks)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            history.losses.append(float(loss))
+            running = float(loss) if running is None else 0.95 * running + 0.05 * float(loss)
+            bar.set_postfix(loss=f"{running:.4f}")
+        bar.close()
+        history.epochs.append({"epoch": epoch + 1, "train_loss": running})
+    segmenter.eval()
+    history.seconds = time.perf_counter() - started
+    return history
+
+
+@torch.inference_mode()
+def whole_image_outputs(classifier: nn.Module, segmenter: nn.Module, shared: bool, pixels: np.ndarray, mean, std,
+                        device: torch.device, task: str, amp: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(class probabilities (K,), pixel probabilities (K,H,W)) of one whole image, computed as the
+    engine computes them but without its gating, so thresholds can be tuned on them."""
+    x = normalise(pixels, mean, std, device)
+    with autocast(device, amp):
+        features = backbone_features(classifier, x)
+        logits = classifier_head(classifier, features[-1]).float()
+        if shared:
+            mask_logits = decode_masks(segmenter, features)
+        else:
+            height, width = x.shape[-2:]
+            pad_h, pad_w = (-height) % 32, (-width) % 32
+            padded = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
+            mask_logits = segmenter(padded)[..., :height, :width]
+    probs = torch.softmax(logits, 1) if task == "single-label" else torch.sigmoid(logits)
+    return probs[0].cpu().numpy(), torch.sigmoid(mask_logits.float())[0].cpu().numpy()

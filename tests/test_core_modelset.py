@@ -1,0 +1,79 @@
+import json
+import shutil
+
+import pytest
+import torch
+
+from core.errors import ModelSetError
+from core.modelset import CARD_FILE, CLASSIFIER_FILE, SEGMENTER_FILE, load_model_set, read_card
+from tests.conftest import make_tiny_model_set
+
+
+def test_card_holds_what_an_engineer_needs(tiny_set):
+    card = json.loads((tiny_set / CARD_FILE).read_text())
+    for key in ("name", "version", "task", "classes", "classifier_architecture", "segmenter_encoder", "mean", "std",
+                "trained", "pretrained", "created", "data_fingerprint", "metrics", "sha256"):
+        assert key in card
+    assert {"name", "color", "threshold", "min_area", "pixel_threshold"} <= set(card["classes"][0])
+    assert set(card["sha256"]) == {CLASSIFIER_FILE, SEGMENTER_FILE}
+    assert card["trained"] is False
+
+
+def test_weights_round_trip_in_fp16(tiny_set):
+    loaded = load_model_set(tiny_set)
+    again = load_model_set(tiny_set)
+    for a, b in zip(loaded.classifier.state_dict().values(), again.classifier.state_dict().values()):
+        assert torch.equal(a, b)
+    assert all(not p.requires_grad for p in loaded.classifier.parameters())
+    # The shared encoder really is the classifier's backbone, not a copy.
+    assert loaded.segmenter.encoder.conv1.weight.data_ptr() == loaded.classifier.conv1.weight.data_ptr()
+
+
+@pytest.fixture()
+def copy_of(tiny_set, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(tiny_set, folder)
+    return folder
+
+
+def test_tampered_weights_are_refused_naming_the_file(copy_of):
+    path = copy_of / SEGMENTER_FILE
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelSetError, match=f"{SEGMENTER_FILE}.*does not match"):
+        load_model_set(copy_of)
+
+
+def test_truncated_weights_are_refused(copy_of):
+    path = copy_of / CLASSIFIER_FILE
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ModelSetError, match=f"{CLASSIFIER_FILE}.*truncated"):
+        load_model_set(copy_of)
+
+
+def test_missing_weights_and_card_are_named(copy_of):
+    (copy_of / SEGMENTER_FILE).unlink()
+    with pytest.raises(ModelSetError, match=f"{SEGMENTER_FILE}: is missing"):
+        load_model_set(copy_of)
+    (copy_of / CARD_FILE).unlink()
+    with pytest.raises(ModelSetError, match=f"{CARD_FILE}: is missing"):
+        load_model_set(copy_of)
+
+
+def test_broken_card_is_refused(copy_of):
+    (copy_of / CARD_FILE).write_text("{not json")
+    with pytest.raises(ModelSetError, match="not valid JSON"):
+        read_card(copy_of)
+    (copy_of / CARD_FILE).write_text(json.dumps({"name": "x"}))
+    with pytest.raises(ModelSetError, match="not a valid model card"):
+        read_card(copy_of)
+
+
+def test_weights_that_fit_another_architecture_are_refused(tmp_path):
+    make_tiny_model_set(tmp_path / "a")
+    card = json.loads((tmp_path / "a" / CARD_FILE).read_text())
+    card["classifier_architecture"] = card["segmenter_encoder"] = "resnet34"
+    (tmp_path / "a" / CARD_FILE).write_text(json.dumps(card))
+    with pytest.raises(ModelSetError, match="does not match the card's architecture"):
+        load_model_set(tmp_path / "a")
