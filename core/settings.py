@@ -22,6 +22,7 @@ class Settings:
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'steelscan.db'}"
     image_store: Path = PROJECT_ROOT / "var" / "images"
     uncertainty_band: float = 0.15  # |p - threshold| under this sends a sheet to the review queue
+    timezone: str = "UTC"  # the plant's time zone: statistics group hours, shifts and days in it
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:

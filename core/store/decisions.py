@@ -30,7 +30,8 @@ class Decision:
         chosen = set(classes)
         unknown = sorted(chosen - set(verdict.class_names))
         if unknown:
-            raise DecisionError("override", f"unknown classes {unknown}", f"choose from {', '.join(verdict.class_names)}")
+            raise DecisionError("override", f"unknown classes {unknown}",
+                                f"choose from {', '.join(verdict.class_names)}")
         ordered = tuple(name for name in verdict.class_names if name in chosen)
         if ordered == tuple(verdict.classes_present):
             raise DecisionError("override", "gives the same classes as the model",

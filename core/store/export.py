@@ -33,7 +33,7 @@ class ExportSummary:
 def class_sets(reviews: pd.DataFrame) -> dict[tuple[str, ...], list[str]]:
     """Class-name tuples among the reviews -> the model sets that used them."""
     sets: dict[tuple[str, ...], list[str]] = {}
-    for names, model_set in zip(reviews["class_names"], reviews["model_set"]):
+    for names, model_set in zip(reviews["class_names"], reviews["model_set"], strict=True):
         users = sets.setdefault(tuple(names), [])
         if model_set not in users:
             users.append(model_set)

@@ -244,6 +244,19 @@ class ReviewLog:
         return self._read(lambda s: set(s.scalars(
             select(ReviewRow.image_sha256).where(ReviewRow.image_sha256.in_(wanted)).distinct())))
 
+    def status_by_sha(self, shas: Iterable[str], band: float) -> dict[str, dict]:
+        """For each known image: its latest inference id, whether that verdict is flagged, whether reviewed."""
+        wanted = list(set(shas))
+        if not wanted:
+            return {}
+        latest = self._latest_per_image()
+        rows = self._read(lambda s: s.execute(
+            select(InferenceRow.image_sha256, InferenceRow.id, InferenceRow.defective, InferenceRow.margin)
+            .join(latest, InferenceRow.id == latest.c.id).where(InferenceRow.image_sha256.in_(wanted))).all())
+        reviewed = self.reviewed_shas(wanted)
+        return {sha: {"inference_id": iid, "flagged": bool(defective or margin < band), "reviewed": sha in reviewed}
+                for sha, iid, defective, margin in rows}
+
     # -- the queue ------------------------------------------------------------------------------------
 
     def _latest_per_image(self):
