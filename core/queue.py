@@ -1,0 +1,59 @@
+"""The review queue: sheets the model flags wait for a person, most uncertain (or oldest) first.
+
+Flagged = the model calls the sheet defective, or some class probability lies within
+`band` of its threshold. A sheet leaves the queue with its first review.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.store import ReviewLog
+from core.verdict import Verdict
+
+ORDERS = {"uncertain": "Most uncertain first", "oldest": "Oldest first"}
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    inference_id: int
+    image_sha256: str
+    image_name: str
+    defective: bool
+    margin: float
+    inspected_at: datetime
+    reasons: tuple[str, ...]
+
+
+def flag_reasons(class_names, probabilities, thresholds, classes_present, band: float) -> tuple[str, ...]:
+    """Why a sheet waits for a person, in words an inspector reads; () when it does not."""
+    reasons = [f"model calls {', '.join(classes_present)}"] if classes_present else []
+    reasons += [f"{name} {p:.2f} is within {band:.2f} of its threshold {t:.2f}"
+                for name, p, t in zip(class_names, probabilities, thresholds, strict=True) if abs(p - t) < band]
+    return tuple(reasons)
+
+
+def is_flagged(verdict: Verdict, band: float) -> bool:
+    return verdict.defective or verdict.margin() < band
+
+
+def _to_item(row, band: float) -> QueueItem:
+    return QueueItem(row.id, row.image_sha256, row.verdict["image"], row.defective, row.margin, row.created_at,
+                     flag_reasons(row.class_names, row.probabilities, row.thresholds, row.classes_present, band))
+
+
+def next_in_queue(log: ReviewLog, band: float, order: str = "uncertain",
+                  skipped: Iterable[int] = ()) -> QueueItem | None:
+    """The next sheet to review, leaving out the inference ids this inspector skipped."""
+    rows = log.flagged_unreviewed(band, order, limit=1, exclude=skipped)
+    return _to_item(rows[0], band) if rows else None
+
+
+def upcoming(log: ReviewLog, band: float, order: str = "uncertain", limit: int = 20) -> list[QueueItem]:
+    return [_to_item(row, band) for row in log.flagged_unreviewed(band, order, limit=limit)]
+
+
+def waiting(log: ReviewLog, band: float) -> int:
+    return log.count_flagged_unreviewed(band)

@@ -1,0 +1,236 @@
+"""Statistics for supervisors: pure functions from the review log's frames to chart-ready DataFrames.
+
+Inputs are `ReviewLog.images_frame()` (one row per image: latest verdict, latest review) and
+`ReviewLog.reviews_frame()` (every decision). Times arrive as naive UTC and are shown in the
+plant's time zone; a sheet's label is its latest review, else the model's verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix
+
+FREQS = ("hour", "shift", "day")
+SHIFT_STARTS = (6, 14, 22)  # early, late, night: the common three-shift rota
+ANY = "any defect"
+
+
+@dataclass(frozen=True)
+class StatsFilter:
+    start: date | None = None  # inclusive, local date
+    end: date | None = None  # inclusive, local date
+    classes: tuple[str, ...] | None = None  # None: every class seen
+    freq: str = "day"
+    tz: str = "UTC"
+    band: float = 0.15
+    shift_starts: tuple[int, ...] = SHIFT_STARTS
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    images: int
+    defective: int
+    reviewed: int
+    decisions: int
+    overrides: int
+    waiting: int
+    defect_rate: pd.DataFrame
+    areas: pd.DataFrame
+    agreement: pd.DataFrame
+    confusion: pd.DataFrame
+    backlog: pd.DataFrame
+    throughput: pd.DataFrame
+    table: pd.DataFrame
+    classes: tuple[str, ...] = field(default=())
+
+    @property
+    def override_rate(self) -> float:
+        return self.overrides / self.decisions if self.decisions else 0.0
+
+    @property
+    def defect_share(self) -> float:
+        return self.defective / self.images if self.images else 0.0
+
+
+def to_local(times: pd.Series, tz: str) -> pd.Series:
+    """Naive UTC -> naive local wall-clock time in `tz` (what a shift supervisor reads)."""
+    times = pd.to_datetime(times)
+    return times.dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
+
+
+def period_start(times: pd.Series, freq: str, shift_starts: tuple[int, ...] = SHIFT_STARTS) -> pd.Series:
+    """The start of each time's hour, shift or day (local times in, local times out)."""
+    if freq == "hour":
+        return times.dt.floor("h")
+    if freq == "day":
+        return times.dt.floor("D")
+    if freq != "shift":
+        raise ValueError(f"period {freq!r} is unknown; use one of {', '.join(FREQS)}")
+    starts = np.array(sorted(shift_starts), dtype=float)
+    hours = (times.dt.hour + times.dt.minute / 60 + times.dt.second / 3600).to_numpy()
+    index = np.searchsorted(starts, hours, side="right") - 1
+    before_first = index < 0  # e.g. 03:00 belongs to yesterday's night shift
+    start_hours = np.where(before_first, starts[-1], starts[np.maximum(index, 0)])
+    days = times.dt.floor("D") - pd.to_timedelta(before_first.astype(int), unit="D")
+    return days + pd.to_timedelta(start_hours, unit="h")
+
+
+def all_classes(images: pd.DataFrame) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for names in images.get("class_names", []):
+        seen.update(dict.fromkeys(names))
+    return tuple(seen)
+
+
+def current_classes(images: pd.DataFrame) -> pd.Series:
+    """The label of each sheet: its latest review's classes, else the model's."""
+    return pd.Series([list(final) if reviewed else list(model) for final, model, reviewed in
+                      zip(images["final_classes"], images["model_classes"], images["reviewed"], strict=True)],
+                     index=images.index, dtype=object)
+
+
+def _in_dates(local: pd.Series, start: date | None, end: date | None) -> pd.Series:
+    keep = pd.Series(True, index=local.index)
+    if start is not None:
+        keep &= local.dt.date >= start
+    if end is not None:
+        keep &= local.dt.date <= end
+    return keep
+
+
+def class_calls(images: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:
+    """Long table: one row per (sheet, class the sheet's model set knows and the filter keeps)."""
+    rows = []
+    labels = current_classes(images)
+    for (index, row), label in zip(images.iterrows(), labels, strict=True):
+        per_class = zip(row["class_names"], row["probabilities"], row["thresholds"], strict=True)
+        for name, probability, threshold in per_class:
+            if name in classes:
+                rows.append((index, row["image_sha256"], row["local_time"], name, probability, threshold,
+                             name in row["model_classes"], name in label, bool(row["reviewed"])))
+    return pd.DataFrame(rows, columns=["row", "image_sha256", "local_time", "class_name", "probability",
+                                       "threshold", "model_present", "present", "reviewed"])
+
+
+def defect_rate(images: pd.DataFrame, classes: tuple[str, ...], freq: str,
+                shift_starts: tuple[int, ...] = SHIFT_STARTS) -> pd.DataFrame:
+    """Per period and class: sheets, sheets with the class, rate; plus 'any defect' over the classes."""
+    columns = ["period", "class_name", "sheets", "defective", "rate"]
+    calls = class_calls(images, classes)
+    if calls.empty:
+        return pd.DataFrame(columns=columns)
+    calls["period"] = period_start(calls["local_time"], freq, shift_starts)
+    per_class = (calls.groupby(["period", "class_name"], sort=True)
+                 .agg(sheets=("image_sha256", "nunique"), defective=("present", "sum")).reset_index())
+    per_sheet = calls.groupby(["period", "image_sha256"])["present"].any().reset_index()
+    overall = (per_sheet.groupby("period").agg(sheets=("image_sha256", "nunique"), defective=("present", "sum"))
+               .reset_index().assign(class_name=ANY))
+    table = pd.concat([per_class, overall], ignore_index=True)
+    table["defective"] = table["defective"].astype(int)
+    table["rate"] = table["defective"] / table["sheets"]
+    return table[columns].sort_values(["period", "class_name"], ignore_index=True)
+
+
+def area_distribution(images: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:
+    """Every defect region the model found: class, area in pixels, sheet."""
+    rows = [(row["image_name"], row["local_time"], region["class"], int(region["area_px"]))
+            for _, row in images.iterrows() for region in row["regions"] if region["class"] in classes]
+    return pd.DataFrame(rows, columns=["image_name", "local_time", "class_name", "area_px"])
+
+
+def agreement(reviews: pd.DataFrame, classes: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Model versus inspector on each sheet's latest review: a summary per class and the confusion counts."""
+    summary_columns = ["class_name", "reviewed", "agree", "model_missed", "false_alarm", "agreement"]
+    confusion_columns = ["class_name", "model", "inspector", "sheets"]
+    latest = reviews.groupby("image_sha256").tail(1)
+    summaries, confusion = [], []
+    for name in classes:
+        scope = latest[latest["class_names"].map(lambda names, n=name: n in names)]
+        if scope.empty:
+            continue
+        inspector = np.array([name in c for c in scope["classes"]], dtype=int)
+        model = np.array([name in c for c in scope["model_classes"]], dtype=int)
+        (tn, fp), (fn, tp) = confusion_matrix(inspector, model, labels=[0, 1])  # rows: inspector, cols: model
+        summaries.append((name, len(scope), int(tp + tn), int(fn), int(fp), (tp + tn) / len(scope)))
+        for model_says, inspector_says, count in (("present", "present", tp), ("present", "absent", fp),
+                                                  ("absent", "present", fn), ("absent", "absent", tn)):
+            confusion.append((name, model_says, inspector_says, int(count)))
+    return pd.DataFrame(summaries, columns=summary_columns), pd.DataFrame(confusion, columns=confusion_columns)
+
+
+def backlog_over_time(images: pd.DataFrame, band: float, freq: str,
+                      shift_starts: tuple[int, ...] = SHIFT_STARTS) -> pd.DataFrame:
+    """Sheets waiting for review at the end of each period with activity (flagged, not yet reviewed)."""
+    flagged = images[images["defective"] | (images["margin"] < band)]
+    arrivals = pd.DataFrame({"time": flagged["local_time"], "change": 1})
+    cleared = pd.DataFrame({"time": flagged["local_reviewed"].dropna(), "change": -1})
+    events = pd.concat([arrivals, cleared], ignore_index=True).sort_values("time", kind="stable")
+    if events.empty:
+        return pd.DataFrame(columns=["period", "waiting"])
+    events["waiting"] = events["change"].cumsum()
+    events["period"] = period_start(events["time"], freq, shift_starts)
+    return events.groupby("period", sort=True)["waiting"].last().reset_index()
+
+
+def throughput(reviews: pd.DataFrame, freq: str, shift_starts: tuple[int, ...] = SHIFT_STARTS) -> pd.DataFrame:
+    """Decisions per inspector per period, and how many of them overrode the model."""
+    columns = ["period", "reviewer", "decisions", "overrides"]
+    if reviews.empty:
+        return pd.DataFrame(columns=columns)
+    frame = reviews.assign(period=period_start(reviews["local_time"], freq, shift_starts),
+                           override=reviews["decision"].eq("override"))
+    table = (frame.groupby(["period", "reviewer"], sort=True)
+             .agg(decisions=("review_id", "count"), overrides=("override", "sum")).reset_index())
+    table["overrides"] = table["overrides"].astype(int)
+    return table[columns]
+
+
+def sheet_table(images: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:
+    """The filtered per-sheet table a supervisor downloads as CSV."""
+    table = pd.DataFrame({
+        "inspected_at": images["local_time"],
+        "image": images["image_name"],
+        "sha256": images["image_sha256"],
+        "model_set": images["model_set"] + "@" + images["model_version"],
+        "model_trained": images["model_trained"],
+        "model_verdict": np.where(images["defective"], "defective", "clean"),
+        "model_classes": images["model_classes"].map(";".join),
+        "reviewed": images["reviewed"],
+        "reviewer": images["reviewer"].fillna(""),
+        "decision": images["decision"].fillna(""),
+        "label_classes": current_classes(images).map(";".join),
+        "reviewed_at": images["local_reviewed_latest"],
+    })
+    for name in classes:
+        table[f"p_{name}"] = [dict(zip(n, p, strict=True)).get(name, np.nan)
+                              for n, p in zip(images["class_names"], images["probabilities"], strict=True)]
+    return table.sort_values("inspected_at", ignore_index=True)
+
+
+def compute(images: pd.DataFrame, reviews: pd.DataFrame, filters: StatsFilter, waiting: int) -> StatsReport:
+    """Everything the Statistics page shows, for one set of filters."""
+    classes = filters.classes if filters.classes is not None else all_classes(images)
+    images = images.assign(local_time=to_local(images["inspected_at"], filters.tz),
+                           local_reviewed=to_local(images["first_reviewed_at"], filters.tz),
+                           local_reviewed_latest=to_local(images["decided_at"], filters.tz))
+    reviews = reviews.assign(local_time=to_local(reviews["decided_at"], filters.tz))
+    shown = images[_in_dates(images["local_time"], filters.start, filters.end)]
+    decided = reviews[_in_dates(reviews["local_time"], filters.start, filters.end)]
+    labels = current_classes(shown)
+    defective = int(sum(any(c in classes for c in label) for label in labels))
+    backlog = backlog_over_time(images, filters.band, filters.freq, filters.shift_starts)
+    if not backlog.empty:
+        backlog = backlog[_in_dates(backlog["period"], filters.start, filters.end)].reset_index(drop=True)
+    summary, confusion = agreement(decided, classes)
+    return StatsReport(
+        images=len(shown), defective=defective, reviewed=int(shown["reviewed"].sum()),
+        decisions=len(decided), overrides=int(decided["decision"].eq("override").sum()), waiting=waiting,
+        defect_rate=defect_rate(shown, classes, filters.freq, filters.shift_starts),
+        areas=area_distribution(shown, classes), agreement=summary, confusion=confusion, backlog=backlog,
+        throughput=throughput(decided, filters.freq, filters.shift_starts),
+        table=sheet_table(shown, classes), classes=classes,
+    )
