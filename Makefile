@@ -15,6 +15,7 @@ app: setup
 	$(PY) -m streamlit run app.py
 
 test: setup
+	bash scripts/ensure_services.sh
 	$(PY) -m pytest -q
 
 bench: setup
