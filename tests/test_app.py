@@ -1,0 +1,245 @@
+"""The dashboard's pages through Streamlit's AppTest: real app.py, real (tiny, untrained) model set,
+a fresh review log per test."""
+
+from __future__ import annotations
+
+import pytest
+from dashboard_helpers import MODEL_SET, ROOT, dashboard_env, make_verdict, models_dir, strip_png  # noqa: F401  (fixtures)
+from streamlit.testing.v1 import AppTest
+
+from core.inference import Inspector
+from core.modelset import create_untrained
+from core.queue import waiting
+from core.settings import load_settings
+from core.store import Decision, ReviewLog
+from core.synthetic import CLASS_NAMES
+
+TIMEOUT = 180
+pytestmark = pytest.mark.usefixtures("dashboard_env")
+
+
+def start(page: str | None = None, reviewer: str = "Ann") -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    app.session_state["reviewer"] = reviewer
+    app.run()
+    if page:
+        app.switch_page(page).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def open_log() -> ReviewLog:
+    return ReviewLog.from_settings(load_settings())
+
+
+def button(app: AppTest, prefix: str):
+    matches = [b for b in app.button if b.label.startswith(prefix)]
+    assert matches, f"no button starting {prefix!r} in {[b.label for b in app.button]}"
+    return matches[0]
+
+
+def badges(app: AppTest) -> list[str]:
+    return [m.value for m in app.markdown if "-badge[" in m.value]
+
+
+def test_upload_shows_the_verdict_and_accept_is_logged():
+    data = strip_png(11)
+    expected = Inspector.load(load_settings().models_dir / MODEL_SET, "cpu").inspect((data, "sheet.png"))
+    app = start()
+    app.file_uploader[0].upload("sheet.png", data, "image/png").run()
+    assert not app.exception and not app.error
+    headline = "Defective: " + ", ".join(expected.classes_present) if expected.defective else "Clean"
+    assert any(headline in b for b in badges(app))
+    assert any("untrained" in w.value for w in app.warning)  # the model set is untrained and the page says so
+    probabilities = app.dataframe[0].value
+    assert list(probabilities["class"]) == list(CLASS_NAMES)
+    assert list(probabilities["probability"]) == pytest.approx(expected.probabilities, abs=1e-3)
+
+    button(app, "Accept").click().run()
+    assert not app.exception
+    (review,) = open_log().reviews_of(expected.image_sha256)
+    assert (review.reviewer, review.decision, review.page) == ("Ann", "accept", "inspect")
+    assert tuple(review.classes) == expected.classes_present
+    assert any("Reviewed" in s.value for s in app.success)
+
+
+def test_override_needs_a_reason_then_is_logged():
+    data = strip_png(12)
+    app = start()
+    app.file_uploader[0].upload("sheet.png", data, "image/png").run()
+    log = open_log()
+    sha = log.images_frame().iloc[0]["image_sha256"]
+    verdict = log.verdict(int(log.images_frame().iloc[0]["inference_id"]))
+    button(app, "Override: defect-free").click().run()
+    refusal = "needs a reason" if verdict.defective else "same classes as the model"
+    assert any(refusal in e.value for e in app.error)
+    assert log.reviews_of(sha) == []
+    wanted = ["patches"] if verdict.classes_present != ("patches",) else ["pits"]
+    app.multiselect[0].set_value(wanted)
+    app.text_input(key=[t.key for t in app.text_input if t.key and t.key.startswith("reason-")][0]).input(
+        "edge glare, not a defect")
+    button(app, "Override with these classes").click().run()
+    assert not app.exception and not app.error
+    (review,) = log.reviews_of(sha)
+    assert (review.decision, review.classes, review.reason) == ("override", wanted, "edge glare, not a defect")
+
+
+def test_the_name_is_asked_once_and_guards_decisions():
+    app = start(reviewer="")
+    app.file_uploader[0].upload("sheet.png", strip_png(13), "image/png").run()
+    assert not [b for b in app.button if b.label.startswith("Accept")]
+    assert any("Enter your name" in i.value for i in app.info)
+
+    button(app, "Start").click().run()  # an empty name is refused
+    assert any("Enter a name" in e.value for e in app.error) and app.session_state["reviewer"] == ""
+    app.text_input(key="name_input").input("Chen")
+    button(app, "Start").click().run()
+    assert app.session_state["reviewer"] == "Chen"
+    assert not [t for t in app.text_input if t.key == "name_input"]  # asked once: the prompt is gone
+    button(app, "Accept").click().run()
+    app.switch_page("pages/statistics.py").run()  # the name stays for the session, on every page
+    assert app.session_state["reviewer"] == "Chen"
+    assert open_log().reviews_frame()["reviewer"].tolist() == ["Chen"]
+
+
+def test_batch_upload_reports_bad_files_and_advances_after_each_decision():
+    app = start()
+    uploader = app.file_uploader[0]
+    uploader.upload("one.png", strip_png(21), "image/png").upload("broken.png", b"not an image", "image/png")
+    uploader.upload("two.png", strip_png(22), "image/png").run()
+    assert not app.exception
+    assert any("broken.png" in e.value and "not an image" in e.value for e in app.error)
+    sheet = app.selectbox[0]
+    assert len(sheet.options) == 2 and "one.png" in sheet.options[0] and "two.png" in sheet.options[1]
+    first = app.session_state["selected_inference"]
+    button(app, "Accept").click().run()
+    second = app.session_state["selected_inference"]
+    assert second != first  # moved on to the sheet nobody has decided yet
+    button(app, "Accept").click().run()
+    assert len(open_log().reviews_frame()) == 2
+
+
+def test_folder_browse_inspects_new_images_and_filters(tmp_path):
+    folder = tmp_path / "line3"
+    folder.mkdir()
+    for seed in range(3):
+        (folder / f"strip_{seed}.png").write_bytes(strip_png(40 + seed))
+    app = start()
+    app.segmented_control(key="inspect_mode").set_value("Folder").run()
+    app.text_input(key="folder_path").input(str(folder)).run()
+    button(app, "Inspect 3 new images").click().run()
+    assert not app.exception
+    log = open_log()
+    assert len(log.images_frame()) == 3
+    assert any("3 images · 3 inspected" in c.value for c in app.caption)
+    button(app, "Open").click().run()
+    button(app, "Accept").click().run()
+    app.segmented_control(key="folder_filter").set_value("Not yet reviewed").run()
+    assert len([b for b in app.button if b.label == "Open"]) == 2
+
+
+def _queue_with(log: ReviewLog) -> dict[str, int]:
+    cases = {"sure_clean.png": (0.02, 0.01, 0.03, 0.02), "defect.png": (0.97, 0.1, 0.1, 0.1),
+             "borderline.png": (0.46, 0.1, 0.1, 0.1), "near.png": (0.1, 0.1, 0.61, 0.1)}
+    ids = {}
+    for seed, (name, probs) in enumerate(cases.items()):
+        data = strip_png(60 + seed)
+        ids[name] = log.record_inference(make_verdict(data, name, probs), data)
+    return ids
+
+
+def test_review_queue_shows_most_uncertain_first_and_advances():
+    log = open_log()
+    _queue_with(log)
+    app = start("pages/review_queue.py")
+    assert app.metric[0].value == "3"
+    assert app.subheader[0].value == "borderline.png"
+    button(app, "Accept").click().run()
+    assert app.metric[0].value == "2" and app.subheader[0].value == "near.png"
+    button(app, "Skip for now").click().run()
+    assert app.subheader[0].value == "defect.png"
+    app.multiselect[0].set_value(["pits", "patches"])
+    [reason] = [t for t in app.text_input if t.key and t.key.startswith("reason-")]
+    reason.input("patch next to the pits")
+    button(app, "Override with these classes").click().run()
+    assert app.metric[0].value == "1"
+    assert any("You skipped" in i.value for i in app.info)
+    button(app, "Show skipped sheets again").click().run()
+    assert app.subheader[0].value == "near.png"
+    app.segmented_control(key="queue_order").set_value("oldest").run()
+    assert app.subheader[0].value == "near.png"
+    reviews = log.reviews_frame()
+    assert reviews["page"].tolist() == ["queue", "queue"]
+    assert reviews["decision"].tolist() == ["accept", "override"]
+    assert waiting(log, load_settings().uncertainty_band) == 1
+
+
+def test_statistics_reflect_the_decisions():
+    log = open_log()
+    ids = _queue_with(log)
+    app = start("pages/statistics.py")
+    values = {m.label: m.value for m in app.metric}
+    assert values == {"Sheets inspected": "4", "Defective": "2", "Reviewed": "0", "Override rate": "0%",
+                      "Waiting for review": "3"}
+    assert len(app.get("plotly_chart")) >= 3
+    log.add_review(ids["defect.png"], "Ann", Decision.accept(log.verdict(ids["defect.png"])))
+    near = log.verdict(ids["near.png"])
+    log.add_review(ids["near.png"], "Bob", Decision.defect_free(near, "reflection"))
+    app.run()
+    values = {m.label: m.value for m in app.metric}
+    assert values["Reviewed"] == "2" and values["Override rate"] == "50%" and values["Waiting for review"] == "1"
+    assert values["Defective"] == "1"  # near.png is clean now: its latest review says so
+    table = app.dataframe[-1].value
+    assert sorted(table["reviewer"].tolist()) == ["", "", "Ann", "Bob"]
+    app.multiselect(key="stats_classes").set_value(["patches"]).run()
+    assert {m.label: m.value for m in app.metric}["Defective"] == "0"
+    assert [c for c in app.dataframe[-1].value.columns if c.startswith("p_")] == ["p_patches"]
+
+
+def test_statistics_page_without_data_says_what_to_do():
+    app = start("pages/statistics.py")
+    assert any("No sheets inspected yet" in i.value for i in app.info)
+
+
+def test_models_page_logs_threshold_changes_that_inspection_then_uses():
+    app = start("pages/models.py")
+    assert any("device in use: **cpu**" in c.value for c in app.caption)
+    app.number_input(key="t-pits").set_value(0.99)
+    app.number_input(key="a-scratches").set_value(250)
+    app.text_input(key="settings_reason").input("too many false pits")
+    button(app, "Save changes").click().run()
+    assert not app.exception
+    changes = open_log().setting_changes()
+    assert sorted(zip(changes["key"], changes["class_name"], changes["new_value"], changes["changed_by"],
+                      strict=True)) == [("min_area", "scratches", "250", "Ann"), ("threshold", "pits", "0.99", "Ann")]
+    app.switch_page("pages/inspect.py").run()
+    app.file_uploader[0].upload("sheet.png", strip_png(70), "image/png").run()
+    thresholds = app.dataframe[0].value["threshold"].tolist()
+    assert thresholds == [0.99, 0.5, 0.5, 0.5]
+
+
+def test_models_page_switches_the_active_set_and_logs_it(tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    for name in ("set-a", "set-b"):
+        create_untrained(models / name, name, CLASS_NAMES, classifier_architecture="resnet18",
+                         segmenter_encoder="resnet18")
+    monkeypatch.setenv("STEELSCAN_MODELS_DIR", str(models))
+    monkeypatch.setenv("STEELSCAN_MODEL_SET", "set-a")
+    app = start("pages/models.py")
+    app.selectbox[0].set_value("set-b").run()
+    button(app, "Make set-b the active model set").click().run()
+    assert open_log().active_model_set() == "set-b"
+    app.switch_page("pages/inspect.py").run()
+    assert any("Model set **set-b**" in c.value for c in app.caption)
+
+
+def test_without_a_model_set_the_app_says_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("STEELSCAN_MODELS_DIR", str(tmp_path / "empty_models"))
+    app = start()
+    assert any("holds no model set" in e.value for e in app.error)
+    assert any("python -m core.train" in i.value and "Models page" in i.value for i in app.info)
+    app.switch_page("pages/models.py").run()
+    button(app, "Create the untrained demo set").click().run()
+    assert not app.exception
+    app.switch_page("pages/inspect.py").run()
+    assert any("demo-untrained" in c.value for c in app.caption) and not app.error

@@ -1,0 +1,138 @@
+"""Session defaults, settings, and the two process-wide resources: the review log and the loaded model set."""
+
+from __future__ import annotations
+
+import copy
+import threading
+
+import numpy as np
+import streamlit as st
+
+from core.active import HOW_TO_GET_A_MODEL_SET, NoModelSetError, resolve_active, with_overrides
+from core.devices import pick_device
+from core.errors import SteelScanError
+from core.imageio import load_image
+from core.inference import Inspector
+from core.settings import Settings, load_settings
+from core.store import ReviewLog
+
+DEFAULTS: dict[str, object] = {
+    "reviewer": "",
+    "upload_results": {},  # uploaded file id -> BatchItem
+    "upload_ids": (),
+    "folder_results": [],
+    "stop_requested": False,
+    "selected_inference": None,
+    "queue_skipped": [],
+    "gradcam": None,  # (key, heatmap) of the last explanation only: bounded memory
+}
+GRADCAM_LOCK = threading.Lock()  # Grad-CAM hooks on a shared network: one explanation at a time
+
+
+def init_session() -> None:
+    for key, value in DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = copy.copy(value)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except SteelScanError as exc:
+        st.error(str(exc))
+        st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _review_log(database_url: str, image_store: str) -> ReviewLog:
+    return ReviewLog(database_url, image_store)
+
+
+def review_log() -> ReviewLog:
+    current = settings()
+    try:
+        return _review_log(current.database_url, str(current.image_store))
+    except SteelScanError as exc:
+        st.error(str(exc))
+        st.stop()
+
+
+@st.cache_resource(show_spinner="Loading the model set (once per server process)…", max_entries=4)
+def _inspector(folder: str, fingerprint: str, device: str, batch_size: int, max_pixels: int) -> Inspector:
+    # `fingerprint` is only a cache key: new weights in the same folder load afresh.
+    return Inspector.load(folder, device, batch_size=batch_size, max_pixels=max_pixels)
+
+
+def active_inspector() -> Inspector | None:
+    """The active model set with its logged threshold changes; shows what to do when there is none."""
+    current, log = settings(), review_log()
+    try:
+        chosen = resolve_active(log, current.models_dir, current.model_set)
+        base = _inspector(str(chosen.folder), chosen.card.fingerprint, current.device, current.batch_size,
+                          current.max_pixels)
+    except NoModelSetError as exc:
+        st.error(f"**No model set to run.** {exc.source}: {exc.reason}.")
+        st.info(exc.fix)
+        return None
+    except SteelScanError as exc:
+        st.error(str(exc))
+        return None
+    return with_overrides(base, log.class_overrides(chosen.card.fingerprint))
+
+
+def how_to_get_a_model_set() -> str:
+    return HOW_TO_GET_A_MODEL_SET.format(models_dir=settings().models_dir)
+
+
+def device_in_use() -> str:
+    try:
+        return str(pick_device(settings().device))
+    except SteelScanError as exc:
+        return f"unavailable ({exc.reason})"
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def stored_pixels(path: str) -> np.ndarray:
+    """Pixels of a stored image (content-addressed, so the path alone is a safe cache key)."""
+    return load_image(path).pixels
+
+
+def model_banner(inspector: Inspector) -> None:
+    card = inspector.card
+    state = "trained" if card.trained else "UNTRAINED"
+    st.caption(f"Model set **{card.name}** {card.version} · {state} · device {inspector.device} · "
+               f"{card.fingerprint}")
+    if not card.trained:
+        st.warning(f"Model set **{card.name}** is untrained (random weights): its verdicts mean nothing. "
+                   "Install a trained set and choose it on the Models page.", icon="⚠️")
+
+
+def page_header(title: str) -> None:
+    """Every page's top: its title, then the inspector's name until given.
+
+    Called by each page rather than app.py: elements the router draws around a page are lost
+    on reruns under AppTest, and the prompt belongs next to the work anyway.
+    """
+    st.title(title)
+    ask_name()
+
+
+def ask_name() -> None:
+    """The inspector's name, asked once per session and recorded on every decision (login comes later).
+
+    Asked at the top of the page until given, so nobody has to discover it in the sidebar.
+    """
+    if st.session_state.reviewer:
+        with st.sidebar:
+            st.markdown(f"Inspector: **{st.session_state.reviewer}**")
+            st.button("Change name", key="change_name", on_click=lambda: st.session_state.update(reviewer=""))
+            st.caption(f"Review log: {review_log().display_url}")
+        return
+    with st.form("who", border=True):
+        left, right = st.columns([4, 1], vertical_alignment="bottom")
+        name = left.text_input("Your name", placeholder="recorded with every decision you make", key="name_input")
+        if right.form_submit_button("Start", type="primary", width="stretch"):
+            if name.strip():
+                st.session_state.reviewer = name.strip()
+                st.rerun()
+            st.error("Enter a name: every decision records who made it.")

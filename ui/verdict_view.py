@@ -1,0 +1,146 @@
+"""One verdict on screen (overlay, Grad-CAM, probabilities, regions) and the inspector's decision."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import streamlit as st
+
+from core.explain import explain
+from core.inference import Inspector
+from core.modelset import PALETTE
+from core.render import overlay_heatmap, render_verdict
+from core.store import Decision, DecisionError, ReviewLog
+from core.tables import history_table, probability_table, region_table, verdict_headline
+from core.verdict import Verdict
+from ui.context import GRADCAM_LOCK, model_banner
+
+
+def legend(names, colors) -> None:
+    swatch = ("<span style='display:inline-block;width:.8em;height:.8em;background:{};border-radius:2px;"
+              "margin:0 .25em 0 .8em;vertical-align:middle'></span>{}")
+    swatches = " ".join(swatch.format(c, html.escape(n)) for n, c in zip(names, colors, strict=True))
+    st.markdown(swatches, unsafe_allow_html=True)
+
+
+def overlay_ui(verdict: Verdict, pixels: np.ndarray, colors: list[str]) -> None:
+    names = list(verdict.class_names)
+    left, right = st.columns([1, 3])
+    opacity = left.slider("Mask opacity", 0.0, 1.0, 0.45, 0.05, key="overlay_opacity")
+    with right:
+        shown = st.pills("Classes shown", names, selection_mode="multi", default=names,
+                         key=f"shown-{'|'.join(names)}")
+        legend(names, colors)
+    visible = [name in shown for name in names]
+    st.image(render_verdict(pixels, verdict, colors, opacity, visible), width="stretch",
+             caption=f"{verdict.image_name} · {verdict.width}×{verdict.height}")
+
+
+def gradcam_ui(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None) -> None:
+    if inspector is None or inspector.card.fingerprint != verdict.model_fingerprint:
+        st.caption(f"Grad-CAM needs the model set that made this verdict ({verdict.model_set} "
+                   f"{verdict.model_version}) to be the active one.")
+        return
+    names = list(verdict.class_names)
+    left, right = st.columns([2, 1], vertical_alignment="bottom")
+    chosen = left.selectbox("Explain class", names, index=names.index(verdict.top_class), key="gradcam_class")
+    key = (verdict.image_sha256, verdict.model_fingerprint, chosen)
+    if right.button("Show Grad-CAM", key="gradcam_button"):
+        with GRADCAM_LOCK, st.spinner("Computing Grad-CAM…"):
+            st.session_state.gradcam = (key, explain(inspector, pixels, chosen))
+    stored = st.session_state.gradcam
+    if stored and stored[0] == key:
+        explanation = stored[1]
+        st.image(overlay_heatmap(pixels, explanation.heatmap, 0.5), width="stretch",
+                 caption=f"Grad-CAM for {chosen} (p = {explanation.probability:.3f}): red = most evidence")
+
+
+def verdict_colors(verdict: Verdict, inspector: Inspector | None) -> list[str]:
+    if inspector is not None and inspector.card.class_names == verdict.class_names:
+        return [c.color for c in inspector.card.classes]
+    return [PALETTE[i % len(PALETTE)] for i in range(len(verdict.class_names))]
+
+
+def verdict_picture(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None) -> None:
+    """The headline, the untrained warning and the overlay: what an inspector looks at first."""
+    st.badge(verdict_headline(verdict), color="red" if verdict.defective else "green",
+             icon=":material/warning:" if verdict.defective else ":material/check_circle:")
+    if not verdict.model_trained:
+        st.warning(f"Made by the untrained model set {verdict.model_set}: a demonstration, not a verdict.")
+    overlay_ui(verdict, pixels, verdict_colors(verdict, inspector))
+
+
+def verdict_details(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None) -> None:
+    """Probabilities, regions, Grad-CAM on demand, and where the verdict came from."""
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Probabilities**")
+        st.dataframe(probability_table(verdict), hide_index=True, column_config={
+            "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0,
+                                                           format="%.3f")})
+    with right:
+        st.markdown("**Defect regions** (pixels)")
+        regions = region_table(verdict)
+        if regions.empty:
+            st.caption("No defect regions.")
+        else:
+            st.dataframe(regions, hide_index=True)
+    with st.expander("Grad-CAM: where the classifier looked"):
+        gradcam_ui(verdict, pixels, inspector)
+    timings = " · ".join(f"{k} {v:.0f} ms" for k, v in verdict.timings_ms.items())
+    st.caption(f"Model set {verdict.model_set} {verdict.model_version} ({verdict.model_fingerprint}) on "
+               f"{verdict.device} · inspected {verdict.created_at} · {timings}")
+
+
+def decision_ui(verdict: Verdict, key: str) -> Decision | None:
+    """Accept in one click; override with classes and a reason. Returns the decision, or None."""
+    if not st.session_state.reviewer:
+        st.info("Enter your name at the top of the page to accept or override verdicts.")
+        return None
+    names = list(verdict.class_names)
+    accept_col, override_col = st.columns([1, 2])
+    with accept_col:
+        st.markdown("**The model is right**")
+        if st.button(f"Accept: {verdict_headline(verdict)}", type="primary", key=f"accept-{key}"):
+            return Decision.accept(verdict)
+    with override_col, st.form(f"override-{key}", clear_on_submit=True):
+        st.markdown("**The model is wrong**")
+        classes = st.multiselect("Classes actually present", names, default=list(verdict.classes_present),
+                                 key=f"classes-{key}")
+        reason = st.text_input("Reason (required)", key=f"reason-{key}", placeholder="what the model got wrong")
+        left, right = st.columns(2)
+        override = left.form_submit_button("Override with these classes")
+        defect_free = right.form_submit_button("Override: defect-free")
+    try:
+        if defect_free:
+            return Decision.defect_free(verdict, reason)
+        if override:
+            return Decision.override(verdict, classes, reason)
+    except DecisionError as exc:
+        st.error(str(exc))
+    return None
+
+
+def record_decision(log: ReviewLog, inference_id: int, decision: Decision, page: str) -> bool:
+    try:
+        log.add_review(inference_id, st.session_state.reviewer, decision, page=page)
+    except DecisionError as exc:
+        st.error(str(exc))
+        return False
+    label = ", ".join(decision.classes) or "defect-free"
+    st.toast(f"Recorded: {decision.kind} ({label})", icon="✅")
+    return True
+
+
+def history_ui(log: ReviewLog, sha256: str) -> None:
+    reviews = log.reviews_of(sha256)
+    if reviews:
+        latest = reviews[-1]
+        st.success(f"Reviewed: **{', '.join(latest.classes) or 'defect-free'}** ({latest.decision} by "
+                   f"{latest.reviewer}). A new decision is added to the history; nothing is overwritten.")
+        with st.expander(f"Review history ({len(reviews)})"):
+            st.dataframe(history_table(reviews), hide_index=True)
+
+
+__all__ = ["decision_ui", "history_ui", "model_banner", "record_decision", "verdict_details", "verdict_picture"]
