@@ -79,6 +79,21 @@ def period_start(times: pd.Series, freq: str, shift_starts: tuple[int, ...] = SH
     return days + pd.to_timedelta(start_hours, unit="h")
 
 
+def period_labels(periods: pd.Series, freq: str) -> pd.Series:
+    """Readable period names; charts use them as categories so one period never becomes a zoom into milliseconds."""
+    return periods.dt.strftime("%Y-%m-%d" if freq == "day" else "%Y-%m-%d %H:%M")
+
+
+def confusion_array(confusion: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    """(classes, counts[class, inspector present/absent, model present/absent]) for a grid of heatmaps."""
+    order = ["present", "absent"]
+    classes = list(dict.fromkeys(confusion["class_name"]))
+    counts = np.zeros((len(classes), 2, 2), dtype=int)
+    for row in confusion.itertuples(index=False):
+        counts[classes.index(row.class_name), order.index(row.inspector), order.index(row.model)] = row.sheets
+    return classes, counts
+
+
 def all_classes(images: pd.DataFrame) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for names in images.get("class_names", []):
@@ -119,7 +134,7 @@ def class_calls(images: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:
 def defect_rate(images: pd.DataFrame, classes: tuple[str, ...], freq: str,
                 shift_starts: tuple[int, ...] = SHIFT_STARTS) -> pd.DataFrame:
     """Per period and class: sheets, sheets with the class, rate; plus 'any defect' over the classes."""
-    columns = ["period", "class_name", "sheets", "defective", "rate"]
+    columns = ["period", "class_name", "sheets", "defective", "rate"]  # + period_label
     calls = class_calls(images, classes)
     if calls.empty:
         return pd.DataFrame(columns=columns)
@@ -132,7 +147,8 @@ def defect_rate(images: pd.DataFrame, classes: tuple[str, ...], freq: str,
     table = pd.concat([per_class, overall], ignore_index=True)
     table["defective"] = table["defective"].astype(int)
     table["rate"] = table["defective"] / table["sheets"]
-    return table[columns].sort_values(["period", "class_name"], ignore_index=True)
+    table = table[columns].sort_values(["period", "class_name"], ignore_index=True)
+    return table.assign(period_label=period_labels(table["period"], freq))
 
 
 def area_distribution(images: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:
@@ -173,7 +189,8 @@ def backlog_over_time(images: pd.DataFrame, band: float, freq: str,
         return pd.DataFrame(columns=["period", "waiting"])
     events["waiting"] = events["change"].cumsum()
     events["period"] = period_start(events["time"], freq, shift_starts)
-    return events.groupby("period", sort=True)["waiting"].last().reset_index()
+    backlog = events.groupby("period", sort=True)["waiting"].last().reset_index()
+    return backlog.assign(period_label=period_labels(backlog["period"], freq))
 
 
 def throughput(reviews: pd.DataFrame, freq: str, shift_starts: tuple[int, ...] = SHIFT_STARTS) -> pd.DataFrame:
@@ -186,7 +203,7 @@ def throughput(reviews: pd.DataFrame, freq: str, shift_starts: tuple[int, ...] =
     table = (frame.groupby(["period", "reviewer"], sort=True)
              .agg(decisions=("review_id", "count"), overrides=("override", "sum")).reset_index())
     table["overrides"] = table["overrides"].astype(int)
-    return table[columns]
+    return table[columns].assign(period_label=period_labels(table["period"], freq))
 
 
 def sheet_table(images: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:

@@ -17,6 +17,11 @@ def probability_table(verdict: Verdict) -> pd.DataFrame:
     })
 
 
+def regions_to_label(regions, limit: int = 25):
+    """The largest regions only: a picture with hundreds of labelled specks tells nobody anything."""
+    return tuple(sorted(regions, key=lambda r: -r.area_px)[:limit])
+
+
 def region_table(verdict: Verdict) -> pd.DataFrame:
     return pd.DataFrame(
         [(r.class_name, r.area_px, f"{r.bbox[0]}–{r.bbox[2]}", f"{r.bbox[1]}–{r.bbox[3]}",

@@ -11,6 +11,8 @@ settings, log = context.settings(), context.review_log()
 band = settings.uncertainty_band
 context.page_header("Review queue")
 inspector = context.active_inspector()  # for colours and Grad-CAM; the queue works without one
+if inspector is not None:
+    context.model_banner(inspector)
 
 left, right = st.columns([2, 1], vertical_alignment="bottom")
 order = left.segmented_control("Order", list(ORDERS), format_func=ORDERS.get, default="uncertain",

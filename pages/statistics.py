@@ -6,7 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.queue import waiting
-from core.stats import FREQS, StatsFilter, all_classes, compute, to_local
+from core.stats import FREQS, StatsFilter, all_classes, compute, confusion_array, to_local
 from ui import context
 
 settings, log = context.settings(), context.review_log()
@@ -33,18 +33,21 @@ st.caption(f"Times in {settings.timezone} · shifts start at 06:00, 14:00, 22:00
 
 metrics = st.columns(5)
 metrics[0].metric("Sheets inspected", report.images)
-metrics[1].metric("Defective", report.defective, f"{report.defect_share:.1%} of sheets", delta_color="off")
+metrics[1].metric("Defective", report.defective, f"{report.defect_share:.1%} of sheets", delta_color="off",
+                  delta_arrow="off")
 metrics[2].metric("Reviewed", report.reviewed)
 metrics[3].metric("Override rate", f"{report.override_rate:.0%}", f"{report.overrides} of {report.decisions} decisions",
-                  delta_color="off")
+                  delta_color="off", delta_arrow="off")
 metrics[4].metric("Waiting for review", report.waiting)
 
 st.subheader("Defect rate over time")
 if report.defect_rate.empty:
     st.caption("No sheets in this selection.")
 else:
-    chart = px.line(report.defect_rate, x="period", y="rate", color="class_name", markers=True,
-                    hover_data=["sheets", "defective"], labels={"rate": "share of sheets", "class_name": "class"})
+    chart = px.line(report.defect_rate, x="period_label", y="rate", color="class_name", markers=True,
+                    hover_data=["sheets", "defective"],
+                    labels={"rate": "share of sheets", "class_name": "class", "period_label": freq})
+    chart.update_xaxes(type="category")  # period names, never a zoom into milliseconds
     st.plotly_chart(chart.update_yaxes(tickformat=".0%", rangemode="tozero"), key="rate_chart")
 
 areas_col, agree_col = st.columns(2)
@@ -61,11 +64,12 @@ with agree_col:
     if report.confusion.empty:
         st.caption("No reviews in this selection.")
     else:
-        st.plotly_chart(px.density_heatmap(report.confusion, x="model", y="inspector", z="sheets",
-                                           facet_col="class_name", text_auto=True, histfunc="sum",
-                                           category_orders={"model": ["present", "absent"],
-                                                            "inspector": ["present", "absent"]}),
-                        key="confusion_chart")
+        names, counts = confusion_array(report.confusion)
+        grid = px.imshow(counts, facet_col=0, facet_col_wrap=2, text_auto=True, color_continuous_scale="Blues",
+                         x=["present", "absent"], y=["present", "absent"],
+                         labels={"x": "model says", "y": "inspector says", "color": "sheets"})
+        grid.for_each_annotation(lambda a: a.update(text=names[int(a.text.split("=")[1])]))
+        st.plotly_chart(grid.update_coloraxes(showscale=False), key="confusion_chart")
         st.dataframe(report.agreement, hide_index=True,
                      column_config={"agreement": st.column_config.NumberColumn(format="percent")})
 
@@ -75,15 +79,17 @@ with backlog_col:
     if report.backlog.empty:
         st.caption("Nothing flagged in this selection.")
     else:
-        st.plotly_chart(px.line(report.backlog, x="period", y="waiting", line_shape="hv", markers=True),
-                        key="backlog_chart")
+        backlog = px.line(report.backlog, x="period_label", y="waiting", line_shape="hv", markers=True,
+                          labels={"period_label": freq, "waiting": "sheets waiting"})
+        st.plotly_chart(backlog.update_xaxes(type="category"), key="backlog_chart")
 with throughput_col:
     st.subheader("Review throughput")
     if report.throughput.empty:
         st.caption("No decisions in this selection.")
     else:
-        st.plotly_chart(px.bar(report.throughput, x="period", y="decisions", color="reviewer",
-                               hover_data=["overrides"]), key="throughput_chart")
+        throughput = px.bar(report.throughput, x="period_label", y="decisions", color="reviewer",
+                            hover_data=["overrides"], labels={"period_label": freq})
+        st.plotly_chart(throughput.update_xaxes(type="category"), key="throughput_chart")
 
 st.subheader("Sheets")
 st.dataframe(report.table, hide_index=True)

@@ -10,9 +10,9 @@ import streamlit as st
 from core.explain import explain
 from core.inference import Inspector
 from core.modelset import PALETTE
-from core.render import overlay_heatmap, render_verdict
+from core.render import draw_regions, overlay_heatmap, overlay_masks
 from core.store import Decision, DecisionError, ReviewLog
-from core.tables import history_table, probability_table, region_table, verdict_headline
+from core.tables import history_table, probability_table, region_table, regions_to_label, verdict_headline
 from core.verdict import Verdict
 from ui.context import GRADCAM_LOCK, model_banner
 
@@ -33,8 +33,13 @@ def overlay_ui(verdict: Verdict, pixels: np.ndarray, colors: list[str]) -> None:
                          key=f"shown-{'|'.join(names)}")
         legend(names, colors)
     visible = [name in shown for name in names]
-    st.image(render_verdict(pixels, verdict, colors, opacity, visible), width="stretch",
-             caption=f"{verdict.image_name} · {verdict.width}×{verdict.height}")
+    picture = overlay_masks(pixels, verdict.masks, colors, opacity, True, visible)
+    labelled = regions_to_label([r for r in verdict.regions if visible[r.class_index]])
+    hidden = sum(visible[r.class_index] for r in verdict.regions) - len(labelled)
+    caption = f"{verdict.image_name} · {verdict.width}×{verdict.height}"
+    if hidden:
+        caption += f" · boxes on the {len(labelled)} largest regions ({hidden} smaller not boxed)"
+    st.image(draw_regions(picture, labelled, colors), width="stretch", caption=caption)
 
 
 def gradcam_ui(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None) -> None:
@@ -66,7 +71,8 @@ def verdict_picture(verdict: Verdict, pixels: np.ndarray, inspector: Inspector |
     """The headline, the untrained warning and the overlay: what an inspector looks at first."""
     st.badge(verdict_headline(verdict), color="red" if verdict.defective else "green",
              icon=":material/warning:" if verdict.defective else ":material/check_circle:")
-    if not verdict.model_trained:
+    made_by_active = inspector is not None and inspector.card.fingerprint == verdict.model_fingerprint
+    if not verdict.model_trained and not made_by_active:  # the active set's own banner already warns
         st.warning(f"Made by the untrained model set {verdict.model_set}: a demonstration, not a verdict.")
     overlay_ui(verdict, pixels, verdict_colors(verdict, inspector))
 
@@ -86,8 +92,8 @@ def verdict_details(verdict: Verdict, pixels: np.ndarray, inspector: Inspector |
             st.caption("No defect regions.")
         else:
             st.dataframe(regions, hide_index=True)
-    with st.expander("Grad-CAM: where the classifier looked"):
-        gradcam_ui(verdict, pixels, inspector)
+    st.markdown("**Grad-CAM: where the classifier looked**")
+    gradcam_ui(verdict, pixels, inspector)
     timings = " · ".join(f"{k} {v:.0f} ms" for k, v in verdict.timings_ms.items())
     st.caption(f"Model set {verdict.model_set} {verdict.model_version} ({verdict.model_fingerprint}) on "
                f"{verdict.device} · inspected {verdict.created_at} · {timings}")
