@@ -135,7 +135,7 @@ def record_decision(log: ReviewLog, inference_id: int, decision: Decision, page:
         st.error(str(exc))
         return False
     label = ", ".join(decision.classes) or "defect-free"
-    st.toast(f"Recorded: {decision.kind} ({label})", icon="✅")
+    st.toast(f"Recorded: {decision.kind} ({label})", icon=":material/check_circle:")
     return True
 
 
