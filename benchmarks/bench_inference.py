@@ -80,8 +80,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="steelscan-bench-"))
     folder = Path(args.model_set) if Path(args.model_set).is_dir() else settings.models_dir / args.model_set
     if not folder.is_dir():
-        print(f"model set {folder} not found: benchmarking an untrained ResNet50 set (its clean/defective calls "
-              "are arbitrary, so the segmenter-skip saving may not show)")
+        print(
+            f"model set {folder} not found: benchmarking an untrained ResNet50 set (its clean/defective calls "
+            "are arbitrary, so the segmenter-skip saving may not show)"
+        )
         folder = work / "untrained"
         create_untrained(folder, "untrained-bench", CLASS_NAMES)
     model_set = load_model_set(folder, device)
@@ -96,8 +98,10 @@ def main() -> int:
     mean = torch.tensor(card.mean, device=device).view(1, 3, 1, 1)
     std = torch.tensor(card.std, device=device).view(1, 3, 1, 1)
 
-    print(f"model set {card.name} {card.version} ({'trained' if card.trained else 'untrained'}), device {device}, "
-          f"torch threads {torch.get_num_threads()}, {len(paths)} strips 1600x256, batch {args.batch_size}")
+    print(
+        f"model set {card.name} {card.version} ({'trained' if card.trained else 'untrained'}), device {device}, "
+        f"torch threads {torch.get_num_threads()}, {len(paths)} strips 1600x256, batch {args.batch_size}"
+    )
     usual_script(paths[:1], classifier, unet, mean, std, device)  # warm-up both paths
     list(inspector.inspect_many(paths[:2]))
     base_t, engine_t = [], []
@@ -108,11 +112,15 @@ def main() -> int:
     verdicts = list(inspector.inspect_many(paths))
     base_ips, engine_ips = len(paths) / statistics.median(base_t), len(paths) / statistics.median(engine_t)
     clean = sum(not v.segmenter_ran for v in verdicts)
-    agree = np.mean([np.allclose(b[0], v.probabilities, atol=1e-3) for b, v in zip(baseline, verdicts)])
+    agree = np.mean([np.allclose(b[0], v.probabilities, atol=1e-3) for b, v in zip(baseline, verdicts, strict=True)])
     print(f"(a) usual per-image script : {base_ips:6.2f} images/s  (runs: {', '.join(f'{t:.1f}s' for t in base_t)})")
-    print(f"(b) SteelScan engine       : {engine_ips:6.2f} images/s  (runs: {', '.join(f'{t:.1f}s' for t in engine_t)})")
-    print(f"    engine / usual         : {engine_ips / base_ips:6.2f}x   "
-          f"(classifier called {clean}/{len(paths)} strips clean; probabilities agree on {agree:.0%})")
+    print(
+        f"(b) SteelScan engine       : {engine_ips:6.2f} images/s  (runs: {', '.join(f'{t:.1f}s' for t in engine_t)})"
+    )
+    print(
+        f"    engine / usual         : {engine_ips / base_ips:6.2f}x   "
+        f"(classifier called {clean}/{len(paths)} strips clean; probabilities agree on {agree:.0%})"
+    )
 
     # Grad-CAM: one explanation vs one classifier forward on one strip.
     image = np.asarray(Image.open(paths[1]).convert("RGB"))
@@ -131,7 +139,9 @@ def main() -> int:
 
     forward(), explain(inspector, image, card.class_names[0]), library_default()
     fwd = statistics.median(timed(forward) for _ in range(args.repeats + 2))
-    cam = statistics.median(timed(lambda: explain(inspector, image, card.class_names[0])) for _ in range(args.repeats + 2))
+    cam = statistics.median(
+        timed(lambda: explain(inspector, image, card.class_names[0])) for _ in range(args.repeats + 2)
+    )
     lib = statistics.median(timed(library_default) for _ in range(args.repeats))
     print(f"classifier forward         : {fwd * 1000:7.0f} ms")
     print(f"Grad-CAM (SteelScan)       : {cam * 1000:7.0f} ms  = {cam / fwd:.2f}x a forward")

@@ -111,21 +111,33 @@ class Accounts:
     def list_users(self) -> list[dict]:
         with Session(self.engine) as session:
             rows = session.scalars(select(UserRow).order_by(UserRow.username)).all()
-            return [{"username": r.username, "role": r.role, "active": r.active, "created_at": r.created_at,
-                     "created_by": r.created_by} for r in rows]
+            return [
+                {
+                    "username": r.username,
+                    "role": r.role,
+                    "active": r.active,
+                    "created_at": r.created_at,
+                    "created_by": r.created_by,
+                }
+                for r in rows
+            ]
 
     def add_user(self, username: str, password: str, role: str, created_by: str) -> User:
         if not USERNAME.match(username or ""):
-            raise AuthError(f"user {username!r}", "is not a valid user name",
-                            "use 2-64 letters, digits, '.', '_' or '-'")
+            raise AuthError(
+                f"user {username!r}", "is not a valid user name", "use 2-64 letters, digits, '.', '_' or '-'"
+            )
         self._check_role(role)
         self._check_password(password)
         try:
             with Session(self._writer) as session, session.begin():
-                session.add(UserRow(username=username, password_hash=_hasher.hash(password), role=role,
-                                    created_by=created_by))
+                session.add(
+                    UserRow(username=username, password_hash=_hasher.hash(password), role=role, created_by=created_by)
+                )
         except IntegrityError:
-            raise AuthError(f"user {username!r}", "already exists", "choose another name or reset its password") from None
+            raise AuthError(
+                f"user {username!r}", "already exists", "choose another name or reset its password"
+            ) from None
         return User(username, role)
 
     def reset_password(self, username: str, password: str) -> None:
@@ -164,8 +176,9 @@ class Accounts:
             if _hasher.check_needs_rehash(row.password_hash):
                 row.password_hash = _hasher.hash(password)
             token = secrets.token_urlsafe(32)
-            session.add(SessionRow(token_sha256=_token_hash(token), username=username,
-                                   expires_at=utc_now() + self.session_ttl))
+            session.add(
+                SessionRow(token_sha256=_token_hash(token), username=username, expires_at=utc_now() + self.session_ttl)
+            )
             return User(row.username, row.role), token
 
     def user_for(self, token: str | None) -> User | None:
@@ -174,7 +187,8 @@ class Accounts:
             return None
         with Session(self.engine) as session:
             found = session.execute(
-                select(SessionRow, UserRow).join(UserRow, SessionRow.username == UserRow.username)
+                select(SessionRow, UserRow)
+                .join(UserRow, SessionRow.username == UserRow.username)
                 .where(SessionRow.token_sha256 == _token_hash(token))
             ).first()
             if found is None:

@@ -47,7 +47,9 @@ def explain(inspector: Inspector, image: ImageSource, class_name: str) -> Explan
     """Grad-CAM heatmap of `class_name` for one image."""
     card = inspector.card
     if class_name not in card.class_names:
-        raise ValueError(f"class {class_name!r} is not in model set {card.name}; choose from {', '.join(card.class_names)}")
+        raise ValueError(
+            f"class {class_name!r} is not in model set {card.name}; choose from {', '.join(card.class_names)}"
+        )
     index = card.class_names.index(class_name)
     loaded = to_loaded(image, inspector.max_pixels)
     with torch.inference_mode(False), torch.enable_grad():

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +49,13 @@ def to_loaded(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Load
 class Inspector:
     """Runs one loaded model set. Thread-safe for inference: the networks are never mutated."""
 
-    def __init__(self, model_set: ModelSet, device: torch.device | None = None, batch_size: int = 4,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    def __init__(
+        self,
+        model_set: ModelSet,
+        device: torch.device | None = None,
+        batch_size: int = 4,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
         self.model_set = model_set
         self.card = model_set.card
         self.device = device or next(model_set.classifier.parameters()).device
@@ -120,7 +125,9 @@ class Inspector:
             t1 = time.perf_counter()
             features = backbone_features(self.model_set.classifier, x)
             logits = classifier_head(self.model_set.classifier, features[-1]).float()
-            probs = (torch.softmax(logits, 1) if self.card.task == "single-label" else torch.sigmoid(logits)).cpu().numpy()
+            probs = (
+                (torch.softmax(logits, 1) if self.card.task == "single-label" else torch.sigmoid(logits)).cpu().numpy()
+            )
             t2 = time.perf_counter()
             called = [classes_called(self.card, p) for p in probs]
             to_segment = [i for i in range(count) if called[i].any()]
@@ -167,16 +174,35 @@ class Inspector:
             return torch.autocast("cuda", dtype=torch.float16)
         return torch.autocast("cpu", enabled=False)
 
-    def _verdict(self, image: LoadedImage, probs: np.ndarray, masks: np.ndarray, present: np.ndarray,
-                 regions, segmenter_ran: bool, timings: dict[str, float]) -> Verdict:
+    def _verdict(
+        self,
+        image: LoadedImage,
+        probs: np.ndarray,
+        masks: np.ndarray,
+        present: np.ndarray,
+        regions,
+        segmenter_ran: bool,
+        timings: dict[str, float],
+    ) -> Verdict:
         card = self.card
         return Verdict(
-            image_name=image.name, image_sha256=image.sha256, width=image.width, height=image.height,
-            class_names=card.class_names, probabilities=tuple(float(p) for p in probs),
-            thresholds=tuple(c.threshold for c in card.classes), defective=bool(present.any()),
-            classes_present=tuple(n for n, p in zip(card.class_names, present) if p), masks=masks,
-            regions=regions, model_set=card.name, model_version=card.version,
-            model_fingerprint=card.fingerprint, model_trained=card.trained, device=str(self.device),
-            segmenter_ran=segmenter_ran, timings_ms=timings,
-            created_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            image_name=image.name,
+            image_sha256=image.sha256,
+            width=image.width,
+            height=image.height,
+            class_names=card.class_names,
+            probabilities=tuple(float(p) for p in probs),
+            thresholds=tuple(c.threshold for c in card.classes),
+            defective=bool(present.any()),
+            classes_present=tuple(n for n, p in zip(card.class_names, present, strict=True) if p),
+            masks=masks,
+            regions=regions,
+            model_set=card.name,
+            model_version=card.version,
+            model_fingerprint=card.fingerprint,
+            model_trained=card.trained,
+            device=str(self.device),
+            segmenter_ran=segmenter_ran,
+            timings_ms=timings,
+            created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         )

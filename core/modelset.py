@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -104,7 +104,7 @@ class ModelSet:
 
 def new_card(name: str, class_names: tuple[str, ...], task: str = "multi-label", **overrides) -> ModelCard:
     classes = tuple(ClassSpec(n, PALETTE[i % len(PALETTE)]) for i, n in enumerate(class_names))
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    created = datetime.now(UTC).isoformat(timespec="seconds")
     return replace(ModelCard(name=name, version="0.0.0", task=task, classes=classes, created=created), **overrides)
 
 
@@ -129,9 +129,14 @@ def save_model_set(folder: str | Path, card: ModelCard, classifier: nn.Module, s
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     hashes = {}
-    for file_name, state in ((CLASSIFIER_FILE, classifier.state_dict()), (SEGMENTER_FILE, segmenter_state(card, segmenter))):
+    for file_name, state in (
+        (CLASSIFIER_FILE, classifier.state_dict()),
+        (SEGMENTER_FILE, segmenter_state(card, segmenter)),
+    ):
         # fp16 halves the files; BatchNorm's integer step counter stays as it is.
-        half = {k: (v.detach().half() if v.is_floating_point() else v.detach()).contiguous().cpu() for k, v in state.items()}
+        half = {
+            k: (v.detach().half() if v.is_floating_point() else v.detach()).contiguous().cpu() for k, v in state.items()
+        }
         save_file(half, str(folder / file_name), metadata={"model_set": card.name, "version": card.version})
         hashes[file_name] = sha256_file(folder / file_name)
     card = replace(card, sha256=hashes)
@@ -155,7 +160,9 @@ def read_card(folder: str | Path) -> ModelCard:
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise ModelSetError(path, f"is not valid JSON ({exc.msg}, line {exc.lineno})", "re-copy the model set") from None
+        raise ModelSetError(
+            path, f"is not valid JSON ({exc.msg}, line {exc.lineno})", "re-copy the model set"
+        ) from None
     return ModelCard.from_dict(data, str(path))
 
 
@@ -169,14 +176,19 @@ def verify_weights(folder: Path, card: ModelCard) -> None:
             raise ModelSetError(folder / CARD_FILE, f"has no sha256 for {file_name}", "re-save the model set")
         actual = sha256_file(path)
         if actual != expected:
-            raise ModelSetError(path, f"sha256 {actual[:12]}… does not match the card's {expected[:12]}… "
-                                "(truncated, corrupted or replaced)", "re-copy the model set folder")
+            raise ModelSetError(
+                path,
+                f"sha256 {actual[:12]}… does not match the card's {expected[:12]}… (truncated, corrupted or replaced)",
+                "re-copy the model set folder",
+            )
 
 
 def load_model_set(folder: str | Path, device: torch.device | str = "cpu") -> ModelSet:
     folder = Path(folder)
     if not folder.is_dir():
-        raise ModelSetError(folder, "is not a model set folder", "list installed sets with `python -m core.predict --list`")
+        raise ModelSetError(
+            folder, "is not a model set folder", "list installed sets with `python -m core.predict --list`"
+        )
     card = read_card(folder)
     verify_weights(folder, card)
     classifier, segmenter = build_networks(card)
@@ -198,12 +210,18 @@ def _load_state(path: Path, network: nn.Module, skip_prefix: str | None = None) 
     expected = {k: v for k, v in network.state_dict().items() if not (skip_prefix and k.startswith(skip_prefix))}
     if set(state) != set(expected):
         extra, missing = sorted(set(state) - set(expected)), sorted(set(expected) - set(state))
-        raise ModelSetError(path, f"does not match the card's architecture (missing {missing[:2]}, extra {extra[:2]})",
-                            "the card and weights come from different models; re-save the model set")
+        raise ModelSetError(
+            path,
+            f"does not match the card's architecture (missing {missing[:2]}, extra {extra[:2]})",
+            "the card and weights come from different models; re-save the model set",
+        )
     for key, tensor in state.items():
         if tensor.shape != expected[key].shape:
-            raise ModelSetError(path, f"{key} has shape {tuple(tensor.shape)}, the card's model needs "
-                                f"{tuple(expected[key].shape)}", "re-save the model set")
+            raise ModelSetError(
+                path,
+                f"{key} has shape {tuple(tensor.shape)}, the card's model needs {tuple(expected[key].shape)}",
+                "re-save the model set",
+            )
     network.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=skip_prefix is None)
 
 
@@ -212,10 +230,13 @@ def list_model_sets(models_dir: str | Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / CARD_FILE).is_file()) if root.is_dir() else []
 
 
-def create_untrained(folder: str | Path, name: str, class_names: tuple[str, ...], task: str = "multi-label",
-                     seed: int = 0, **overrides) -> ModelCard:
+def create_untrained(
+    folder: str | Path, name: str, class_names: tuple[str, ...], task: str = "multi-label", seed: int = 0, **overrides
+) -> ModelCard:
     """A randomly initialised model set: runs end to end, and its verdicts say it is untrained."""
     torch.manual_seed(seed)
-    card = new_card(name, class_names, task, trained=False, description="untrained (random initialisation)", **overrides)
+    card = new_card(
+        name, class_names, task, trained=False, description="untrained (random initialisation)", **overrides
+    )
     classifier, segmenter = build_networks(card)
     return save_model_set(folder, card, classifier, segmenter)

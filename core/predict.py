@@ -46,8 +46,9 @@ def resolve_model_set(name_or_path: str, models_dir: Path) -> Path:
 def format_line(verdict) -> str:
     classes = ",".join(verdict.classes_present) or "-"
     note = "" if verdict.model_trained else "  [untrained model set]"
-    return (f"{verdict.image_name}\t{verdict.label}\t{classes}\t"
-            f"top={verdict.top_class}:{verdict.top_probability:.3f}{note}")
+    return (
+        f"{verdict.image_name}\t{verdict.label}\t{classes}\ttop={verdict.top_class}:{verdict.top_probability:.3f}{note}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,8 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.paths:
         parser.error("give at least one image file or folder")
     try:
-        inspector = Inspector.load(resolve_model_set(args.model_set, settings.models_dir), args.device,
-                                   batch_size=args.batch_size, max_pixels=settings.max_pixels)
+        inspector = Inspector.load(
+            resolve_model_set(args.model_set, settings.models_dir),
+            args.device,
+            batch_size=args.batch_size,
+            max_pixels=settings.max_pixels,
+        )
     except SteelScanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -84,8 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.overlay_dir:
             # The picture is drawn from the file again: the Verdict holds results, not pixels.
             from core.imageio import load_image
+
             pixels = load_image(result.image_name, max_pixels=settings.max_pixels).pixels
-            save_image(render_verdict(pixels, result, colors), args.overlay_dir / f"{Path(result.image_name).name}.overlay.png")
+            save_image(
+                render_verdict(pixels, result, colors), args.overlay_dir / f"{Path(result.image_name).name}.overlay.png"
+            )
     print(f"{inspected} inspected, {failed} rejected", file=sys.stderr)
     return 0 if inspected else 1
 

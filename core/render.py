@@ -17,15 +17,21 @@ def hex_to_rgb(color: str) -> tuple[int, int, int]:
     return int(color[0:2], 16), int(color[2:4], 16), int(color[4:6], 16)
 
 
-def overlay_masks(image: np.ndarray, masks: np.ndarray, colors: Sequence[str], opacity: float = 0.45,
-                  outline: bool = True, visible: Sequence[bool] | None = None) -> np.ndarray:
+def overlay_masks(
+    image: np.ndarray,
+    masks: np.ndarray,
+    colors: Sequence[str],
+    opacity: float = 0.45,
+    outline: bool = True,
+    visible: Sequence[bool] | None = None,
+) -> np.ndarray:
     """Blend each visible class mask in its colour; outlines stay fully opaque so thin defects show."""
     if masks.shape[1:] != image.shape[:2]:
         raise ValueError(f"masks are {masks.shape[1:]} but the image is {image.shape[:2]}")
     out = image.astype(np.float32)
     visible = visible if visible is not None else [True] * len(masks)
     edges = []
-    for mask, color, show in zip(masks, colors, visible):
+    for mask, color, show in zip(masks, colors, visible, strict=True):
         if not show or not mask.any():
             continue
         rgb = np.array(hex_to_rgb(color), dtype=np.float32)
@@ -50,8 +56,7 @@ def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, opacity: float = 0.5
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
 
-def draw_regions(image: np.ndarray, regions: Sequence[Region], colors: Sequence[str],
-                 label: bool = True) -> np.ndarray:
+def draw_regions(image: np.ndarray, regions: Sequence[Region], colors: Sequence[str], label: bool = True) -> np.ndarray:
     """Boxes round each region, labelled with class and area."""
     out = image.copy()
     for region in regions:
@@ -67,8 +72,14 @@ def draw_regions(image: np.ndarray, regions: Sequence[Region], colors: Sequence[
     return out
 
 
-def render_verdict(image: np.ndarray, verdict, colors: Sequence[str], opacity: float = 0.45,
-                   visible: Sequence[bool] | None = None, boxes: bool = True) -> np.ndarray:
+def render_verdict(
+    image: np.ndarray,
+    verdict,
+    colors: Sequence[str],
+    opacity: float = 0.45,
+    visible: Sequence[bool] | None = None,
+    boxes: bool = True,
+) -> np.ndarray:
     """The standard picture of a verdict: masks, outlines and labelled region boxes."""
     out = overlay_masks(image, verdict.masks, colors, opacity, True, visible)
     if boxes:

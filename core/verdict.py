@@ -68,7 +68,7 @@ class Verdict:
 
     def margin(self) -> float:
         """Smallest distance of any class probability from its threshold: small = uncertain."""
-        return float(min(abs(p - t) for p, t in zip(self.probabilities, self.thresholds)))
+        return float(min(abs(p - t) for p, t in zip(self.probabilities, self.thresholds, strict=True)))
 
     def mask_area(self, class_name: str) -> int:
         return int(self.masks[self.class_names.index(class_name)].sum())
@@ -85,10 +85,14 @@ class Verdict:
             "size": [self.width, self.height],
             "verdict": self.label,
             "classes": list(self.classes_present),
-            "probabilities": dict(zip(self.class_names, (round(p, 4) for p in self.probabilities))),
+            "probabilities": dict(zip(self.class_names, (round(p, 4) for p in self.probabilities), strict=True)),
             "regions": [
-                {"class": r.class_name, "area_px": r.area_px, "bbox": list(r.bbox),
-                 "mean_probability": round(r.mean_probability, 4)}
+                {
+                    "class": r.class_name,
+                    "area_px": r.area_px,
+                    "bbox": list(r.bbox),
+                    "mean_probability": round(r.mean_probability, 4),
+                }
                 for r in self.regions
             ],
             "model_set": self.model_set,
@@ -103,12 +107,24 @@ class Verdict:
     def to_dict(self) -> dict:
         """Lossless and JSON-ready: masks travel as RLE; `from_dict` rebuilds an equal Verdict."""
         data = self.summary()
-        data.update(probabilities=list(self.probabilities), thresholds=list(self.thresholds),
-                    class_names=list(self.class_names), masks_rle=self.mask_rles(),
-                    model_fingerprint=self.model_fingerprint, defective=self.defective,
-                    timings_ms=dict(self.timings_ms),
-                    regions=[{"class": r.class_name, "area_px": r.area_px, "bbox": list(r.bbox),
-                              "mean_probability": r.mean_probability} for r in self.regions])
+        data.update(
+            probabilities=list(self.probabilities),
+            thresholds=list(self.thresholds),
+            class_names=list(self.class_names),
+            masks_rle=self.mask_rles(),
+            model_fingerprint=self.model_fingerprint,
+            defective=self.defective,
+            timings_ms=dict(self.timings_ms),
+            regions=[
+                {
+                    "class": r.class_name,
+                    "area_px": r.area_px,
+                    "bbox": list(r.bbox),
+                    "mean_probability": r.mean_probability,
+                }
+                for r in self.regions
+            ],
+        )
         return data
 
     @classmethod
@@ -123,11 +139,23 @@ class Verdict:
             for r in data["regions"]
         )
         return cls(
-            image_name=data["image"], image_sha256=data["sha256"], width=width, height=height,
-            class_names=names, probabilities=tuple(data["probabilities"]), thresholds=tuple(data["thresholds"]),
-            defective=data["defective"], classes_present=tuple(data["classes"]), masks=masks, regions=regions,
-            model_set=data["model_set"], model_version=data["model_version"],
-            model_fingerprint=data["model_fingerprint"], model_trained=data["model_trained"],
-            device=data["device"], segmenter_ran=data["segmenter_ran"], timings_ms=data["timings_ms"],
+            image_name=data["image"],
+            image_sha256=data["sha256"],
+            width=width,
+            height=height,
+            class_names=names,
+            probabilities=tuple(data["probabilities"]),
+            thresholds=tuple(data["thresholds"]),
+            defective=data["defective"],
+            classes_present=tuple(data["classes"]),
+            masks=masks,
+            regions=regions,
+            model_set=data["model_set"],
+            model_version=data["model_version"],
+            model_fingerprint=data["model_fingerprint"],
+            model_trained=data["model_trained"],
+            device=data["device"],
+            segmenter_ran=data["segmenter_ran"],
+            timings_ms=data["timings_ms"],
             created_at=data["created_at"],
         )

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, select, text
 
 from core.loadtest import fake_inference, run_load
 from core.store import Decision, ReviewLog
@@ -25,8 +25,10 @@ def postgres_url() -> str:
     if not url and url_file.is_file():
         url = url_file.read_text().strip()
     if not url:
-        pytest.fail("no PostgreSQL for the tests: run `bash scripts/ensure_services.sh` (as root) or set "
-                    "STEELSCAN_TEST_POSTGRES_URL; `make test` does the former")
+        pytest.fail(
+            "no PostgreSQL for the tests: run `bash scripts/ensure_services.sh` (as root) or set "
+            "STEELSCAN_TEST_POSTGRES_URL; `make test` does the former"
+        )
     return url
 
 
@@ -74,7 +76,8 @@ def test_a_writer_killed_mid_write_leaves_the_log_consistent(database_url, tmp_p
         prefix, ack_path = f"kill{round_}", tmp_path / f"acks{round_}.txt"
         ack_path.write_text("")
         process = mp.get_context("spawn").Process(
-            target=_write_until_killed, args=(database_url, str(store), inference_id, prefix, str(ack_path)))
+            target=_write_until_killed, args=(database_url, str(store), inference_id, prefix, str(ack_path))
+        )
         process.start()
         deadline = time.monotonic() + 120
         while len(ack_path.read_text().splitlines()) < 20 + 7 * round_ and time.monotonic() < deadline:
@@ -84,8 +87,13 @@ def test_a_writer_killed_mid_write_leaves_the_log_consistent(database_url, tmp_p
         assert process.exitcode == -signal.SIGKILL
         acked = len(ack_path.read_text().splitlines())
         with log.engine.connect() as connection:
-            reasons = connection.execute(select(ReviewRow.reason).where(ReviewRow.reason.like(f"{prefix} #%"))
-                                         .order_by(ReviewRow.id)).scalars().all()
+            reasons = (
+                connection.execute(
+                    select(ReviewRow.reason).where(ReviewRow.reason.like(f"{prefix} #%")).order_by(ReviewRow.id)
+                )
+                .scalars()
+                .all()
+            )
         # Every acknowledged decision is there, whole and in order; at most the one in flight
         # landed without its acknowledgement.
         assert acked >= 20 and acked <= len(reasons) <= acked + 1

@@ -15,8 +15,9 @@ from tests.conftest import make_tiny_model_set
 
 def _with_thresholds(inspector: Inspector, threshold: float, min_area: int = 0, pixel: float = 0.5) -> Inspector:
     card = inspector.card
-    classes = tuple(dataclasses.replace(c, threshold=threshold, min_area=min_area, pixel_threshold=pixel)
-                    for c in card.classes)
+    classes = tuple(
+        dataclasses.replace(c, threshold=threshold, min_area=min_area, pixel_threshold=pixel) for c in card.classes
+    )
     model_set = dataclasses.replace(inspector.model_set, card=dataclasses.replace(card, classes=classes))
     return Inspector(model_set, inspector.device, batch_size=inspector.batch_size)
 
@@ -42,7 +43,7 @@ def test_inspect_returns_a_complete_verdict(tiny_inspector):
 def test_batched_results_equal_one_at_a_time(tiny_inspector):
     images = [_crop(s) for s in range(5)]
     batched = list(tiny_inspector.inspect_many(images))
-    for image, verdict in zip(images, batched):
+    for image, verdict in zip(images, batched, strict=True):
         single = tiny_inspector.inspect(image)
         np.testing.assert_allclose(verdict.probabilities, single.probabilities, atol=1e-4)
         assert (verdict.masks != single.masks).mean() < 1e-3
@@ -51,6 +52,7 @@ def test_batched_results_equal_one_at_a_time(tiny_inspector):
 def test_bad_images_do_not_stop_a_batch_and_order_is_kept(tiny_inspector, tmp_path):
     good = tmp_path / "good.png"
     from core.imageio import save_image
+
     save_image(_crop(1), good)
     (tmp_path / "empty.jpg").write_bytes(b"")
     (tmp_path / "text.png").write_text("hello")
@@ -67,7 +69,7 @@ def test_mixed_sizes_in_one_call(tiny_inspector):
     sizes = [(64, 160), (200, 200), (64, 160), (256, 1600)]
     verdicts = list(tiny_inspector.inspect_many([_crop(1, h, w) for h, w in sizes]))
     assert [(v.height, v.width) for v in verdicts] == sizes
-    assert all(v.masks.shape == (4, h, w) for v, (h, w) in zip(verdicts, sizes))
+    assert all(v.masks.shape == (4, h, w) for v, (h, w) in zip(verdicts, sizes, strict=True))
 
 
 def test_clean_strips_skip_the_segmenter(tiny_inspector):
@@ -87,8 +89,9 @@ def test_shared_encoder_path_equals_the_full_unet(tmp_path):
     own = load_model_set(make_tiny_model_set(tmp_path / "own", source="own", seed=5))
     own.segmenter.decoder.load_state_dict(shared.segmenter.decoder.state_dict())
     own.segmenter.segmentation_head.load_state_dict(shared.segmenter.segmentation_head.state_dict())
-    own.segmenter.encoder.load_state_dict({k: v for k, v in shared.classifier.state_dict().items()
-                                           if not k.startswith("fc.")})
+    own.segmenter.encoder.load_state_dict(
+        {k: v for k, v in shared.classifier.state_dict().items() if not k.startswith("fc.")}
+    )
     own.classifier.load_state_dict(shared.classifier.state_dict())
     a = _with_thresholds(Inspector(shared, torch.device("cpu")), 0.0, pixel=0.5)
     b = _with_thresholds(Inspector(own, torch.device("cpu")), 0.0, pixel=0.5)
@@ -100,6 +103,7 @@ def test_shared_encoder_path_equals_the_full_unet(tmp_path):
 
 def test_inspect_accepts_paths_bytes_and_arrays(tiny_inspector, tmp_path):
     from core.imageio import save_image
+
     path = tmp_path / "s.png"
     save_image(_crop(7), path)
     by_path = tiny_inspector.inspect(path)
@@ -120,9 +124,12 @@ def test_verdict_dict_round_trip_is_lossless(tiny_inspector):
 
 # --- post-processing rules, as pure functions -------------------------------------------------
 
+
 def _card(task="multi-label", min_area=10):
     card = new_card("t", ("a", "b", "c"), task)
-    return dataclasses.replace(card, classes=tuple(ClassSpec(c.name, c.color, 0.5, min_area, 0.5) for c in card.classes))
+    return dataclasses.replace(
+        card, classes=tuple(ClassSpec(c.name, c.color, 0.5, min_area, 0.5) for c in card.classes)
+    )
 
 
 def test_classes_called_multi_and_single_label():

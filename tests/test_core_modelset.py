@@ -11,8 +11,22 @@ from tests.conftest import make_tiny_model_set
 
 def test_card_holds_what_an_engineer_needs(tiny_set):
     card = json.loads((tiny_set / CARD_FILE).read_text())
-    for key in ("name", "version", "task", "classes", "classifier_architecture", "segmenter_encoder", "mean", "std",
-                "trained", "pretrained", "created", "data_fingerprint", "metrics", "sha256"):
+    for key in (
+        "name",
+        "version",
+        "task",
+        "classes",
+        "classifier_architecture",
+        "segmenter_encoder",
+        "mean",
+        "std",
+        "trained",
+        "pretrained",
+        "created",
+        "data_fingerprint",
+        "metrics",
+        "sha256",
+    ):
         assert key in card
     assert {"name", "color", "threshold", "min_area", "pixel_threshold"} <= set(card["classes"][0])
     assert set(card["sha256"]) == {CLASSIFIER_FILE, SEGMENTER_FILE}
@@ -22,7 +36,7 @@ def test_card_holds_what_an_engineer_needs(tiny_set):
 def test_weights_round_trip_in_fp16(tiny_set):
     loaded = load_model_set(tiny_set)
     again = load_model_set(tiny_set)
-    for a, b in zip(loaded.classifier.state_dict().values(), again.classifier.state_dict().values()):
+    for a, b in zip(loaded.classifier.state_dict().values(), again.classifier.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert all(not p.requires_grad for p in loaded.classifier.parameters())
     # The shared encoder really is the classifier's backbone, not a copy.
