@@ -1,28 +1,48 @@
 """SteelScan operator dashboard: `streamlit run app.py`.
 
-A router only: page config, session defaults once, then the four pages (each opens with
-`ui.context.page_header`, which asks the inspector's name once per session).
+A router only: page config, session defaults once, then what the visitor may see. No account
+yet: one page saying how to create the first admin. Not signed in: the sign-in page. Signed in:
+the pages the role allows (each page checks the permission again: hiding is not refusing).
 """
 
 from pathlib import Path
 
 import streamlit as st
 
+from core.auth import role_allows
+from ui import auth
 from ui.context import init_session
 
 PAGES = Path(__file__).parent / "pages"
+# (file, title, icon, permission the page needs)
+NAVIGATION = (
+    ("inspect.py", "Inspect", ":material/search:", "inspect"),
+    ("review_queue.py", "Review queue", ":material/fact_check:", "review"),
+    ("statistics.py", "Statistics", ":material/monitoring:", "statistics"),
+    ("models.py", "Models", ":material/model_training:", "models.view"),
+    ("users.py", "Users", ":material/group:", "users.manage"),
+)
+
+
+def navigation_for(role: str) -> list[tuple[str, str, str, str]]:
+    return [entry for entry in NAVIGATION if role_allows(role, entry[3])]
+
+
+def allowed_pages(role: str) -> list[st.Page]:
+    return [st.Page(PAGES / file, title=title, icon=icon, default=file == "inspect.py")
+            for file, title, icon, _ in navigation_for(role)]
 
 
 def run() -> None:
     st.set_page_config(page_title="SteelScan", page_icon=":material/precision_manufacturing:", layout="wide")
     init_session()
-    page = st.navigation([
-        st.Page(PAGES / "inspect.py", title="Inspect", icon=":material/search:", default=True),
-        st.Page(PAGES / "review_queue.py", title="Review queue", icon=":material/fact_check:"),
-        st.Page(PAGES / "statistics.py", title="Statistics", icon=":material/monitoring:"),
-        st.Page(PAGES / "models.py", title="Models", icon=":material/model_training:"),
-    ])
-    page.run()
+    if not auth.accounts().has_users():
+        pages = [st.Page(auth.first_admin_page, title="Set up", icon=":material/admin_panel_settings:")]
+    elif (user := auth.current_user()) is None:
+        pages = [st.Page(auth.sign_in_page, title="Sign in", icon=":material/login:")]
+    else:
+        pages = allowed_pages(user.role)
+    st.navigation(pages).run()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ batch goes on.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -33,6 +35,32 @@ class BatchItem:
     classes: tuple[str, ...] = ()
     flagged: bool = False
     error: str = ""
+
+
+MAX_NAME_CHARS = 200
+
+
+def upload_name(name: str) -> str:
+    """The name kept for an uploaded file: its last path part, NFC, without control or direction-override
+    characters (U+202E would show `gnp.exe` as `exe.png`), at most MAX_NAME_CHARS. Only ever a label:
+    stored files are named by content hash, so no name can point outside the image store."""
+    last = re.split(r"[/\\]", unicodedata.normalize("NFC", name or ""))[-1]
+    kept = "".join(ch for ch in last if not unicodedata.category(ch).startswith("C")).strip()
+    if kept in ("", ".", ".."):
+        return "unnamed"
+    if len(kept) <= MAX_NAME_CHARS:
+        return kept
+    stem, dot, suffix = kept.rpartition(".")
+    if dot and len(suffix) < 10:  # keep the extension visible
+        return f"{stem[:MAX_NAME_CHARS - len(suffix) - 2]}….{suffix}"
+    return kept[:MAX_NAME_CHARS]
+
+
+def check_upload_size(name: str, size: int, limit: int) -> None:
+    """Refuse an upload over the limit before decoding it (the app's own check; Streamlit's is per endpoint)."""
+    if size > limit:
+        raise ImageError(name, f"is {size / 1e6:.1f} MB, over the {limit / 1e6:.1f} MB upload limit",
+                         "crop or downscale it, or raise max_upload_bytes in settings")
 
 
 def inspect_and_record(inspector: Inspector, log: ReviewLog, sources: Iterable[Source], band: float,

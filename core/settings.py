@@ -23,6 +23,9 @@ class Settings:
     image_store: Path = PROJECT_ROOT / "var" / "images"
     uncertainty_band: float = 0.15  # |p - threshold| under this sends a sheet to the review queue
     timezone: str = "UTC"  # the plant's time zone: statistics group hours, shifts and days in it
+    # Checked by the app itself: Streamlit's server.maxUploadSize is enforced by its upload endpoint only.
+    max_upload_bytes: int = 200 * 1024 * 1024
+    oidc_email_domain: str = ""  # single sign-on: name@this-domain signs in as the local account `name`
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:

@@ -8,7 +8,7 @@ from ui.verdict_view import decision_ui, history_ui, record_decision, verdict_de
 
 settings, log = context.settings(), context.review_log()
 band = settings.uncertainty_band
-context.page_header("Inspect")
+user = context.page_header("Inspect", "inspect")
 inspector = context.active_inspector()
 if inspector is None:
     st.stop()
@@ -19,7 +19,7 @@ if mode == "Folder":
     folder_ui(inspector, log, band)
     items = []
 else:
-    items = upload_ui(inspector, log, band)
+    items = upload_ui(inspector, log, band, settings.max_upload_bytes)
 
 failed = [item for item in items if item.error]
 if failed:
@@ -53,7 +53,7 @@ st.subheader(verdict.image_name)
 verdict_picture(verdict, pixels, inspector)
 history_ui(log, sha256)
 decision = decision_ui(verdict, key=str(selected))
-if decision and record_decision(log, selected, decision, page="inspect"):
+if decision and record_decision(log, selected, decision, "inspect", user.username):
     # Move on to the next sheet of this batch nobody has decided yet.
     reviewed = log.reviewed_shas(item.image_sha256 for item in inspected)
     after = [i.inference_id for i in inspected if i.image_sha256 not in reviewed]

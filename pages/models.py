@@ -18,8 +18,9 @@ from core.errors import SteelScanError
 from ui import context
 
 settings, log = context.settings(), context.review_log()
-who = st.session_state.reviewer
-context.page_header("Models")
+user = context.page_header("Models", "models.view")
+who, can_edit = user.username, user.can("models.edit")  # supervisors read; only admins change (logged as `who`)
+READ_ONLY = "Only an admin can change this (every change is logged with the admin's name)."
 st.caption(f"Model sets in {settings.models_dir} · device in use: **{context.device_in_use()}** "
            f"(setting: {settings.device})")
 
@@ -27,8 +28,8 @@ installed = installed_model_sets(settings.models_dir)
 if not installed:
     st.error(f"No model set is installed in {settings.models_dir}.")
     st.info(context.how_to_get_a_model_set())
-    if st.button(f"Create the untrained demo set ({DEMO_MODEL_SET})", disabled=not who,
-                 help="Enter your name at the top of the page first" if not who else None):
+    if st.button(f"Create the untrained demo set ({DEMO_MODEL_SET})", disabled=not can_edit,
+                 help=None if can_edit else READ_ONLY) and can_edit:
         folder = create_demo_model_set(settings.models_dir)
         choose_active(log, settings.models_dir, DEMO_MODEL_SET, who)
         st.success(f"Created {folder}: untrained, for trying the dashboard only.")
@@ -44,11 +45,11 @@ names = [s.name for s in installed]
 choice = st.selectbox("Active model set", names, index=names.index(active.name) if active else 0,
                       format_func=lambda n: f"{n} (active)" if active and n == active.name else n)
 if active is None or choice != active.name:
-    if st.button(f"Make {choice} the active model set", type="primary", disabled=not who):
+    if st.button(f"Make {choice} the active model set", type="primary", disabled=not can_edit) and can_edit:
         choose_active(log, settings.models_dir, choice, who, previous=active.name if active else "")
         st.rerun()
-    if not who:
-        st.caption("Enter your name at the top of the page to change the active model set (the change is logged).")
+    if not can_edit:
+        st.caption(READ_ONLY)
 
 for entry in installed:
     is_active = active is not None and entry.name == active.name
@@ -86,10 +87,10 @@ for entry in installed:
                                                 int(spec.min_area), 10, key=f"a-{spec.name}")
                 wanted[spec.name] = {"threshold": threshold, "min_area": min_area}
             reason = st.text_input("Reason for the change", key="settings_reason")
-            saved = st.form_submit_button("Save changes", type="primary", disabled=not who)
-        if not who:
-            st.caption("Enter your name at the top of the page to change settings (every change is logged).")
-        if saved:
+            saved = st.form_submit_button("Save changes", type="primary", disabled=not can_edit)
+        if not can_edit:
+            st.caption(READ_ONLY)
+        if saved and can_edit:
             try:
                 count = change_class_settings(log, card, current, wanted, who, reason)
             except SteelScanError as exc:
@@ -99,6 +100,7 @@ for entry in installed:
                 st.rerun()
 
 history = log.setting_changes()
+history = history[~history["key"].str.startswith("user_")]  # account changes are on the Users page
 st.subheader("Change log")
 if history.empty:
     st.caption("No settings changed yet.")

@@ -9,7 +9,7 @@ from ui.verdict_view import decision_ui, record_decision, verdict_details, verdi
 
 settings, log = context.settings(), context.review_log()
 band = settings.uncertainty_band
-context.page_header("Review queue")
+user = context.page_header("Review queue", "review")
 inspector = context.active_inspector()  # for colours and Grad-CAM; the queue works without one
 if inspector is not None:
     context.model_banner(inspector)
@@ -37,7 +37,7 @@ st.subheader(f"{item.image_name}")
 st.caption("Why it is here: " + "; ".join(item.reasons) + f" · inspected {item.inspected_at:%Y-%m-%d %H:%M} UTC")
 verdict_picture(verdict, pixels, inspector)
 decision = decision_ui(verdict, key=f"queue-{item.inference_id}")
-if decision and record_decision(log, item.inference_id, decision, page="queue"):
+if decision and record_decision(log, item.inference_id, decision, "queue", user.username):
     st.rerun()  # the decided sheet has left the queue: the next one shows
 if st.button("Skip for now", key=f"skip-{item.inference_id}", icon=":material/skip_next:"):
     st.session_state.queue_skipped = [*st.session_state.queue_skipped, item.inference_id]

@@ -10,7 +10,7 @@ from core.stats import FREQS, StatsFilter, all_classes, compute, confusion_array
 from ui import context
 
 settings, log = context.settings(), context.review_log()
-context.page_header("Statistics")
+context.page_header("Statistics", "statistics")
 images, reviews = log.images_frame(), log.reviews_frame()
 if images.empty:
     st.info("No sheets inspected yet: inspect some on the Inspect page, and their statistics appear here.")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from core.auth import Accounts
 from core.modelset import create_untrained
 from core.store import Decision, ReviewLog
 from core.synthetic import CLASS_NAMES, make_strip
@@ -17,6 +19,7 @@ from core.verdict import Region, Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_SET = "tiny-test"
+PASSWORD = "a-test-password-1"
 
 
 def strip_png(seed: int, classes: tuple[int, ...] = (0, 2)) -> bytes:
@@ -93,3 +96,14 @@ def write_concurrently(url: str, image_store: str, worker: int, count: int, barr
             log.verdict(inference_id), ("scratches",), "concurrency test"))
         log.record_inference(make_verdict(shared, "shared.png", (0.1, 0.1, 0.1, 0.1)), shared)
     log.close()
+
+
+def account_token(username: str = "ann", role: str = "admin") -> str:
+    """Create the account (once) in the test's database and sign it in: the session token the app keeps."""
+    accounts = Accounts(os.environ["STEELSCAN_DATABASE_URL"])
+    try:
+        if username not in {u["username"] for u in accounts.list_users()}:
+            accounts.add_user(username, PASSWORD, role, created_by="test")
+        return accounts.sign_in(username, PASSWORD)[1]
+    finally:
+        accounts.close()

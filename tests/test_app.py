@@ -4,7 +4,15 @@ a fresh review log per test."""
 from __future__ import annotations
 
 import pytest
-from dashboard_helpers import MODEL_SET, ROOT, dashboard_env, make_verdict, models_dir, strip_png  # noqa: F401  (fixtures)
+from dashboard_helpers import (  # noqa: F401  (fixtures)
+    MODEL_SET,
+    ROOT,
+    account_token,
+    dashboard_env,
+    make_verdict,
+    models_dir,
+    strip_png,
+)
 from streamlit.testing.v1 import AppTest
 
 from core.inference import Inspector
@@ -18,9 +26,10 @@ TIMEOUT = 180
 pytestmark = pytest.mark.usefixtures("dashboard_env")
 
 
-def start(page: str | None = None, reviewer: str = "Ann") -> AppTest:
+def start(page: str | None = None, username: str = "ann", role: str = "admin") -> AppTest:
+    """The real app, signed in as `username` (account created on first use) and on `page`."""
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    app.session_state["reviewer"] = reviewer
+    app.session_state["auth_token"] = account_token(username, role)
     app.run()
     if page:
         app.switch_page(page).run()
@@ -45,7 +54,7 @@ def badges(app: AppTest) -> list[str]:
 def test_upload_shows_the_verdict_and_accept_is_logged():
     data = strip_png(11)
     expected = Inspector.load(load_settings().models_dir / MODEL_SET, "cpu").inspect((data, "sheet.png"))
-    app = start()
+    app = start(username="ivan", role="inspector")
     app.file_uploader[0].upload("sheet.png", data, "image/png").run()
     assert not app.exception and not app.error
     headline = "Defective: " + ", ".join(expected.classes_present) if expected.defective else "Clean"
@@ -58,7 +67,7 @@ def test_upload_shows_the_verdict_and_accept_is_logged():
     button(app, "Accept").click().run()
     assert not app.exception
     (review,) = open_log().reviews_of(expected.image_sha256)
-    assert (review.reviewer, review.decision, review.page) == ("Ann", "accept", "inspect")
+    assert (review.reviewer, review.decision, review.page) == ("ivan", "accept", "inspect")
     assert tuple(review.classes) == expected.classes_present
     assert any("Reviewed" in s.value for s in app.success)
 
@@ -82,24 +91,6 @@ def test_override_needs_a_reason_then_is_logged():
     assert not app.exception and not app.error
     (review,) = log.reviews_of(sha)
     assert (review.decision, review.classes, review.reason) == ("override", wanted, "edge glare, not a defect")
-
-
-def test_the_name_is_asked_once_and_guards_decisions():
-    app = start(reviewer="")
-    app.file_uploader[0].upload("sheet.png", strip_png(13), "image/png").run()
-    assert not [b for b in app.button if b.label.startswith("Accept")]
-    assert any("Enter your name" in i.value for i in app.info)
-
-    button(app, "Start").click().run()  # an empty name is refused
-    assert any("Enter a name" in e.value for e in app.error) and app.session_state["reviewer"] == ""
-    app.text_input(key="name_input").input("Chen")
-    button(app, "Start").click().run()
-    assert app.session_state["reviewer"] == "Chen"
-    assert not [t for t in app.text_input if t.key == "name_input"]  # asked once: the prompt is gone
-    button(app, "Accept").click().run()
-    app.switch_page("pages/statistics.py").run()  # the name stays for the session, on every page
-    assert app.session_state["reviewer"] == "Chen"
-    assert open_log().reviews_frame()["reviewer"].tolist() == ["Chen"]
 
 
 def test_batch_upload_reports_bad_files_and_advances_after_each_decision():
@@ -211,7 +202,7 @@ def test_models_page_logs_threshold_changes_that_inspection_then_uses():
     assert not app.exception
     changes = open_log().setting_changes()
     assert sorted(zip(changes["key"], changes["class_name"], changes["new_value"], changes["changed_by"],
-                      strict=True)) == [("min_area", "scratches", "250", "Ann"), ("threshold", "pits", "0.99", "Ann")]
+                      strict=True)) == [("min_area", "scratches", "250", "ann"), ("threshold", "pits", "0.99", "ann")]
     app.switch_page("pages/inspect.py").run()
     app.file_uploader[0].upload("sheet.png", strip_png(70), "image/png").run()
     thresholds = app.dataframe[0].value["threshold"].tolist()

@@ -9,15 +9,17 @@ import numpy as np
 import streamlit as st
 
 from core.active import HOW_TO_GET_A_MODEL_SET, NoModelSetError, resolve_active, with_overrides
+from core.auth import User
 from core.devices import pick_device
 from core.errors import SteelScanError
 from core.imageio import load_image
 from core.inference import Inspector
 from core.settings import Settings, load_settings
 from core.store import ReviewLog
+from ui import auth
 
 DEFAULTS: dict[str, object] = {
-    "reviewer": "",
+    "auth_token": None,  # this browser session's sign-in (core.auth stores only its hash)
     "upload_results": {},  # uploaded file id -> BatchItem
     "upload_ids": (),
     "folder_results": [],
@@ -74,8 +76,10 @@ def active_inspector() -> Inspector | None:
         st.error(f"**No model set to run.** {exc.source}: {exc.reason}.")
         st.info(exc.fix)
         return None
-    except SteelScanError as exc:
-        st.error(str(exc))
+    except SteelScanError as exc:  # a missing, truncated or tampered weight file: name it, no traceback
+        st.error(f"**The active model set cannot be loaded.** {exc}")
+        st.info("The other installed model sets are not affected: a supervisor can see them and an admin can "
+                "make one of them active on the Models page.")
         return None
     return with_overrides(base, log.class_overrides(chosen.card.fingerprint))
 
@@ -107,32 +111,13 @@ def model_banner(inspector: Inspector) -> None:
                    "Install a trained set and choose it on the Models page.", icon="⚠️")
 
 
-def page_header(title: str) -> None:
-    """Every page's top: its title, then the inspector's name until given.
+def page_header(title: str, permission: str) -> User:
+    """Every page's top: refuse a role without `permission`, then the title and the signed-in user's box.
 
     Called by each page rather than app.py: elements the router draws around a page are lost
-    on reruns under AppTest, and the prompt belongs next to the work anyway.
+    on reruns under AppTest, and a page must refuse on its own even when opened directly.
     """
+    user = auth.require(permission)
     st.title(title)
-    ask_name()
-
-
-def ask_name() -> None:
-    """The inspector's name, asked once per session and recorded on every decision (login comes later).
-
-    Asked at the top of the page until given, so nobody has to discover it in the sidebar.
-    """
-    if st.session_state.reviewer:
-        with st.sidebar:
-            st.markdown(f"Inspector: **{st.session_state.reviewer}**")
-            st.button("Change name", key="change_name", on_click=lambda: st.session_state.update(reviewer=""))
-            st.caption(f"Review log: {review_log().display_url}")
-        return
-    with st.form("who", border=True):
-        left, right = st.columns([4, 1], vertical_alignment="bottom")
-        name = left.text_input("Your name", placeholder="recorded with every decision you make", key="name_input")
-        if right.form_submit_button("Start", type="primary", width="stretch"):
-            if name.strip():
-                st.session_state.reviewer = name.strip()
-                st.rerun()
-            st.error("Enter a name: every decision records who made it.")
+    auth.user_box(user, review_log().display_url)
+    return user

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.batch import BatchItem, folder_images, folder_status, hash_files
-from core.errors import SteelScanError
+from core.batch import BatchItem, check_upload_size, folder_images, folder_status, hash_files, upload_name
+from core.errors import ImageError, SteelScanError
 from core.imageio import FORMAT_EXTENSIONS, load_image
 from core.inference import Inspector
 from core.settings import PROJECT_ROOT
@@ -21,7 +21,7 @@ PAGE_SIZE = 12
 FILTERS = ("All", "Not yet reviewed", "Flagged")
 
 
-def upload_ui(inspector: Inspector, log: ReviewLog, band: float) -> list[BatchItem]:
+def upload_ui(inspector: Inspector, log: ReviewLog, band: float, max_bytes: int) -> list[BatchItem]:
     files = st.file_uploader("Sheet images (one or many)", type=UPLOAD_TYPES, accept_multiple_files=True,
                              key="uploads") or []
     results: dict = st.session_state.upload_results
@@ -29,13 +29,18 @@ def upload_ui(inspector: Inspector, log: ReviewLog, band: float) -> list[BatchIt
     if ids != st.session_state.upload_ids:  # a new selection: a past Stop no longer applies
         st.session_state.upload_ids = ids
         clear_stop()
+    for f in files:  # over the size limit: refused before a byte is decoded or stored
+        try:
+            check_upload_size(upload_name(f.name), f.size, max_bytes)
+        except ImageError as exc:
+            results.setdefault(f.file_id, BatchItem(upload_name(f.name), error=str(exc)))
     new = [f for f in files if f.file_id not in results]
     if new and not st.session_state.stop_requested:
         def keep(index: int, item: BatchItem) -> None:
             results[new[index].file_id] = item
             if item.inference_id and st.session_state.selected_inference is None:
                 st.session_state.selected_inference = item.inference_id
-        run_batch(inspector, log, [(f.getvalue(), f.name) for f in new], band, "upload", keep)
+        run_batch(inspector, log, [(f.getvalue(), upload_name(f.name)) for f in new], band, "upload", keep)
     elif new:
         st.warning(f"Stopped: {len(new)} of {len(files)} images not inspected yet.")
         st.button("Inspect the rest", on_click=clear_stop)

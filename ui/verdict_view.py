@@ -101,9 +101,6 @@ def verdict_details(verdict: Verdict, pixels: np.ndarray, inspector: Inspector |
 
 def decision_ui(verdict: Verdict, key: str) -> Decision | None:
     """Accept in one click; override with classes and a reason. Returns the decision, or None."""
-    if not st.session_state.reviewer:
-        st.info("Enter your name at the top of the page to accept or override verdicts.")
-        return None
     names = list(verdict.class_names)
     accept_col, override_col = st.columns([1, 2])
     with accept_col:
@@ -128,9 +125,10 @@ def decision_ui(verdict: Verdict, key: str) -> Decision | None:
     return None
 
 
-def record_decision(log: ReviewLog, inference_id: int, decision: Decision, page: str) -> bool:
+def record_decision(log: ReviewLog, inference_id: int, decision: Decision, page: str, reviewer: str) -> bool:
+    """Append the decision under the signed-in user's name (never a typed one)."""
     try:
-        log.add_review(inference_id, st.session_state.reviewer, decision, page=page)
+        log.add_review(inference_id, reviewer, decision, page=page)
     except DecisionError as exc:
         st.error(str(exc))
         return False

@@ -1,0 +1,193 @@
+"""Sign-in, roles and sessions in the real app (AppTest): what each role sees, what pages refuse, who is logged."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from dashboard_helpers import PASSWORD, ROOT, account_token, dashboard_env, models_dir, strip_png  # noqa: F401
+from sqlalchemy import text
+from streamlit.testing.v1 import AppTest
+
+from core.auth import Accounts
+from core.settings import load_settings
+from core.store import ReviewLog
+from ui.auth import FIRST_ADMIN_COMMAND, oidc_username
+
+TIMEOUT = 180
+pytestmark = pytest.mark.usefixtures("dashboard_env")
+PAGE_FILES = ("pages/inspect.py", "pages/review_queue.py", "pages/statistics.py", "pages/models.py", "pages/users.py")
+ROLE_PAGES = {
+    "inspector": ["Inspect", "Review queue"],
+    "supervisor": ["Inspect", "Review queue", "Statistics", "Models"],
+    "admin": ["Inspect", "Review queue", "Statistics", "Models", "Users"],
+}
+
+
+def app_with(token: str | None = None) -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    if token:
+        app.session_state["auth_token"] = token
+    return app.run()
+
+
+def accounts() -> Accounts:
+    return Accounts(os.environ["STEELSCAN_DATABASE_URL"])
+
+
+def titles(app: AppTest) -> list[str]:
+    return [t.value for t in app.title]
+
+
+def button(app: AppTest, prefix: str):
+    matches = [b for b in app.button if b.label.startswith(prefix)]
+    assert matches, f"no button starting {prefix!r} in {[b.label for b in app.button]}"
+    return matches[0]
+
+
+def run_page(page: str, token: str | None = None) -> AppTest:
+    """A page script run on its own, as if opened around the router: it must refuse by itself."""
+    app = AppTest.from_file(str(ROOT / page), default_timeout=TIMEOUT)
+    if token:
+        app.session_state["auth_token"] = token
+    return app.run()
+
+
+def test_without_accounts_no_page_is_served_and_the_first_admin_command_is_shown():
+    app = app_with()
+    assert not app.exception
+    assert titles(app) == ["SteelScan has no accounts yet"]
+    assert [c.value for c in app.code] == [FIRST_ADMIN_COMMAND]
+    assert FIRST_ADMIN_COMMAND == "python -m core.users add NAME --role admin"
+    with pytest.raises(ValueError, match="Known pages: \\['Set up'\\]"):
+        app.switch_page("pages/inspect.py")  # the router registers no other page
+    for page in PAGE_FILES:
+        direct = run_page(page)
+        assert not direct.exception and not direct.file_uploader and not direct.metric
+        assert titles(direct) == ["SteelScan has no accounts yet"]
+
+
+def test_sign_in_form_refuses_a_wrong_password_and_records_the_signed_in_user():
+    account_token("ivan", "inspector")
+    app = app_with()
+    assert titles(app) == ["Sign in to SteelScan"] and not app.file_uploader
+    app.text_input(key="sign_in_user").input("ivan")
+    app.text_input(key="sign_in_password").input("not-the-password")
+    button(app, "Sign in").click().run()
+    assert any("wrong user name or password" in e.value for e in app.error)
+    assert not app.session_state["auth_token"] and titles(app) == ["Sign in to SteelScan"]
+
+    app.text_input(key="sign_in_user").input("ivan")
+    app.text_input(key="sign_in_password").input(PASSWORD)
+    button(app, "Sign in").click().run()
+    assert not app.exception and titles(app) == ["Inspect"]
+    assert any("Signed in: **ivan** · inspector" in m.value for m in app.sidebar.markdown)
+    assert not [t for t in app.text_input if t.key == "name_input"]  # no typed name anywhere
+    app.file_uploader[0].upload("sheet.png", strip_png(31), "image/png").run()
+    button(app, "Accept").click().run()
+    assert ReviewLog.from_settings(load_settings()).reviews_frame()["reviewer"].tolist() == ["ivan"]
+
+
+@pytest.mark.parametrize("role", list(ROLE_PAGES))
+def test_navigation_offers_only_the_pages_of_the_role(role):
+    from app import navigation_for
+
+    assert [title for _, title, _, _ in navigation_for(role)] == ROLE_PAGES[role]
+    # Every page offered opens for the role (and each refuses the others: the next test).
+    app = app_with(account_token(f"user-{role}", role))
+    for file, title, _, _ in navigation_for(role):
+        app.switch_page(f"pages/{file}").run()
+        assert not app.exception and titles(app) == [title]
+        assert not [e for e in app.error if "may not use" in e.value]
+
+
+@pytest.mark.parametrize(("role", "page", "needed"), [
+    ("inspector", "pages/statistics.py", "supervisor"),
+    ("inspector", "pages/models.py", "supervisor"),
+    ("inspector", "pages/users.py", "admin"),
+    ("supervisor", "pages/users.py", "admin"),
+])
+def test_pages_refuse_a_role_without_the_permission(role, page, needed):
+    app = run_page(page, account_token(f"user-{role}", role))
+    assert not app.exception and not app.title
+    refusals = [e.value for e in app.error if "may not use this page" in e.value]
+    assert refusals and f"needs the {needed} role" in refusals[0]
+    assert not app.metric and not app.dataframe and not app.file_uploader
+
+
+def test_supervisor_sees_models_read_only():
+    app = app_with(account_token("sam", "supervisor"))
+    app.switch_page("pages/models.py").run()
+    assert not app.exception and titles(app) == ["Models"]
+    assert button(app, "Save changes").disabled
+    assert any("Only an admin can change this" in c.value for c in app.caption)
+    app.switch_page("pages/statistics.py").run()
+    assert titles(app) == ["Statistics"] and not app.error
+
+
+def test_an_expired_session_goes_back_to_sign_in():
+    app = app_with(account_token("ivan", "inspector"))
+    assert titles(app) == ["Inspect"]
+    owner = accounts()
+    with owner.engine.begin() as connection:
+        connection.execute(text("update user_sessions set expires_at = '2000-01-01 00:00:00'"))
+    owner.close()
+    app.run()
+    assert titles(app) == ["Sign in to SteelScan"] and not app.file_uploader
+    assert any("session has ended" in i.value for i in app.info)
+    assert app.session_state["auth_token"] is None
+
+
+def test_sign_out_ends_the_session_in_the_database():
+    token = account_token("ivan", "inspector")
+    app = app_with(token)
+    app.button(key="sign_out").click().run()
+    assert titles(app) == ["Sign in to SteelScan"]
+    owner = accounts()
+    assert owner.user_for(token) is None
+    owner.close()
+
+
+def test_admin_manages_users_and_each_change_names_the_admin():
+    app = app_with(account_token("ada", "admin"))
+    app.switch_page("pages/users.py").run()
+    assert titles(app) == ["Users"]
+    app.text_input(key="new_user_name").input("ivan")
+    app.selectbox(key="new_user_role").set_value("inspector")
+    app.text_input(key="new_user_password").input("ivans-first-password")
+    button(app, "Add user").click().run()
+    assert not app.exception and any("Added ivan (inspector)" in s.value for s in app.success)
+    owner = accounts()
+    _, ivan_token = owner.sign_in("ivan", "ivans-first-password")
+
+    app.selectbox(key="reset_user").set_value("ivan")
+    app.text_input(key="reset_password_value").input("ivans-second-password")
+    button(app, "Reset password").click().run()
+    assert owner.user_for(ivan_token) is None  # a reset signs the user out
+    app.selectbox(key="manage_user").set_value("ivan")
+    app.selectbox(key="role-ivan").set_value("supervisor").run()
+    button(app, "Make ivan supervisor").click().run()
+    button(app, "Disable ivan").click().run()
+    assert {u["username"]: (u["role"], u["active"]) for u in owner.list_users()}["ivan"] == ("supervisor", False)
+    assert owner.list_users()[1]["created_by"] == "ada"
+
+    # The admin cannot lock themselves out from here, and a too short password is refused, not crashed on.
+    assert "ada" not in app.selectbox(key="manage_user").options
+    app.text_input(key="new_user_name").input("bob")
+    app.text_input(key="new_user_password").input("short")
+    button(app, "Add user").click().run()
+    assert any("shorter than" in e.value for e in app.error)
+    owner.close()
+
+    changes = ReviewLog.from_settings(load_settings()).setting_changes()
+    assert changes["key"].tolist() == ["user_added", "user_password", "user_role", "user_active"]
+    assert set(changes["changed_by"]) == {"ada"} and set(changes["reason"]) == {"account ivan"}
+
+
+def test_oidc_emails_map_to_local_accounts_of_the_configured_domain_only():
+    assert oidc_username("ivan@plant.example", "plant.example") == "ivan"
+    assert oidc_username("Ivan.K@PLANT.example", "plant.example") == "Ivan.K"
+    assert oidc_username("ivan@elsewhere.example", "plant.example") is None
+    assert oidc_username("ivan@plant.example", "") is None  # no domain configured: nobody maps
+    assert oidc_username(None, "plant.example") is None
+    assert oidc_username("../x@plant.example", "plant.example") is None

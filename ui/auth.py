@@ -1,0 +1,138 @@
+"""Who is signed in: the sign-in page, the first-admin notice, the sidebar's user box, and page guards.
+
+Local accounts live in core.auth (Argon2id, expiring sessions). The session token sits in this
+browser session's state only; every rerun asks the database whether it is still live, so an
+expired, revoked or disabled session falls back to the sign-in page at the next click.
+Optional single sign-on (OIDC) uses Streamlit's st.login when .streamlit/secrets.toml has an
+[auth] section; such a user still needs a local account (same user name) that gives the role.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.auth import PERMISSIONS, USERNAME, Accounts, AuthError, User
+from core.settings import load_settings
+
+FIRST_ADMIN_COMMAND = "python -m core.users add NAME --role admin"
+
+
+@st.cache_resource(show_spinner=False)
+def _accounts(database_url: str) -> Accounts:
+    return Accounts(database_url)
+
+
+def accounts() -> Accounts:
+    return _accounts(load_settings().database_url)
+
+
+def oidc_configured() -> bool:
+    """Single sign-on only where the deployment set it up (an [auth] section in secrets.toml)."""
+    return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+
+
+def oidc_username(email: str | None, domain: str) -> str | None:
+    """The local account an identity provider's e-mail maps to: `name@domain` -> `name`.
+
+    Only for the one configured domain (settings: oidc_email_domain), so an account at another
+    provider or domain that happens to share the local part never inherits a role.
+    """
+    if not email or not domain or "@" not in email:
+        return None
+    local, _, at = email.rpartition("@")
+    if at.lower() != domain.lower().lstrip("@") or not USERNAME.match(local):
+        return None
+    return local
+
+
+def _oidc_user() -> User | None:
+    if not (oidc_configured() and st.user.is_logged_in):
+        return None
+    email = st.user.get("email")
+    name = oidc_username(email, load_settings().oidc_email_domain)
+    match = [u for u in accounts().list_users() if u["username"] == name and u["active"]]
+    if not match:
+        st.session_state.auth_notice = (f"{email} signed in through single sign-on, but no active SteelScan account "
+                                        "matches it: ask an admin to add one with that user name.")
+        return None
+    return User(match[0]["username"], match[0]["role"])
+
+
+def current_user() -> User | None:
+    """The signed-in user, or None; a session that ended since the last rerun is dropped with a notice."""
+    token = st.session_state.get("auth_token")
+    if token:
+        user = accounts().user_for(token)
+        if user is not None:
+            return user
+        st.session_state.auth_token = None
+        st.session_state.auth_notice = ("Your session has ended (expired, signed out or changed by an admin): "
+                                        "sign in again.")
+    return _oidc_user()
+
+
+def sign_out() -> None:
+    token = st.session_state.get("auth_token")
+    if token:
+        accounts().sign_out(token)
+    st.session_state.auth_token = None
+    st.session_state.auth_notice = "Signed out."
+    if oidc_configured() and st.user.is_logged_in:
+        st.logout()
+
+
+def require(permission: str) -> User:
+    """The signed-in user if the role allows `permission`; otherwise the page says why and stops.
+
+    Pages call this themselves: hiding a page from the navigation is not enough.
+    """
+    user = current_user()
+    if user is None:  # e.g. the session expired while this page was open: sign in right here
+        (sign_in_page if accounts().has_users() else first_admin_page)()
+        st.stop()
+    if not user.can(permission):
+        st.error(f"{user.username} ({user.role}) may not use this page: it needs the "
+                 f"{PERMISSIONS[permission]} role or higher — ask an admin if you need it.")
+        st.stop()
+    return user
+
+
+def user_box(user: User, database: str) -> None:
+    with st.sidebar:
+        st.markdown(f"Signed in: **{user.username}** · {user.role}")
+        st.button("Sign out", key="sign_out", icon=":material/logout:", on_click=sign_out)
+        st.caption(f"Review log: {database}")
+
+
+def sign_in_page() -> None:
+    st.title("Sign in to SteelScan")
+    notice = st.session_state.pop("auth_notice", "")
+    if notice:
+        st.info(notice)
+    with st.form("sign_in", clear_on_submit=True):  # clears the password from the session state too
+        username = st.text_input("User name", key="sign_in_user", autocomplete="username")
+        password = st.text_input("Password", type="password", key="sign_in_password",
+                                 autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        try:
+            _, token = accounts().sign_in(username.strip(), password)
+        except AuthError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state.auth_token = token
+            st.rerun()
+    if oidc_configured():
+        st.button("Sign in with single sign-on", icon=":material/key:", on_click=st.login)
+    st.caption("No account? An admin adds one on the Users page or with "
+               "`python -m core.users add NAME --role inspector`.")
+
+
+def first_admin_page() -> None:
+    st.title("SteelScan has no accounts yet")
+    st.error("No account exists in this review log, so SteelScan serves no page until the first admin is created.")
+    st.markdown("On the server, in the project folder (with the same settings as the app), run:")
+    st.code(FIRST_ADMIN_COMMAND, language="bash")
+    st.markdown("It asks for the password twice (10 characters or more). Then reload this page and sign in; "
+                "the admin adds everyone else on the Users page.")
+    st.caption(f"Database: {accounts().engine.url.render_as_string(hide_password=True)}")
