@@ -56,10 +56,14 @@ def upload_name(name: str) -> str:
     return kept[:MAX_NAME_CHARS]
 
 
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 1e6 else f"{count / 1e3:.0f} kB"
+
+
 def check_upload_size(name: str, size: int, limit: int) -> None:
     """Refuse an upload over the limit before decoding it (the app's own check; Streamlit's is per endpoint)."""
     if size > limit:
-        raise ImageError(name, f"is {size / 1e6:.1f} MB, over the {limit / 1e6:.1f} MB upload limit",
+        raise ImageError(name, f"is {_size(size)}, over the {_size(limit)} upload limit",
                          "crop or downscale it, or raise max_upload_bytes in settings")
 
 

@@ -10,19 +10,21 @@ import streamlit as st
 
 from core.batch import BatchItem, check_upload_size, folder_images, folder_status, hash_files, upload_name
 from core.errors import ImageError, SteelScanError
-from core.imageio import FORMAT_EXTENSIONS, load_image
+from core.imageio import load_image
 from core.inference import Inspector
 from core.settings import PROJECT_ROOT
 from core.store import ReviewLog
 from ui.batch_view import clear_stop, run_batch
 
-UPLOAD_TYPES = sorted({e.lstrip(".") for exts in FORMAT_EXTENSIONS.values() for e in exts})
+UPLOAD_TYPES = ("JPEG", "PNG", "BMP", "TIFF")
 PAGE_SIZE = 12
 FILTERS = ("All", "Not yet reviewed", "Flagged")
 
 
 def upload_ui(inspector: Inspector, log: ReviewLog, band: float, max_bytes: int) -> list[BatchItem]:
-    files = st.file_uploader("Sheet images (one or many)", type=UPLOAD_TYPES, accept_multiple_files=True,
+    # No `type=` filter: Streamlit enforces it by raising inside the session (a crafted .gif upload would end
+    # the run with an exception); SteelScan's decoder refuses every unsupported file with its own one-line error.
+    files = st.file_uploader(f"Sheet images (one or many: {', '.join(UPLOAD_TYPES)})", accept_multiple_files=True,
                              key="uploads") or []
     results: dict = st.session_state.upload_results
     ids = tuple(f.file_id for f in files)
