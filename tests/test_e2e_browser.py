@@ -1,5 +1,5 @@
 """End to end in a real browser: `streamlit run app.py` on a free port, Debian's headless Chromium
-driven by Playwright. Upload a sample strip, accept its verdict, see the statistics change."""
+driven by Playwright. Sign in, upload a sample strip, accept its verdict, see the statistics change."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from dashboard_helpers import MODEL_SET, ROOT, dashboard_env, models_dir  # noqa: F401  (fixtures)
+from dashboard_helpers import MODEL_SET, PASSWORD, ROOT, dashboard_env, models_dir  # noqa: F401  (fixtures)
+
+from core.auth import Accounts
+from core.store import ReviewLog
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -91,16 +94,29 @@ def open_page(page, title: str) -> None:
     page.get_by_role("heading", name=title).wait_for()
 
 
-def test_upload_accept_and_statistics_change_in_chromium(tmp_path):
+def test_sign_in_upload_accept_and_statistics_change_in_chromium(tmp_path):
     settings = {key: os.environ[key] for key in SETTINGS}  # the tmp paths dashboard_env set
     assert SAMPLE.is_file(), f"{SAMPLE} is missing: run `python sample_images/make_samples.py`"
+    accounts = Accounts(settings["STEELSCAN_DATABASE_URL"])
+    accounts.add_user("erin", PASSWORD, "supervisor", created_by="test")
+    accounts.close()
     with streamlit_server(settings, tmp_path / "streamlit.log") as url, \
             chromium_page(tmp_path / "chromium-profile") as page:
         page.goto(url)
+        page.get_by_role("heading", name="Sign in to SteelScan").wait_for()
+        page.get_by_label("User name").fill("erin")
+        page.get_by_role("textbox", name="Password").fill("not-her-password")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("wrong user name or password").wait_for()
+        page.get_by_label("User name").fill("erin")
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
         page.get_by_role("heading", name="Inspect").wait_for()
-        page.get_by_label("Your name").fill("Erin")
-        page.get_by_role("button", name="Start").click()
-        page.get_by_text("Inspector: Erin").wait_for()
+        page.get_by_text("Signed in: erin · supervisor").wait_for()
+        nav = page.locator('[data-testid="stSidebarNav"]')
+        for title in ("Inspect", "Review queue", "Statistics", "Models"):
+            nav.get_by_role("link", name=title).wait_for()
+        assert nav.get_by_role("link", name="Users").count() == 0  # admins only
 
         page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(SAMPLE))
         accept = page.get_by_role("button", name=re.compile(r"^Accept: "))
@@ -120,3 +136,9 @@ def test_upload_accept_and_statistics_change_in_chromium(tmp_path):
         expect_metric(page, "Override rate", "0%")
         page.locator('[data-testid="stPlotlyChart"]').first.wait_for()  # charts render after the metrics
         assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2
+
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("heading", name="Sign in to SteelScan").wait_for()
+    log = ReviewLog(settings["STEELSCAN_DATABASE_URL"], settings["STEELSCAN_IMAGE_STORE"])
+    assert log.reviews_frame()["reviewer"].tolist() == ["erin"]  # the signed-in user, never a typed name
+    log.close()
