@@ -6,7 +6,9 @@ Flagged = the model calls the sheet defective, or some class probability lies wi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,3 +59,39 @@ def upcoming(log: ReviewLog, band: float, order: str = "uncertain", limit: int =
 
 def waiting(log: ReviewLog, band: float) -> int:
     return log.count_flagged_unreviewed(band)
+
+
+class Claims:
+    """Short claims on queue items, so two reviewers on the queue at once are shown different sheets.
+
+    Held in the server process (the dashboard keeps one per review log): a claim lasts `seconds`
+    and is renewed by every rerun of the page that shows the sheet, so a reviewer who walks away
+    frees it soon. Advisory only: a decision on a claimed sheet is still recorded (append-only).
+    """
+
+    def __init__(self, seconds: float = 120.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._held: dict[int, tuple[str, float]] = {}  # inference id -> (who, expires)
+        self._lock = threading.Lock()
+
+    def held_by_others(self, who: str) -> set[int]:
+        now = self._clock()
+        with self._lock:
+            self._held = {i: (w, t) for i, (w, t) in self._held.items() if t > now}
+            return {i for i, (w, _) in self._held.items() if w != who}
+
+    def claim(self, inference_id: int, who: str) -> bool:
+        """Take or renew the claim; False if someone else holds it (the caller should pick another)."""
+        now = self._clock()
+        with self._lock:
+            holder = self._held.get(inference_id)
+            if holder and holder[0] != who and holder[1] > now:
+                return False
+            self._held = {i: h for i, h in self._held.items() if h[0] != who}  # one sheet per reviewer
+            self._held[inference_id] = (who, now + self.seconds)
+            return True
+
+    def release(self, who: str) -> None:
+        with self._lock:
+            self._held = {i: h for i, h in self._held.items() if h[0] != who}

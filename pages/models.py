@@ -76,20 +76,21 @@ for entry in installed:
             continue
         current = effective_card(card, log.class_overrides(card.fingerprint))
         st.markdown("**Per-class decision settings** (card defaults in brackets)")
+        if not can_edit:
+            st.caption(READ_ONLY)
         with st.form("class_settings"):
             wanted = {}
             for spec, default in zip(current.classes, card.classes, strict=True):
                 cols = st.columns([1, 2, 2])
                 cols[0].markdown(f"<span style='color:{spec.color}'>■</span> **{spec.name}**", unsafe_allow_html=True)
                 threshold = cols[1].number_input(f"{spec.name} threshold [{default.threshold:g}]", 0.0, 1.0,
-                                                 float(spec.threshold), 0.01, format="%.2f", key=f"t-{spec.name}")
+                                                 float(spec.threshold), 0.01, format="%.2f", key=f"t-{spec.name}",
+                                                 disabled=not can_edit)
                 min_area = cols[2].number_input(f"{spec.name} min area px [{default.min_area}]", 0, None,
-                                                int(spec.min_area), 10, key=f"a-{spec.name}")
+                                                int(spec.min_area), 10, key=f"a-{spec.name}", disabled=not can_edit)
                 wanted[spec.name] = {"threshold": threshold, "min_area": min_area}
-            reason = st.text_input("Reason for the change", key="settings_reason")
+            reason = st.text_input("Reason for the change", key="settings_reason", disabled=not can_edit)
             saved = st.form_submit_button("Save changes", type="primary", disabled=not can_edit)
-        if not can_edit:
-            st.caption(READ_ONLY)
         if saved and can_edit:
             try:
                 count = change_class_settings(log, card, current, wanted, who, reason)

@@ -22,12 +22,23 @@ right.metric("Waiting for review", count)
 st.caption(f"Flagged = the model calls the sheet defective, or a class probability lies within {band:.2f} "
            "of its threshold (uncertainty_band in settings). A sheet leaves the queue with its first decision.")
 
-item = next_in_queue(log, band, order, skipped=st.session_state.queue_skipped)
+claims = context.queue_claims()
+item = None
+while item is None:  # a sheet another reviewer has open is left to them; claim the first free one
+    taken = claims.held_by_others(user.username)
+    item = next_in_queue(log, band, order, skipped=[*st.session_state.queue_skipped, *taken])
+    if item is None or claims.claim(item.inference_id, user.username):
+        break
+    item = None
 if item is None:
+    if taken:
+        st.info(f"{len(taken)} waiting sheet{'s are' if len(taken) != 1 else ' is'} open with another reviewer "
+                f"right now; {'they come' if len(taken) != 1 else 'it comes'} back here if not decided within "
+                f"{context.QUEUE_CLAIM_SECONDS / 60:.0f} minutes.")
     if count and st.session_state.queue_skipped:
         st.info(f"You skipped the {count} sheet{'s' * (count != 1)} still waiting.")
         st.button("Show skipped sheets again", on_click=lambda: st.session_state.update(queue_skipped=[]))
-    else:
+    elif not taken:
         st.success("The queue is empty: every flagged sheet has been reviewed.")
     st.stop()
 
@@ -38,9 +49,11 @@ st.caption("Why it is here: " + "; ".join(item.reasons) + f" · inspected {item.
 verdict_picture(verdict, pixels, inspector)
 decision = decision_ui(verdict, key=f"queue-{item.inference_id}")
 if decision and record_decision(log, item.inference_id, decision, "queue", user.username):
+    claims.release(user.username)
     st.rerun()  # the decided sheet has left the queue: the next one shows
 if st.button("Skip for now", key=f"skip-{item.inference_id}", icon=":material/skip_next:"):
     st.session_state.queue_skipped = [*st.session_state.queue_skipped, item.inference_id]
+    claims.release(user.username)
     st.rerun()
 verdict_details(verdict, pixels, inspector)
 

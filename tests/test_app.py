@@ -234,3 +234,38 @@ def test_without_a_model_set_the_app_says_how_to_get_one(tmp_path, monkeypatch):
     assert not app.exception
     app.switch_page("pages/inspect.py").run()
     assert any("demo-untrained" in c.value for c in app.caption) and not app.error
+
+
+def test_two_reviewers_on_the_queue_are_shown_different_sheets():
+    log = open_log()
+    _queue_with(log)  # three flagged: borderline, near, defect (most uncertain first)
+    ann = start("pages/review_queue.py", username="ann", role="inspector")
+    bob = start("pages/review_queue.py", username="bob", role="inspector")
+    assert ann.subheader[0].value == "borderline.png" and bob.subheader[0].value == "near.png"
+    cara = start("pages/review_queue.py", username="cara", role="inspector")
+    assert cara.subheader[0].value == "defect.png"
+    dan = start("pages/review_queue.py", username="dan", role="inspector")
+    assert not dan.subheader and any("3 waiting sheets are open with another reviewer" in i.value for i in dan.info)
+    button(ann, "Accept").click().run()  # ann decides and moves on; her claim ends with the decision
+    assert not ann.subheader and any("2 waiting sheets are open" in i.value for i in ann.info)
+    button(bob, "Skip for now").click().run()  # a skip frees the sheet for the others
+    dan.run()
+    assert dan.subheader[0].value == "near.png"
+    reviews = log.reviews_frame()
+    assert reviews[["reviewer", "image_name"]].values.tolist() == [["ann", "borderline.png"]]
+
+
+def test_queue_claims_expire_and_renew():
+    from core.queue import Claims
+
+    now = [0.0]
+    claims = Claims(seconds=10, clock=lambda: now[0])
+    assert claims.claim(1, "ann") and not claims.claim(1, "bob")
+    assert claims.held_by_others("bob") == {1} and claims.held_by_others("ann") == set()
+    assert claims.claim(2, "ann") and claims.held_by_others("bob") == {2}  # one sheet per reviewer
+    now[0] = 9.0
+    assert claims.claim(2, "ann")  # a rerun renews
+    now[0] = 15.0
+    assert claims.held_by_others("bob") == {2}
+    now[0] = 19.5
+    assert claims.held_by_others("bob") == set() and claims.claim(2, "bob")

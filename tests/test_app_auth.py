@@ -119,7 +119,7 @@ def test_supervisor_sees_models_read_only():
     app = app_with(account_token("sam", "supervisor"))
     app.switch_page("pages/models.py").run()
     assert not app.exception and titles(app) == ["Models"]
-    assert button(app, "Save changes").disabled
+    assert button(app, "Save changes").disabled and app.number_input(key="t-pits").disabled
     assert any("Only an admin can change this" in c.value for c in app.caption)
     app.switch_page("pages/statistics.py").run()
     assert titles(app) == ["Statistics"] and not app.error

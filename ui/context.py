@@ -14,6 +14,7 @@ from core.devices import pick_device
 from core.errors import SteelScanError
 from core.imageio import load_image
 from core.inference import Inspector
+from core.queue import Claims
 from core.settings import Settings, load_settings
 from core.store import ReviewLog
 from ui import auth
@@ -28,6 +29,7 @@ DEFAULTS: dict[str, object] = {
     "queue_skipped": [],
     "gradcam": None,  # (key, heatmap) of the last explanation only: bounded memory
 }
+QUEUE_CLAIM_SECONDS = 120.0
 GRADCAM_LOCK = threading.Lock()  # Grad-CAM hooks on a shared network: one explanation at a time
 
 
@@ -57,6 +59,16 @@ def review_log() -> ReviewLog:
     except SteelScanError as exc:
         st.error(str(exc))
         st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _queue_claims(database_url: str) -> Claims:
+    return Claims(QUEUE_CLAIM_SECONDS)
+
+
+def queue_claims() -> Claims:
+    """Which queue sheets other reviewers have open right now (shared by every session of this server)."""
+    return _queue_claims(settings().database_url)
 
 
 @st.cache_resource(show_spinner="Loading the model set (once per server process)…", max_entries=4)
