@@ -191,3 +191,16 @@ def test_oidc_emails_map_to_local_accounts_of_the_configured_domain_only():
     assert oidc_username("ivan@plant.example", "") is None  # no domain configured: nobody maps
     assert oidc_username(None, "plant.example") is None
     assert oidc_username("../x@plant.example", "plant.example") is None
+
+
+def test_single_sign_on_button_only_where_configured():
+    account_token("ivan", "inspector")
+    plain = app_with()
+    assert not [b for b in plain.button if "single sign-on" in b.label]
+    configured = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    configured.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+                                  "client_id": "steelscan", "client_secret": "s",
+                                  "server_metadata_url": "https://login.example/.well-known/openid-configuration"}
+    configured.run()
+    assert not configured.exception and titles(configured) == ["Sign in to SteelScan"]
+    assert [b.label for b in configured.button if "single sign-on" in b.label] == ["Sign in with single sign-on"]

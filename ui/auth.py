@@ -46,7 +46,7 @@ def oidc_username(email: str | None, domain: str) -> str | None:
 
 
 def _oidc_user() -> User | None:
-    if not (oidc_configured() and st.user.is_logged_in):
+    if not (oidc_configured() and st.user.get("is_logged_in", False)):
         return None
     email = st.user.get("email")
     name = oidc_username(email, load_settings().oidc_email_domain)
@@ -77,7 +77,7 @@ def sign_out() -> None:
         accounts().sign_out(token)
     st.session_state.auth_token = None
     st.session_state.auth_notice = "Signed out."
-    if oidc_configured() and st.user.is_logged_in:
+    if oidc_configured() and st.user.get("is_logged_in", False):
         st.logout()
 
 
