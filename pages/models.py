@@ -74,6 +74,9 @@ for entry in installed:
                 st.code(json.dumps(card.training, indent=2), language="json")
         if not is_active:
             continue
+        problem = context.load_problem(str(entry.folder), card.fingerprint)  # cached once loaded
+        if problem:
+            st.error(f"**Cannot be loaded, so nothing is inspected.** {problem}")
         current = effective_card(card, log.class_overrides(card.fingerprint))
         st.markdown("**Per-class decision settings** (card defaults in brackets)")
         if not can_edit:

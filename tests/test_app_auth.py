@@ -141,8 +141,11 @@ def test_an_expired_session_goes_back_to_sign_in():
 def test_sign_out_ends_the_session_in_the_database():
     token = account_token("ivan", "inspector")
     app = app_with(token)
+    app.file_uploader[0].upload("sheet.png", strip_png(33), "image/png").run()
+    assert app.session_state["upload_results"]
     app.button(key="sign_out").click().run()
     assert titles(app) == ["Sign in to SteelScan"]
+    assert not app.session_state["upload_results"] and app.session_state["selected_inference"] is None
     owner = accounts()
     assert owner.user_for(token) is None
     owner.close()

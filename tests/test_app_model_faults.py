@@ -71,9 +71,11 @@ def test_a_broken_weight_file_names_the_file_and_other_sets_stay_usable(fault, w
 
     app.switch_page("pages/models.py").run()
     assert not app.exception
+    assert any("Cannot be loaded" in e.value and str(broken) in e.value for e in app.error)
     app.selectbox[0].set_value("line-b").run()
     [make_active] = [b for b in app.button if b.label == "Make line-b the active model set"]
     make_active.click().run()
+    assert not app.error  # line-b loads
     app.switch_page("pages/inspect.py").run()
     assert not app.exception and not app.error
     assert any("Model set **line-b**" in c.value for c in app.caption)

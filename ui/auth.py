@@ -75,7 +75,12 @@ def sign_out() -> None:
     token = st.session_state.get("auth_token")
     if token:
         accounts().sign_out(token)
-    st.session_state.auth_token = None
+    # A shared terminal: the next person must not find this one's uploads, selection or skipped sheets.
+    from ui.context import init_session  # here: ui.context imports this module
+
+    for key in list(st.session_state):
+        del st.session_state[key]
+    init_session()
     st.session_state.auth_notice = "Signed out."
     if oidc_configured() and st.user.get("is_logged_in", False):
         st.logout()

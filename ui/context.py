@@ -96,6 +96,16 @@ def active_inspector() -> Inspector | None:
     return with_overrides(base, log.class_overrides(chosen.card.fingerprint))
 
 
+def load_problem(folder: str, fingerprint: str) -> str:
+    """Why a model set cannot be loaded ('' when it loads): the Models page shows it on the active set."""
+    current = settings()
+    try:
+        _inspector(folder, fingerprint, current.device, current.batch_size, current.max_pixels)
+    except SteelScanError as exc:
+        return str(exc)
+    return ""
+
+
 def how_to_get_a_model_set() -> str:
     return HOW_TO_GET_A_MODEL_SET.format(models_dir=settings().models_dir)
 
