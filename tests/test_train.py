@@ -129,3 +129,22 @@ def test_unreadable_data_gives_a_clear_error_and_exit_code(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "empty" in err and "matches no known dataset layout" in err
     assert not (tmp_path / "model").exists()
+
+
+def test_tuning_keeps_every_right_call_for_single_label_and_best_f1_for_multi_label():
+    from core.modelset import ClassSpec
+    from core.training.tuning import TuningData, tune_classes
+
+    classes = (ClassSpec("x", "#000000"), ClassSpec("y", "#ffffff"))
+    data = TuningData.empty()
+    empty = np.zeros((2, 8, 8), np.uint8)
+    # (probabilities, labels): x's right calls sit at 0.55 and 0.9; one y image is wrongly called x at 0.6
+    for probs, labels in (([0.9, 0.1], [1, 0]), ([0.55, 0.45], [1, 0]), ([0.6, 0.4], [0, 1]), ([0.2, 0.8], [0, 1])):
+        data.add(np.array(probs), np.zeros((2, 8, 8)), empty, np.array(labels))
+    single, _ = tune_classes(classes, data, "single-label")
+    # dropping the wrong 0.6 call would need a threshold above the right 0.55 call: keep every right call
+    assert single[0].threshold <= 0.55
+    multi, report = tune_classes(classes, data, "multi-label")
+    # multi-label F1 for x: above 0.2 and up to 0.55 calls 0.9, 0.55 and the wrong 0.6 (F1 0.8), the best
+    # any threshold reaches; the middle of that range is chosen, not an edge
+    assert 0.3 < multi[0].threshold < 0.45 and report["x"]["f1"] == 0.8

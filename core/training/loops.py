@@ -141,17 +141,27 @@ def normalise(pixels: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...
 @torch.no_grad()  # not inference_mode: the head refit trains on these features
 def pooled_features(classifier: nn.Module, cache: ImageCache, indices: tuple[int, ...], mean, std,
                     device: torch.device, amp: bool = True, desc: str = "features",
-                    transform: Callable[[np.ndarray], np.ndarray] | None = None) -> torch.Tensor:
+                    transform: Callable[[np.ndarray], np.ndarray] | None = None, batch_size: int = 8) -> torch.Tensor:
     """(N, C) average-pooled top features of whole images at native size, as the engine sees them."""
     classifier.eval()
-    rows = []
+    rows, batch = [], []
+
+    def flush() -> None:
+        x = torch.cat([normalise(p, mean, std, device) for p in batch]).contiguous(memory_format=torch.channels_last)
+        with autocast(device, amp):
+            top = backbone_features(classifier, x)[-1]
+        rows.append(torch.flatten(classifier.avgpool(top), 1).float().cpu())
+        batch.clear()
+
     for index in tqdm(indices, desc=desc, unit="img", dynamic_ncols=True, mininterval=5):
         pixels = cache.pixels(index)
         if transform is not None:
             pixels = transform(pixels)
-        with autocast(device, amp):
-            top = backbone_features(classifier, normalise(pixels, mean, std, device))[-1]
-        rows.append(torch.flatten(classifier.avgpool(top), 1).float().cpu())
+        if batch and (batch[0].shape != pixels.shape or len(batch) == batch_size):
+            flush()  # images batch together only when they share a size
+        batch.append(pixels)
+    if batch:
+        flush()
     return torch.cat(rows)
 
 

@@ -2,8 +2,9 @@
 
 For every class: the pixel threshold that best outlines the defect (Dice), then the classifier
 threshold and minimum mask area whose combined call (the engine's rule in core.postprocess) has
-the best F1. Ties resolve to the middle of the best threshold range, which generalises better
-than an edge (single-label sets take the lowest: see tune_classes).
+the best F1 (multi-label) or keeps the most right calls (single-label, reported as recall). Ties
+resolve to the middle of the best threshold range, which generalises better than an edge
+(single-label sets take the lowest: see tune_classes).
 """
 
 from __future__ import annotations
@@ -72,7 +73,12 @@ def tune_classes(classes: tuple[ClassSpec, ...], data: TuningData, task: str,
                 called = probs[:, k] >= t
                 if task == "single-label":
                     called &= top == k
-                f1s.append(f1_score_binary(labels[:, k], called & mask_ok))
+                if task == "single-label":
+                    # No clean class: a threshold can only turn a top call into "nothing", which
+                    # never fixes a wrong call, so the objective is the number of right calls.
+                    f1s.append(float(np.sum(labels[:, k] & called)) / max(1, int(labels[:, k].sum())))
+                else:
+                    f1s.append(f1_score_binary(labels[:, k], called & mask_ok))
             if max(f1s) > best[0] + 1e-9:
                 best = (max(f1s), min_area, f1s)
         f1_best, min_area, f1s = best
@@ -82,7 +88,8 @@ def tune_classes(classes: tuple[ClassSpec, ...], data: TuningData, task: str,
         threshold = float(winners[0] if task == "single-label" else winners[len(winners) // 2])
         tuned.append(replace(spec, threshold=threshold, min_area=int(min_area),
                              pixel_threshold=float(PIXEL_GRID[g_best])))
-        report[spec.name] = {"f1": round(float(f1_best), 4), "threshold": threshold, "min_area": int(min_area),
+        objective = "recall" if task == "single-label" else "f1"
+        report[spec.name] = {objective: round(float(f1_best), 4), "threshold": threshold, "min_area": int(min_area),
                              "pixel_threshold": float(PIXEL_GRID[g_best]),
                              "dice_positive": round(float(scores[g_best]), 4) if len(scores) else None,
                              "validation_images_with_class": int(labels[:, k].sum())}
