@@ -154,7 +154,7 @@ def test_threshold_overrides_are_logged_and_change_decisions(log, tiny_set):
                                  wanted, "sam") == 0
     with pytest.raises(SteelScanError, match="outside 0..1"):
         change_class_settings(log, card, card, {"pits": {"threshold": 1.5}}, "sam")
-    with pytest.raises(SteelScanError, match="no name given"):
+    with pytest.raises(SteelScanError, match="no signed-in user given"):
         change_class_settings(log, card, card, {"pits": {"min_area": 9}}, "")
     history = log.setting_changes()
     assert len(history) == 8 and set(history["changed_by"]) == {"sam"}

@@ -97,7 +97,7 @@ def test_decisions_need_a_name_a_reason_and_known_classes(log):
         Decision.override(verdict, ["pits"], "no change")
     with pytest.raises(DecisionError, match="unknown classes"):
         Decision.override(verdict, ["rust"], "new kind")
-    with pytest.raises(DecisionError, match="no name given"):
+    with pytest.raises(DecisionError, match="no signed-in user given"):
         log.add_review(inference_id, " ", Decision.accept(verdict))
     assert Decision.defect_free(verdict, "dust on the lens").classes == ()
     assert log.reviews_of(verdict.image_sha256) == []

@@ -130,7 +130,7 @@ def model_banner(inspector: Inspector) -> None:
                f"{card.fingerprint}")
     if not card.trained:
         st.warning(f"Model set **{card.name}** is untrained (random weights): its verdicts mean nothing. "
-                   "Install a trained set and choose it on the Models page.", icon="⚠️")
+                   "Ask an admin to install a trained set and make it active on the Models page.", icon="⚠️")
 
 
 def page_header(title: str, permission: str) -> User:

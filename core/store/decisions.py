@@ -48,6 +48,6 @@ class Decision:
 def check_reviewer(name: str | None) -> str:
     name = (name or "").strip()
     if not name:
-        raise DecisionError("reviewer", "no name given",
-                            "enter your name at the top of the dashboard; every decision records who")
+        raise DecisionError("reviewer", "no signed-in user given",
+                            "sign in first; every decision records who made it")
     return name
