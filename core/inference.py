@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.devices import pick_device
+from core.devices import inference_dtype, pick_device
 from core.errors import ImageError
 from core.imageio import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from core.modelset import ModelSet, load_model_set
@@ -55,12 +55,17 @@ class Inspector:
         device: torch.device | None = None,
         batch_size: int = 4,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        precision: str = "auto",
     ) -> None:
         self.model_set = model_set
         self.card = model_set.card
         self.device = device or next(model_set.classifier.parameters()).device
         self.batch_size = max(1, batch_size)
         self.max_pixels = max_pixels
+        self.precision = precision
+        self.dtype = inference_dtype(self.device, precision)
+        dtype_name = {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(self.dtype)
+        self.device_label = f"{self.device}/{dtype_name}" if dtype_name else str(self.device)
         mean = torch.tensor(self.card.mean, device=self.device).view(1, 3, 1, 1)
         std = torch.tensor(self.card.std, device=self.device).view(1, 3, 1, 1)
         # x/255 normalised as x * scale + shift: one fused multiply-add per pixel.
@@ -170,9 +175,9 @@ class Inspector:
         return self.model_set.segmenter(padded)[..., :height, :width]
 
     def _autocast(self):
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.float16)
-        return torch.autocast("cpu", enabled=False)
+        if self.dtype == torch.float32:
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=self.dtype)
 
     def _verdict(
         self,
@@ -201,7 +206,7 @@ class Inspector:
             model_version=card.version,
             model_fingerprint=card.fingerprint,
             model_trained=card.trained,
-            device=str(self.device),
+            device=self.device_label,
             segmenter_ran=segmenter_ran,
             timings_ms=timings,
             created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),

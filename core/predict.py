@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", type=Path, help="image files or folders")
     parser.add_argument("--model-set", default=settings.model_set, help="name under models/ or a folder")
     parser.add_argument("--device", default=settings.device, choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--precision", default=settings.precision, choices=["auto", "fp32"],
+                        help="auto: fp16 on CUDA, bf16 on CPUs with AMX; fp32: full precision")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--overlay-dir", type=Path, help="write <image>.overlay.png pictures here")
     parser.add_argument("--batch-size", type=int, default=settings.batch_size)
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             args.device,
             batch_size=args.batch_size,
             max_pixels=settings.max_pixels,
+            precision=args.precision,
         )
     except SteelScanError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -17,6 +17,7 @@ class Settings:
     models_dir: Path = PROJECT_ROOT / "models"
     model_set: str = "severstal-synthetic"
     device: str = "auto"  # auto | cpu | cuda | mps
+    precision: str = "auto"  # auto: fp16 on CUDA, bf16 on CPUs with AMX; fp32: always full precision
     max_pixels: int = 40_000_000
     batch_size: int = 8
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'steelscan.db'}"

@@ -25,13 +25,12 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from core.datasets import Dataset, open_dataset
-from core.devices import pick_device
+from core.devices import cpu_bf16_supported, pick_device
 from core.errors import SteelScanError
 from core.modelset import build_networks, new_card, save_model_set
 from core.networks import CLASSIFIER_ARCHITECTURES, share_encoder
 from core.training.data import CropDataset, ImageCache, make_sampler, split_dataset
 from core.training.loops import (
-    cpu_bf16_supported,
     fit_head,
     head_scores,
     pooled_features,

@@ -160,3 +160,21 @@ def test_regions_are_connected_components_with_mean_probability():
     regions = find_regions(_card(), masks, probs)
     assert [(r.class_name, r.area_px, r.bbox) for r in regions] == [("a", 50, (20, 10, 29, 14)), ("a", 8, (2, 2, 5, 3))]
     assert regions[1].mean_probability == pytest.approx((0.8 * 7 + 0.6) / 8)
+
+
+def test_reduced_precision_matches_full_precision(tiny_set):
+    """`auto` runs bf16 on AMX CPUs (fp16 on CUDA); its calls must match fp32's."""
+    fast = Inspector.load(tiny_set, "cpu", precision="auto")
+    full = Inspector.load(tiny_set, "cpu", precision="fp32")
+    assert full.device_label == "cpu"
+    for seed in range(3):
+        a, b = fast.inspect(_crop(seed, 128, 320)), full.inspect(_crop(seed, 128, 320))
+        np.testing.assert_allclose(a.probabilities, b.probabilities, atol=0.03)
+        assert (a.masks != b.masks).mean() < 0.02
+
+
+def test_unknown_precision_is_refused(tiny_set):
+    from core.errors import SteelScanError
+
+    with pytest.raises(SteelScanError, match="use one of auto, fp32"):
+        Inspector.load(tiny_set, "cpu", precision="int4")

@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from core.devices import cpu_bf16_supported
 from core.networks import backbone_features, classifier_head, decode_masks
 from core.training.data import ImageCache
 
@@ -38,12 +39,6 @@ def cosine_with_warmup(optimizer: torch.optim.Optimizer, total_steps: int, warmu
         return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def cpu_bf16_supported() -> bool:
-    """Intel AMX / AVX512-BF16 run bfloat16 convolutions several times faster than fp32."""
-    check = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool(check and check())
 
 
 def autocast(device: torch.device, amp: bool):
