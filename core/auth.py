@@ -11,7 +11,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from core.errors import SteelScanError
 from core.store.log import make_engine
+from core.store.models import utc_now
 
 ROLES = ("inspector", "supervisor", "admin")
 # What each role may do; a page or action names the permission it needs.
@@ -42,12 +43,8 @@ class AuthError(SteelScanError):
     """A sign-in, account or permission problem; the message never says which half was wrong."""
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 class _Base(DeclarativeBase):
-    pass
+    """Separate metadata from the review log's tables: accounts are created by `Accounts` alone."""
 
 
 class UserRow(_Base):
