@@ -88,14 +88,7 @@ def train_classifier(classifier: nn.Module, loader: DataLoader, task: str, epoch
             target = target.to(device)
             with autocast(device, amp):
                 loss = classification_loss(task, classifier(x).float(), target, smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            value = loss.item()
-            history.losses.append(value)
-            running = value if running is None else 0.95 * running + 0.05 * value
+            running = _optimise(loss, optimizer, scaler, scheduler, history, running)
             bar.set_postfix(loss=f"{running:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
         bar.close()
         scores = validate(classifier)
@@ -240,14 +233,7 @@ def train_decoder(classifier: nn.Module, segmenter: nn.Module, loader: DataLoade
                         features = backbone_features(classifier, x)
                     logits = decode_masks(segmenter, features)
                 loss = dice_bce_loss(logits.float(), masks)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            value = loss.item()
-            history.losses.append(value)
-            running = value if running is None else 0.95 * running + 0.05 * value
+            running = _optimise(loss, optimizer, scaler, scheduler, history, running)
             bar.set_postfix(loss=f"{running:.4f}")
         bar.close()
         history.epochs.append({"epoch": epoch + 1, "train_loss": running})
@@ -274,3 +260,15 @@ def whole_image_outputs(classifier: nn.Module, segmenter: nn.Module, shared: boo
             mask_logits = segmenter(padded)[..., :height, :width]
     probs = torch.softmax(logits, 1) if task == "single-label" else torch.sigmoid(logits)
     return probs[0].cpu().numpy(), torch.sigmoid(mask_logits.float())[0].cpu().numpy()
+
+
+def _optimise(loss: torch.Tensor, optimizer, scaler, scheduler, history, running: float | None) -> float:
+    """One optimiser step (through the AMP scaler) and the loss's running average for the progress bar."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    scheduler.step()
+    value = loss.item()
+    history.losses.append(value)
+    return value if running is None else 0.95 * running + 0.05 * value
