@@ -18,6 +18,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
 from core.inference import ImageSource, Inspector, to_loaded
+from core.networks import classifier_head
 
 
 class _LastStageCam(nn.Module):
@@ -33,7 +34,7 @@ class _LastStageCam(nn.Module):
         with torch.no_grad():
             x = c.layer3(c.layer2(c.layer1(c.maxpool(c.relu(c.bn1(c.conv1(x)))))))
         top = self.target(c.layer4(x.requires_grad_(True)))
-        return c.fc(torch.flatten(c.avgpool(top), 1))
+        return classifier_head(c, top)
 
 
 @dataclass(frozen=True)

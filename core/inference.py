@@ -25,6 +25,7 @@ from core.imageio import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from core.modelset import ModelSet, load_model_set
 from core.networks import backbone_features, classifier_head, decode_masks
 from core.postprocess import apply_mask_rules, classes_called, find_regions
+from core.preprocess import Normaliser
 from core.verdict import Verdict
 
 ImageSource = LoadedImage | np.ndarray | str | Path | tuple[bytes, str]
@@ -66,10 +67,7 @@ class Inspector:
         self.dtype = inference_dtype(self.device, precision)
         dtype_name = {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(self.dtype)
         self.device_label = f"{self.device}/{dtype_name}" if dtype_name else str(self.device)
-        mean = torch.tensor(self.card.mean, device=self.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.card.std, device=self.device).view(1, 3, 1, 1)
-        # x/255 normalised as x * scale + shift: one fused multiply-add per pixel.
-        self._scale, self._shift = 1.0 / (255.0 * std), -mean / std
+        self.normaliser = Normaliser.from_card(self.card)
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "auto", **kwargs) -> Inspector:
@@ -157,7 +155,7 @@ class Inspector:
     def to_tensor(self, pixels: list[np.ndarray]) -> torch.Tensor:
         # N,H,W,3 uint8 permuted to N,3,H,W is channels_last in memory already: no copy, no transpose.
         batch = torch.from_numpy(np.stack(pixels)).to(self.device, non_blocking=True).permute(0, 3, 1, 2)
-        return batch.float().mul_(self._scale).add_(self._shift)
+        return self.normaliser(batch.float())
 
     def _segment(self, x: torch.Tensor, features: list[torch.Tensor], indices: list[int]) -> dict[int, np.ndarray]:
         index = torch.tensor(indices, device=x.device)

@@ -18,7 +18,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from core.errors import ModelSetError
-from core.networks import build_classifier, build_segmenter, share_encoder
+from core.networks import CLASSIFIER_POOLINGS, build_classifier, build_segmenter, share_encoder
+from core.preprocess import NORMALISATIONS
 
 CARD_FILE = "card.json"
 CLASSIFIER_FILE = "classifier.safetensors"
@@ -43,11 +44,13 @@ class ModelCard:
     task: str
     classes: tuple[ClassSpec, ...]
     classifier_architecture: str = "resnet50"
+    classifier_pooling: str = "avg"  # "avg" or "peak" (core.networks.PeakResNet)
     segmenter_encoder: str = "resnet50"
     # "classifier": the U-Net encoder is the classifier's backbone (frozen while the decoder
     # trained), so inference runs the backbone once; "own": the U-Net has its own encoder.
     segmenter_encoder_source: str = "classifier"
     decoder_channels: tuple[int, ...] = (128, 64, 32, 16, 8)
+    normalisation: str = "fixed"  # "fixed" (mean/std below) or "per-image" (core.preprocess)
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.25, 0.25, 0.25)
     trained: bool = False
@@ -85,6 +88,12 @@ class ModelCard:
             raise ModelSetError(source, f"is not a valid model card ({exc})", "re-create the model set") from None
         if card.task not in TASKS:
             raise ModelSetError(source, f"task {card.task!r} is unknown", f"use one of {', '.join(TASKS)}")
+        if card.classifier_pooling not in CLASSIFIER_POOLINGS:
+            raise ModelSetError(source, f"classifier_pooling {card.classifier_pooling!r} is unknown",
+                                f"use one of {', '.join(CLASSIFIER_POOLINGS)}")
+        if card.normalisation not in NORMALISATIONS:
+            raise ModelSetError(source, f"normalisation {card.normalisation!r} is unknown",
+                                f"use one of {', '.join(NORMALISATIONS)}")
         if card.segmenter_encoder_source not in ("classifier", "own"):
             raise ModelSetError(source, "segmenter_encoder_source must be 'classifier' or 'own'", "fix the card")
         if card.shared_encoder and card.segmenter_encoder != card.classifier_architecture:
@@ -109,7 +118,7 @@ def new_card(name: str, class_names: tuple[str, ...], task: str = "multi-label",
 
 
 def build_networks(card: ModelCard) -> tuple[nn.Module, nn.Module]:
-    classifier = build_classifier(card.classifier_architecture, len(card.classes))
+    classifier = build_classifier(card.classifier_architecture, len(card.classes), card.classifier_pooling)
     segmenter = build_segmenter(card.segmenter_encoder, len(card.classes), card.decoder_channels)
     if card.shared_encoder:
         share_encoder(classifier, segmenter)

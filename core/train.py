@@ -28,7 +28,8 @@ from core.datasets import Dataset, open_dataset
 from core.devices import cpu_bf16_supported, pick_device
 from core.errors import SteelScanError
 from core.modelset import build_networks, new_card, save_model_set
-from core.networks import CLASSIFIER_ARCHITECTURES, share_encoder
+from core.networks import CLASSIFIER_ARCHITECTURES, CLASSIFIER_POOLINGS, PeakResNet, share_encoder
+from core.preprocess import NORMALISATIONS, Normaliser
 from core.training.data import CropDataset, ImageCache, make_sampler, split_dataset
 from core.training.loops import (
     fit_head,
@@ -114,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--description", default="")
     p.add_argument("--arch", default="resnet50", choices=CLASSIFIER_ARCHITECTURES)
     p.add_argument("--pretrained", help="torchvision checkpoint path, or 'hub' for the torch hub cache")
+    p.add_argument("--pooling", default="auto", choices=["auto", *CLASSIFIER_POOLINGS],
+                   help="classifier pooling: 'peak' scores each class at its strongest position (strips trained "
+                        "on crops), 'avg' averages the feature map; auto = peak for multi-label strips, else avg")
+    p.add_argument("--normalisation", default="fixed", choices=NORMALISATIONS,
+                   help="input scaling: the card's fixed mean/std, or each image to zero mean and unit variance "
+                        "(exposure changes then give the same input)")
     p.add_argument("--encoder-source", default="classifier", choices=["classifier", "own"],
                    help="U-Net encoder: the classifier's frozen backbone, or its own (initialised from it)")
     p.add_argument("--epochs", type=int, default=12, help="classifier epochs")
@@ -190,7 +197,13 @@ def run(args: argparse.Namespace, command: str) -> dict:
         f"classes {', '.join(dataset.class_names)}"
         f" ({dataset.task}); train {len(split.train)}, validation {len(split.val)}, held out {len(split.holdout)}")
     pretrained = find_pretrained(args.pretrained, args.arch)
+    cache = ImageCache(dataset)
+    geometry = pick_geometry(dataset, cache, split.train)
+    pooling = args.pooling
+    if pooling == "auto":
+        pooling = "peak" if geometry == "strip" and dataset.task == "multi-label" else "avg"
     card = new_card(name, dataset.class_names, dataset.task, version=args.version, classifier_architecture=args.arch,
+                    classifier_pooling=pooling, normalisation=args.normalisation,
                     segmenter_encoder=args.arch, segmenter_encoder_source=args.encoder_source,
                     pretrained=str(pretrained) if pretrained else None,
                     description=args.description or f"trained on {dataset.name} ({dataset.layout})")
@@ -205,25 +218,20 @@ def run(args: argparse.Namespace, command: str) -> dict:
                  else "bf16 autocast (AMX)" if cpu_bf16_supported() else "fp32")
     log(f"device {device_name(device)}, {torch.get_num_threads()} CPU threads, {precision if amp else 'fp32'}")
 
-    cache = ImageCache(dataset)
-    geometry = pick_geometry(dataset, cache, split.train)
     crop = parse_size(args.crop)
-    mean, std = card.mean, card.std
+    normaliser = Normaliser.from_card(card)
     metric = "accuracy" if dataset.task == "single-label" else "macro_roc_auc"
     val_targets = dataset.label_matrix()[list(split.val)]
 
     def validate(model: torch.nn.Module) -> dict:
-        features = pooled_features(model, cache, split.val, mean, std, device, amp, desc="validation")
-        with torch.no_grad():
-            logits = model.fc.float().cpu()(features)
-        model.fc.to(device)
+        logits = pooled_features(model, cache, split.val, normaliser, device, amp, desc="validation", logits=True)
         scores = head_scores(dataset.task, logits, val_targets)
         # AUC is undefined when a class is missing from validation: fall back to macro F1.
         scores["score"] = scores[metric] if scores[metric] is not None else scores["macro_f1"]
         return scores
 
     per_epoch = max(1, int(round(len(split.train) * args.crops_per_image)))
-    train_set = CropDataset(cache, split.train, geometry, crop, dataset.task, mean, std, augment=not args.no_augment,
+    train_set = CropDataset(cache, split.train, geometry, crop, dataset.task, normaliser, augment=not args.no_augment,
                             seed=args.seed)
     loader = DataLoader(train_set, batch_size=args.batch_size, drop_last=len(split.train) > args.batch_size,
                         sampler=make_sampler(dataset, split.train, per_epoch, not args.no_balance, args.seed),
@@ -237,14 +245,14 @@ def run(args: argparse.Namespace, command: str) -> dict:
         os.replace(tmp, checkpoint_path)
 
     log(f"classifier: {geometry} crops {crop[0]}x{crop[1]}, {per_epoch} per epoch, batch {args.batch_size}, "
-        f"{args.epochs} epochs, lr {args.lr}, validation metric {metric}")
+        f"{args.epochs} epochs, lr {args.lr}, {pooling} pooling, validation metric {metric}")
     history = train_classifier(classifier, loader, dataset.task, args.epochs, args.lr, args.weight_decay, device,
                                validate, "score", args.patience, amp, args.label_smoothing, args.max_steps,
                                checkpoint, resume)
     log(f"classifier done in {history.seconds / 60:.1f} min; best epoch {history.best_epoch} "
         f"{metric} (or macro F1)={history.best_metric:.4f}")
 
-    head_info = refit_head(args, classifier, cache, split, dataset, mean, std, device, amp, metric, val_targets)
+    head_info = refit_head(args, classifier, cache, split, dataset, normaliser, device, amp, metric, val_targets)
 
     if card.shared_encoder:
         share_encoder(classifier, segmenter)
@@ -252,7 +260,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
         state = {k: v for k, v in classifier.state_dict().items() if not k.startswith("fc.")}
         segmenter.encoder.load_state_dict(state)
     seg_crop = parse_size(args.seg_crop or args.crop)
-    seg_set = CropDataset(cache, split.train, geometry, seg_crop, dataset.task, mean, std,
+    seg_set = CropDataset(cache, split.train, geometry, seg_crop, dataset.task, normaliser,
                           augment=not args.no_augment, defect_bias=0.8, seed=args.seed + 1)
     seg_loader = DataLoader(seg_set, batch_size=args.seg_batch_size or args.batch_size,
                             drop_last=len(split.train) > args.batch_size,
@@ -268,7 +276,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
     data = TuningData.empty()
     for index in tqdm(split.val, desc="tuning thresholds", unit="img", dynamic_ncols=True, mininterval=5):
         pixels = cache.pixels(index)
-        probs, pixel_probs = whole_image_outputs(classifier, segmenter, card.shared_encoder, pixels, mean, std,
+        probs, pixel_probs = whole_image_outputs(classifier, segmenter, card.shared_encoder, pixels, normaliser,
                                                  device, dataset.task, amp)
         data.add(probs, pixel_probs, cache.masks(index), dataset.label_matrix()[index])
     classes, tuning = tune_classes(card.classes, data, dataset.task)
@@ -279,7 +287,8 @@ def run(args: argparse.Namespace, command: str) -> dict:
     training = {
         "command": command, "epochs": args.epochs, "epochs_run": len(history.epochs), "best_epoch": history.best_epoch,
         "stopped_early": history.stopped_early, "segmenter_epochs": args.seg_epochs, "batch_size": args.batch_size,
-        "crop": list(crop), "segmenter_crop": list(seg_crop), "geometry": geometry, "lr": args.lr,
+        "crop": list(crop), "pooling": pooling, "normalisation": args.normalisation,
+        "segmenter_crop": list(seg_crop), "geometry": geometry, "lr": args.lr,
         "weight_decay": args.weight_decay, "crops_per_epoch": per_epoch, "class_balanced": not args.no_balance,
         "augment": not args.no_augment, "seed": args.seed, "val_fraction": args.val_fraction,
         "holdout_fraction": args.holdout_fraction, "split_seed": args.seed,
@@ -308,13 +317,14 @@ def run(args: argparse.Namespace, command: str) -> dict:
     return {"card": card, "classifier_losses": history.losses, "segmenter_losses": seg_history.losses}
 
 
-def refit_head(args, classifier, cache, split, dataset, mean, std, device, amp, metric, val_targets) -> dict:
-    """Refit the last layer on whole images; keep it only if whole-image validation improves."""
-    if args.no_head_refit:
+def refit_head(args, classifier, cache, split, dataset, normaliser, device, amp, metric, val_targets) -> dict:
+    """Refit the last layer on whole images; keep it only if whole-image validation improves.
+    Peak pooling needs no refit: it scores a whole image as it scored a crop."""
+    if args.no_head_refit or isinstance(classifier, PeakResNet):
         return {"used": False, "seconds": 0.0}
     start = time.perf_counter()
-    train_features = pooled_features(classifier, cache, split.train, mean, std, device, amp, desc="head features")
-    val_features = pooled_features(classifier, cache, split.val, mean, std, device, amp, desc="validation features")
+    train_features = pooled_features(classifier, cache, split.train, normaliser, device, amp, desc="head features")
+    val_features = pooled_features(classifier, cache, split.val, normaliser, device, amp, desc="validation features")
     fc = classifier.fc.float().cpu()
     with torch.no_grad():
         before = head_scores(dataset.task, fc(val_features), val_targets)

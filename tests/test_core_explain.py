@@ -26,13 +26,25 @@ def test_heatmap_has_the_image_size_and_range(tiny_inspector):
     assert result.class_name == "scratches" and 0.0 <= result.probability <= 1.0
 
 
-def test_last_stage_cam_equals_the_library_default(tiny_inspector):
-    """Skipping gradients below layer4 must not change the picture."""
+@pytest.fixture(scope="module")
+def peak_inspector(tmp_path_factory):
+    from core.inference import Inspector
+    from tests.conftest import make_tiny_model_set
+
+    return Inspector.load(make_tiny_model_set(tmp_path_factory.mktemp("peak") / "tiny", classifier_pooling="peak"),
+                          "cpu")
+
+
+@pytest.mark.parametrize("pooling", ["avg", "peak"])
+def test_last_stage_cam_equals_the_library_default(pooling, request):
+    """Skipping gradients below layer4 must not change the picture, whatever the head's pooling."""
+    inspector = request.getfixturevalue("tiny_inspector" if pooling == "avg" else "peak_inspector")
     image = _image()
-    ours = explain(tiny_inspector, image, "pits").heatmap
+    ours = explain(inspector, image, "pits").heatmap
+    assert ours.max() > 0  # a heatmap, not an empty picture that would equal anything
     # The library's default needs weights that require gradients: a trainable copy.
-    classifier = copy.deepcopy(tiny_inspector.model_set.classifier).requires_grad_(True)
-    x = tiny_inspector.to_tensor([image])
+    classifier = copy.deepcopy(inspector.model_set.classifier).requires_grad_(True)
+    x = inspector.to_tensor([image])
     with GradCAM(model=classifier, target_layers=[classifier.layer4[-1]]) as cam:
         reference = cam(input_tensor=x, targets=[ClassifierOutputTarget(0)])[0]
     np.testing.assert_allclose(ours, reference, atol=1e-4)

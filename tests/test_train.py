@@ -80,13 +80,16 @@ LAYOUTS = {
     "mask-folder": write_mask_folder,
 }
 
+LAYOUT_OPTIONS = {"neu-det": ["--normalisation", "per-image"]}  # both input normalisations get trained
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_tiny_training_run_yields_a_working_model_set(tmp_path, layout):
     data = LAYOUTS[layout](tmp_path / "data")
     out = tmp_path / "model"
-    argv = [str(data), "--out", str(out), "--run-dir", str(tmp_path / "run"), "--epochs", "4", *TINY]
+    argv = [str(data), "--out", str(out), "--run-dir", str(tmp_path / "run"), "--epochs", "4", *TINY,
+            *LAYOUT_OPTIONS.get(layout, [])]
     result = run(build_parser().parse_args(argv), "test")
     losses = result["classifier_losses"]
     assert len(losses) >= 8
@@ -97,6 +100,9 @@ def test_tiny_training_run_yields_a_working_model_set(tmp_path, layout):
     dataset = open_dataset(data)
     card = read_card(out)
     assert card.trained and card.pretrained is None
+    # Strips are trained on crops and inspected whole: peak pooling; square pictures average.
+    assert card.classifier_pooling == ("peak" if layout.startswith("severstal") else "avg")
+    assert card.normalisation == ("per-image" if layout == "neu-det" else "fixed")
     assert card.task == dataset.task and card.class_names == dataset.class_names
     assert card.data_fingerprint == dataset.fingerprint()
     assert card.training["command"] == "test" and card.training["device"] == "cpu"

@@ -17,6 +17,7 @@ from torch.utils.data import WeightedRandomSampler
 
 from core.datasets import Dataset, Sample
 from core.imageio import load_image
+from core.preprocess import Normaliser
 from core.training.augment import patch_pipeline, strip_pipeline
 
 MIN_CROP_PIXELS = 12  # a crop shows a class when it holds at least this much of its mask
@@ -104,14 +105,13 @@ class CropDataset(TorchDataset):
     """
 
     def __init__(self, cache: ImageCache, indices: tuple[int, ...], geometry: str, crop: tuple[int, int],
-                 task: str, mean: tuple[float, ...], std: tuple[float, ...], augment: bool = True,
+                 task: str, normaliser: Normaliser, augment: bool = True,
                  defect_bias: float = 0.6, seed: int = 0, with_masks: bool = False) -> None:
         self.cache, self.indices, self.geometry, self.crop, self.task = cache, indices, geometry, crop, task
         self.num_classes = len(cache.dataset.class_names)
         self.augment, self.defect_bias, self.with_masks = augment, defect_bias, with_masks
         self.pipeline = strip_pipeline(augment) if geometry == "strip" else patch_pipeline(crop[0], augment)
-        self.mean = np.array(mean, dtype=np.float32) * 255
-        self.std = np.array(std, dtype=np.float32) * 255
+        self.normaliser = normaliser
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -125,7 +125,7 @@ class CropDataset(TorchDataset):
             pixels, masks = self._strip_crop(pixels, masks, sample.labels)
         out = self.pipeline(image=pixels, mask=np.ascontiguousarray(masks.transpose(1, 2, 0)))
         image, mask = out["image"], out["mask"].transpose(2, 0, 1)
-        x = torch.from_numpy(((image.astype(np.float32) - self.mean) / self.std).transpose(2, 0, 1).copy())
+        x = self.normaliser(torch.from_numpy(image).permute(2, 0, 1)[None].float())[0].contiguous()
         target = np.zeros(self.num_classes, dtype=np.float32)
         if self.task == "single-label":
             target[list(sample.labels)] = 1.0

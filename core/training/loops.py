@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from core.devices import cpu_bf16_supported
 from core.networks import backbone_features, classifier_head, decode_masks
+from core.preprocess import Normaliser
 from core.training.data import ImageCache
 
 
@@ -117,28 +118,28 @@ def train_classifier(classifier: nn.Module, loader: DataLoader, task: str, epoch
     return history
 
 
-def normalise(pixels: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...],
-              device: torch.device) -> torch.Tensor:
-    """The engine's preprocessing (core.inference.Inspector.to_tensor), for whole images."""
-    x = torch.from_numpy(np.array(pixels)).to(device).permute(2, 0, 1)[None].float() / 255.0
-    mean_t = torch.tensor(mean, device=device).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, device=device).view(1, 3, 1, 1)
-    return ((x - mean_t) / std_t).contiguous(memory_format=torch.channels_last)
+def normalise(pixels: np.ndarray, normaliser: Normaliser, device: torch.device) -> torch.Tensor:
+    """The engine's preprocessing (core.inference.Inspector.to_tensor), for one whole image."""
+    x = torch.from_numpy(np.array(pixels)).to(device).permute(2, 0, 1)[None].float()
+    return normaliser(x).contiguous(memory_format=torch.channels_last)
 
 
 @torch.no_grad()  # not inference_mode: the head refit trains on these features
-def pooled_features(classifier: nn.Module, cache: ImageCache, indices: tuple[int, ...], mean, std,
+def pooled_features(classifier: nn.Module, cache: ImageCache, indices: tuple[int, ...], normaliser: Normaliser,
                     device: torch.device, amp: bool = True, desc: str = "features",
-                    transform: Callable[[np.ndarray], np.ndarray] | None = None, batch_size: int = 8) -> torch.Tensor:
-    """(N, C) average-pooled top features of whole images at native size, as the engine sees them."""
+                    transform: Callable[[np.ndarray], np.ndarray] | None = None, batch_size: int = 8,
+                    logits: bool = False) -> torch.Tensor:
+    """(N, C) average-pooled top features of whole images at native size, as the engine sees them;
+    with `logits`, the classifier's (N, K) class logits instead (through its own pooling)."""
     classifier.eval()
     rows, batch = [], []
 
     def flush() -> None:
-        x = torch.cat([normalise(p, mean, std, device) for p in batch]).contiguous(memory_format=torch.channels_last)
+        x = torch.cat([normalise(p, normaliser, device) for p in batch]).contiguous(memory_format=torch.channels_last)
         with autocast(device, amp):
             top = backbone_features(classifier, x)[-1]
-        rows.append(torch.flatten(classifier.avgpool(top), 1).float().cpu())
+            row = classifier_head(classifier, top) if logits else torch.flatten(classifier.avgpool(top), 1)
+        rows.append(row.float().cpu())
         batch.clear()
 
     for index in tqdm(indices, desc=desc, unit="img", dynamic_ncols=True, mininterval=5):
@@ -243,11 +244,12 @@ def train_decoder(classifier: nn.Module, segmenter: nn.Module, loader: DataLoade
 
 
 @torch.inference_mode()
-def whole_image_outputs(classifier: nn.Module, segmenter: nn.Module, shared: bool, pixels: np.ndarray, mean, std,
-                        device: torch.device, task: str, amp: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def whole_image_outputs(classifier: nn.Module, segmenter: nn.Module, shared: bool, pixels: np.ndarray,
+                        normaliser: Normaliser, device: torch.device, task: str,
+                        amp: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(class probabilities (K,), pixel probabilities (K,H,W)) of one whole image, computed as the
     engine computes them but without its gating, so thresholds can be tuned on them."""
-    x = normalise(pixels, mean, std, device)
+    x = normalise(pixels, normaliser, device)
     with autocast(device, amp):
         features = backbone_features(classifier, x)
         logits = classifier_head(classifier, features[-1]).float()
