@@ -125,7 +125,8 @@ class CropDataset(TorchDataset):
             pixels, masks = self._strip_crop(pixels, masks, sample.labels)
         out = self.pipeline(image=pixels, mask=np.ascontiguousarray(masks.transpose(1, 2, 0)))
         image, mask = out["image"], out["mask"].transpose(2, 0, 1)
-        x = self.normaliser(torch.from_numpy(image).permute(2, 0, 1)[None].float())[0].contiguous()
+        # torch.tensor copies: cached images are read-only, and the crop is small.
+        x = self.normaliser(torch.tensor(image).permute(2, 0, 1)[None].float())[0].contiguous()
         target = np.zeros(self.num_classes, dtype=np.float32)
         if self.task == "single-label":
             target[list(sample.labels)] = 1.0
