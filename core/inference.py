@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.devices import inference_dtype, pick_device
+from core.devices import autocast, inference_dtype, pick_device
 from core.errors import ImageError
 from core.imageio import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from core.modelset import ModelSet, load_model_set
@@ -122,7 +122,7 @@ class Inspector:
     def _run(self, batch: list[tuple[LoadedImage, float]]) -> list[Verdict]:
         images = [item[0] for item in batch]
         count = len(images)
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), autocast(self.device, self.dtype):
             t0 = time.perf_counter()
             x = self.to_tensor([im.pixels for im in images])
             t1 = time.perf_counter()
@@ -171,11 +171,6 @@ class Inspector:
         pad_h, pad_w = (-height) % 32, (-width) % 32  # the U-Net's encoder needs multiples of 32
         padded = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
         return self.model_set.segmenter(padded)[..., :height, :width]
-
-    def _autocast(self):
-        if self.dtype == torch.float32:
-            return torch.autocast(self.device.type, enabled=False)
-        return torch.autocast(self.device.type, dtype=self.dtype)
 
     def _verdict(
         self,

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from core.datasets import Dataset, open_dataset
-from core.devices import cpu_bf16_supported, pick_device
+from core.devices import inference_dtype, pick_device
 from core.errors import SteelScanError
 from core.modelset import build_networks, new_card, save_model_set
 from core.networks import CLASSIFIER_ARCHITECTURES, CLASSIFIER_POOLINGS, PeakResNet, share_encoder
@@ -214,9 +214,9 @@ def run(args: argparse.Namespace, command: str) -> dict:
     else:
         zero_init_residuals(classifier)
         log("classifier starts from random initialisation (no pretrained weights given)")
-    precision = ("fp16 autocast" if device.type == "cuda"
-                 else "bf16 autocast (AMX)" if cpu_bf16_supported() else "fp32")
-    log(f"device {device_name(device)}, {torch.get_num_threads()} CPU threads, {precision if amp else 'fp32'}")
+    dtype = inference_dtype(device, "auto" if amp else "fp32")
+    precision = {torch.float16: "fp16 autocast", torch.bfloat16: "bf16 autocast"}.get(dtype, "fp32")
+    log(f"device {device_name(device)}, {torch.get_num_threads()} CPU threads, {precision}")
 
     crop = parse_size(args.crop)
     normaliser = Normaliser.from_card(card)
@@ -294,7 +294,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
         "holdout_fraction": args.holdout_fraction, "split_seed": args.seed,
         "split_sizes": {"train": len(split.train), "val": len(split.val), "holdout": len(split.holdout)},
         "device": str(device), "device_name": device_name(device), "cpu_threads": torch.get_num_threads(),
-        "mixed_precision": amp and (device.type == "cuda" or cpu_bf16_supported()),
+        "mixed_precision": dtype != torch.float32,
         "durations_s": {"classifier": round(history.seconds, 1), "head_refit": head_info.pop("seconds"),
                         "segmenter": round(seg_history.seconds, 1), "tuning": round(tune_seconds, 1)},
         "history": history.epochs, "head_refit": head_info, "torch": torch.__version__, **data_info,

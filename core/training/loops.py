@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from core.devices import cpu_bf16_supported
+from core import devices
 from core.networks import backbone_features, classifier_head, decode_masks
 from core.preprocess import Normaliser
 from core.training.data import ImageCache
@@ -43,12 +43,9 @@ def cosine_with_warmup(optimizer: torch.optim.Optimizer, total_steps: int, warmu
 
 
 def autocast(device: torch.device, amp: bool):
-    """Mixed precision: fp16 on CUDA; bf16 on CPUs with AMX (no loss scaling needed for bf16)."""
-    if device.type == "cuda" and amp:
-        return torch.autocast("cuda", dtype=torch.float16)
-    if device.type == "cpu" and amp and cpu_bf16_supported():
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+    """Mixed precision as the engine chooses it: fp16 on CUDA, bf16 on CPUs with AMX (no loss
+    scaling needed for bf16); `amp` False trains in fp32."""
+    return devices.autocast(device, devices.inference_dtype(device, "auto" if amp else "fp32"))
 
 
 def classification_loss(task: str, logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
