@@ -9,11 +9,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.auth import role_allows
+from core.accounts.auth import role_allows
 from ui import auth
-from ui.context import init_session
+from ui.state import init_session
 
-PAGES = Path(__file__).parent / "pages"
+PAGES = Path(__file__).parent / "app_pages"  # not "pages/": Streamlit would list that folder before sign-in
 # (file, title, icon, permission the page needs)
 NAVIGATION = (
     ("inspect.py", "Inspect", ":material/search:", "inspect"),

@@ -27,14 +27,14 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.devices import pick_device  # noqa: E402
-from core.explain import explain  # noqa: E402
-from core.inference import Inspector  # noqa: E402
-from core.modelset import create_untrained, load_model_set  # noqa: E402
-from core.networks import build_segmenter  # noqa: E402
-from core.postprocess import classes_called  # noqa: E402
-from core.settings import load_settings  # noqa: E402
-from core.synthetic import CLASS_NAMES, make_strip  # noqa: E402
+from core.contract.settings import load_settings  # noqa: E402
+from core.datasets.synthetic import CLASS_NAMES, make_strip  # noqa: E402
+from core.engine.explain import explain  # noqa: E402
+from core.engine.inference import Inspector  # noqa: E402
+from core.engine.postprocess import classes_called  # noqa: E402
+from core.modelsets.devices import pick_device  # noqa: E402
+from core.modelsets.modelset import create_untrained, load_model_set  # noqa: E402
+from core.modelsets.networks import build_segmenter  # noqa: E402
 
 
 def write_strips(folder: Path, count: int) -> list[Path]:

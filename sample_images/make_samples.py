@@ -5,7 +5,7 @@
 
 from pathlib import Path
 
-from core.synthetic import write_dataset
+from core.datasets.synthetic import write_dataset
 
 # seed -> classes (0-based: pits, crazing, scratches, patches); seeds far from any training range.
 SAMPLES = {

@@ -29,8 +29,8 @@ def neu_dir() -> Path:
 
 def make_tiny_model_set(folder: Path, source: str = "classifier", seed: int = 0, **overrides) -> Path:
     """A randomly initialised resnet18 set: small enough for a 2-core CPU test run."""
-    from core.modelset import create_untrained
-    from core.synthetic import CLASS_NAMES
+    from core.datasets.synthetic import CLASS_NAMES
+    from core.modelsets.modelset import create_untrained
 
     create_untrained(folder, "tiny", CLASS_NAMES, seed=seed, classifier_architecture="resnet18",
                      segmenter_encoder="resnet18", segmenter_encoder_source=source,
@@ -45,6 +45,6 @@ def tiny_set(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_inspector(tiny_set):
-    from core.inference import Inspector
+    from core.engine.inference import Inspector
 
     return Inspector.load(tiny_set, "cpu", batch_size=3)

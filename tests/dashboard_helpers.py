@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.auth import Accounts
-from core.modelset import create_untrained
-from core.store import Decision, ReviewLog
-from core.synthetic import CLASS_NAMES, make_strip
-from core.verdict import Region, Verdict
+from core.accounts.auth import Accounts
+from core.contract.verdict import Region, Verdict
+from core.datasets.synthetic import CLASS_NAMES, make_strip
+from core.modelsets.modelset import create_untrained
+from core.review.store import Decision, ReviewLog
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_SET = "tiny-test"

@@ -15,12 +15,12 @@ from dashboard_helpers import (  # noqa: F401  (fixtures)
 )
 from streamlit.testing.v1 import AppTest
 
-from core.inference import Inspector
-from core.modelset import create_untrained
-from core.queue import waiting
-from core.settings import load_settings
-from core.store import Decision, ReviewLog
-from core.synthetic import CLASS_NAMES
+from core.contract.settings import load_settings
+from core.datasets.synthetic import CLASS_NAMES
+from core.engine.inference import Inspector
+from core.modelsets.modelset import create_untrained
+from core.review.queue import waiting
+from core.review.store import Decision, ReviewLog
 
 TIMEOUT = 180
 pytestmark = pytest.mark.usefixtures("dashboard_env")
@@ -142,7 +142,7 @@ def _queue_with(log: ReviewLog) -> dict[str, int]:
 def test_review_queue_shows_most_uncertain_first_and_advances():
     log = open_log()
     _queue_with(log)
-    app = start("pages/review_queue.py")
+    app = start("app_pages/review_queue.py")
     assert app.metric[0].value == "3"
     assert app.subheader[0].value == "borderline.png"
     button(app, "Accept").click().run()
@@ -168,7 +168,7 @@ def test_review_queue_shows_most_uncertain_first_and_advances():
 def test_statistics_reflect_the_decisions():
     log = open_log()
     ids = _queue_with(log)
-    app = start("pages/statistics.py")
+    app = start("app_pages/statistics.py")
     values = {m.label: m.value for m in app.metric}
     assert values == {"Sheets inspected": "4", "Defective": "2", "Reviewed": "0", "Override rate": "0%",
                       "Waiting for review": "3"}
@@ -188,12 +188,12 @@ def test_statistics_reflect_the_decisions():
 
 
 def test_statistics_page_without_data_says_what_to_do():
-    app = start("pages/statistics.py")
+    app = start("app_pages/statistics.py")
     assert any("No sheets inspected yet" in i.value for i in app.info)
 
 
 def test_models_page_logs_threshold_changes_that_inspection_then_uses():
-    app = start("pages/models.py")
+    app = start("app_pages/models.py")
     assert any("device in use: **cpu**" in c.value for c in app.caption)
     app.number_input(key="t-pits").set_value(0.99)
     app.number_input(key="a-scratches").set_value(250)
@@ -203,7 +203,7 @@ def test_models_page_logs_threshold_changes_that_inspection_then_uses():
     changes = open_log().setting_changes()
     assert sorted(zip(changes["key"], changes["class_name"], changes["new_value"], changes["changed_by"],
                       strict=True)) == [("min_area", "scratches", "250", "ann"), ("threshold", "pits", "0.99", "ann")]
-    app.switch_page("pages/inspect.py").run()
+    app.switch_page("app_pages/inspect.py").run()
     app.file_uploader[0].upload("sheet.png", strip_png(70), "image/png").run()
     thresholds = app.dataframe[0].value["threshold"].tolist()
     assert thresholds == [0.99, 0.5, 0.5, 0.5]
@@ -216,11 +216,11 @@ def test_models_page_switches_the_active_set_and_logs_it(tmp_path, monkeypatch):
                          segmenter_encoder="resnet18")
     monkeypatch.setenv("STEELSCAN_MODELS_DIR", str(models))
     monkeypatch.setenv("STEELSCAN_MODEL_SET", "set-a")
-    app = start("pages/models.py")
+    app = start("app_pages/models.py")
     app.selectbox[0].set_value("set-b").run()
     button(app, "Make set-b the active model set").click().run()
     assert open_log().active_model_set() == "set-b"
-    app.switch_page("pages/inspect.py").run()
+    app.switch_page("app_pages/inspect.py").run()
     assert any("Model set **set-b**" in c.value for c in app.caption)
 
 
@@ -229,22 +229,22 @@ def test_without_a_model_set_the_app_says_how_to_get_one(tmp_path, monkeypatch):
     app = start()
     assert any("holds no model set" in e.value for e in app.error)
     assert any("python -m core.train" in i.value and "Models page" in i.value for i in app.info)
-    app.switch_page("pages/models.py").run()
+    app.switch_page("app_pages/models.py").run()
     button(app, "Create the untrained demo set").click().run()
     assert not app.exception
-    app.switch_page("pages/inspect.py").run()
+    app.switch_page("app_pages/inspect.py").run()
     assert any("demo-untrained" in c.value for c in app.caption) and not app.error
 
 
 def test_two_reviewers_on_the_queue_are_shown_different_sheets():
     log = open_log()
     _queue_with(log)  # three flagged: borderline, near, defect (most uncertain first)
-    ann = start("pages/review_queue.py", username="ann", role="inspector")
-    bob = start("pages/review_queue.py", username="bob", role="inspector")
+    ann = start("app_pages/review_queue.py", username="ann", role="inspector")
+    bob = start("app_pages/review_queue.py", username="bob", role="inspector")
     assert ann.subheader[0].value == "borderline.png" and bob.subheader[0].value == "near.png"
-    cara = start("pages/review_queue.py", username="cara", role="inspector")
+    cara = start("app_pages/review_queue.py", username="cara", role="inspector")
     assert cara.subheader[0].value == "defect.png"
-    dan = start("pages/review_queue.py", username="dan", role="inspector")
+    dan = start("app_pages/review_queue.py", username="dan", role="inspector")
     assert not dan.subheader and any("3 waiting sheets are open with another reviewer" in i.value for i in dan.info)
     button(ann, "Accept").click().run()  # ann decides and moves on; her claim ends with the decision
     assert not ann.subheader and any("2 waiting sheets are open" in i.value for i in ann.info)
@@ -256,7 +256,7 @@ def test_two_reviewers_on_the_queue_are_shown_different_sheets():
 
 
 def test_queue_claims_expire_and_renew():
-    from core.queue import Claims
+    from core.review.queue import Claims
 
     now = [0.0]
     claims = Claims(seconds=10, clock=lambda: now[0])

@@ -12,9 +12,9 @@ from hostile_corpus import corpus
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from core.settings import load_settings
-from core.store import ReviewLog
-from core.store.models import ImageRow, InferenceRow, ReviewRow
+from core.contract.settings import load_settings
+from core.review.store import ReviewLog
+from core.review.store.models import ImageRow, InferenceRow, ReviewRow
 
 TIMEOUT = 300
 pytestmark = pytest.mark.usefixtures("dashboard_env")

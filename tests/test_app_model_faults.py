@@ -10,10 +10,10 @@ import pytest
 from dashboard_helpers import ROOT, account_token, dashboard_env, models_dir, strip_png  # noqa: F401
 from streamlit.testing.v1 import AppTest
 
-from core.modelset import CLASSIFIER_FILE, SEGMENTER_FILE, create_untrained
-from core.settings import load_settings
-from core.store import ReviewLog
-from core.synthetic import CLASS_NAMES
+from core.contract.settings import load_settings
+from core.datasets.synthetic import CLASS_NAMES
+from core.modelsets.modelset import CLASSIFIER_FILE, SEGMENTER_FILE, create_untrained
+from core.review.store import ReviewLog
 
 TIMEOUT = 300
 pytestmark = pytest.mark.usefixtures("dashboard_env")
@@ -66,17 +66,17 @@ def test_a_broken_weight_file_names_the_file_and_other_sets_stay_usable(fault, w
     assert not app.file_uploader  # nothing to inspect with: no half-working page
     assert any("Models page" in i.value for i in app.info)
 
-    app.switch_page("pages/review_queue.py").run()  # the queue still works (it needs no model)
+    app.switch_page("app_pages/review_queue.py").run()  # the queue still works (it needs no model)
     assert not app.exception and app.metric[0].value == "0"
 
-    app.switch_page("pages/models.py").run()
+    app.switch_page("app_pages/models.py").run()
     assert not app.exception
     assert any("Cannot be loaded" in e.value and str(broken) in e.value for e in app.error)
     app.selectbox[0].set_value("line-b").run()
     [make_active] = [b for b in app.button if b.label == "Make line-b the active model set"]
     make_active.click().run()
     assert not app.error  # line-b loads
-    app.switch_page("pages/inspect.py").run()
+    app.switch_page("app_pages/inspect.py").run()
     assert not app.exception and not app.error
     assert any("Model set **line-b**" in c.value for c in app.caption)
     app.file_uploader[0].upload("sheet.png", strip_png(95), "image/png").run()

@@ -4,8 +4,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from core.auth import Accounts, AuthError, role_allows
-from core.users import main as users_cli
+from core.accounts.auth import Accounts, AuthError, role_allows
+from core.cli.users import main as users_cli
 
 
 @pytest.fixture()

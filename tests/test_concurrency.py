@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from core.loadtest import fake_inference, run_load
-from core.store import Decision, ReviewLog
-from core.store.models import ReviewRow
+from core.review.loadtest import fake_inference, run_load
+from core.review.store import Decision, ReviewLog
+from core.review.store.models import ReviewRow
 
 PROJECT = Path(__file__).resolve().parents[1]
 

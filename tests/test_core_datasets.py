@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.contract.errors import DatasetError
 from core.datasets import open_dataset, read_mask_folder, read_neu_det, read_severstal
 from core.datasets.neu import parse_voc
-from core.errors import DatasetError
 
 
 def test_neu_det_classes_boxes_and_masks(neu_dir):
@@ -78,7 +78,7 @@ def test_mask_folder_layout(tmp_path):
 
 
 def test_sample_images_ground_truth_matches_the_generator():
-    from core.synthetic import make_strip
+    from core.datasets.synthetic import make_strip
     from tests.conftest import SAMPLES
 
     dataset = read_severstal(SAMPLES)

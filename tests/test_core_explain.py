@@ -7,8 +7,8 @@ import torch
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-from core.explain import explain
-from core.synthetic import make_strip
+from core.datasets.synthetic import make_strip
+from core.engine.explain import explain
 
 
 def _image(seed=3, height=96, width=256):
@@ -28,7 +28,7 @@ def test_heatmap_has_the_image_size_and_range(tiny_inspector):
 
 @pytest.fixture(scope="module")
 def peak_inspector(tmp_path_factory):
-    from core.inference import Inspector
+    from core.engine.inference import Inspector
     from tests.conftest import make_tiny_model_set
 
     return Inspector.load(make_tiny_model_set(tmp_path_factory.mktemp("peak") / "tiny", classifier_pooling="peak"),

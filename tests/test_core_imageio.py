@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.errors import ImageError
-from core.imageio import load_image
+from core.contract.errors import ImageError
+from core.imaging.imageio import load_image
 
 
 def _encode(image: Image.Image, fmt: str, **kwargs) -> bytes:

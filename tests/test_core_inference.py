@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import ImageError
-from core.inference import Inspector
-from core.modelset import ClassSpec, load_model_set, new_card
-from core.postprocess import apply_mask_rules, classes_called, find_regions
-from core.synthetic import make_strip
-from core.verdict import Verdict
+from core.contract.errors import ImageError
+from core.contract.verdict import Verdict
+from core.datasets.synthetic import make_strip
+from core.engine.inference import Inspector
+from core.engine.postprocess import apply_mask_rules, classes_called, find_regions
+from core.modelsets.modelset import ClassSpec, load_model_set, new_card
 from tests.conftest import make_tiny_model_set
 
 
@@ -51,7 +51,7 @@ def test_batched_results_equal_one_at_a_time(tiny_inspector):
 
 def test_bad_images_do_not_stop_a_batch_and_order_is_kept(tiny_inspector, tmp_path):
     good = tmp_path / "good.png"
-    from core.imageio import save_image
+    from core.imaging.imageio import save_image
 
     save_image(_crop(1), good)
     (tmp_path / "empty.jpg").write_bytes(b"")
@@ -102,7 +102,7 @@ def test_shared_encoder_path_equals_the_full_unet(tmp_path):
 
 
 def test_inspect_accepts_paths_bytes_and_arrays(tiny_inspector, tmp_path):
-    from core.imageio import save_image
+    from core.imaging.imageio import save_image
 
     path = tmp_path / "s.png"
     save_image(_crop(7), path)
@@ -174,7 +174,7 @@ def test_reduced_precision_matches_full_precision(tiny_set):
 
 
 def test_unknown_precision_is_refused(tiny_set):
-    from core.errors import SteelScanError
+    from core.contract.errors import SteelScanError
 
     with pytest.raises(SteelScanError, match="use one of auto, fp32"):
         Inspector.load(tiny_set, "cpu", precision="int4")

@@ -4,8 +4,8 @@ import shutil
 import pytest
 import torch
 
-from core.errors import ModelSetError
-from core.modelset import CARD_FILE, CLASSIFIER_FILE, SEGMENTER_FILE, load_model_set, read_card
+from core.contract.errors import ModelSetError
+from core.modelsets.modelset import CARD_FILE, CLASSIFIER_FILE, SEGMENTER_FILE, load_model_set, read_card
 from tests.conftest import make_tiny_model_set
 
 

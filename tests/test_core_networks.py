@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import ModelSetError
-from core.inference import Inspector
-from core.modelset import CARD_FILE, read_card
-from core.networks import PeakResNet, backbone_features, build_classifier, classifier_head
-from core.synthetic import make_strip
+from core.contract.errors import ModelSetError
+from core.datasets.synthetic import make_strip
+from core.engine.inference import Inspector
+from core.modelsets.modelset import CARD_FILE, read_card
+from core.modelsets.networks import PeakResNet, backbone_features, build_classifier, classifier_head
 from tests.conftest import make_tiny_model_set
 
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from core.predict import main
+from core.cli.predict import main
 from tests.conftest import SAMPLES
 
 

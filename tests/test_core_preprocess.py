@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-from core.inference import Inspector
-from core.preprocess import MIN_STD, Normaliser
-from core.synthetic import make_strip
+from core.datasets.synthetic import make_strip
+from core.engine.inference import Inspector
+from core.modelsets.preprocess import MIN_STD, Normaliser
 from tests.conftest import make_tiny_model_set
 
 

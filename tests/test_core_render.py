@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from core.render import draw_regions, hex_to_rgb, overlay_heatmap, overlay_masks, render_verdict
-from core.verdict import Region
+from core.contract.verdict import Region
+from core.imaging.render import draw_regions, hex_to_rgb, overlay_heatmap, overlay_masks, render_verdict
 
 COLORS = ["#ff0000", "#00ff00"]
 
@@ -59,7 +59,7 @@ def test_region_boxes_are_drawn_in_the_class_colour():
 
 def test_render_verdict_on_a_real_strip(severstal_dir):
     from core.datasets import read_severstal
-    from core.imageio import load_image
+    from core.imaging.imageio import load_image
 
     sample = next(s for s in read_severstal(severstal_dir).samples if len(s.labels) == 2)
     image = load_image(sample.image_path).pixels

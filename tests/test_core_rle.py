@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from core.datasets.severstal import read_severstal_csv, write_severstal_csv
-from core.rle import rle_area, rle_decode, rle_encode
+from core.imaging.rle import rle_area, rle_decode, rle_encode
 
 
 def test_every_real_rle_string_round_trips_byte_for_byte(severstal_dir):
@@ -60,7 +60,7 @@ def test_csv_write_then_read_round_trips_in_both_formats(severstal_dir, tmp_path
 
 def test_masks_drawn_on_real_strips_match_their_images(severstal_dir):
     from core.datasets import read_severstal
-    from core.imageio import load_image
+    from core.imaging.imageio import load_image
 
     dataset = read_severstal(severstal_dir)
     assert len(dataset.samples) == 11

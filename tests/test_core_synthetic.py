@@ -1,6 +1,6 @@
 import numpy as np
 
-from core.synthetic import make_strip
+from core.datasets.synthetic import make_strip
 
 
 def test_same_seed_same_strip():

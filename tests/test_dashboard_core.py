@@ -9,7 +9,10 @@ import pandas as pd
 import pytest
 from dashboard_helpers import make_verdict, noise_png, strip_png
 
-from core.active import (
+from core.contract.errors import SteelScanError
+from core.engine.inference import Inspector
+from core.modelsets.modelset import read_card
+from core.review.active import (
     NoModelSetError,
     change_class_settings,
     choose_active,
@@ -18,13 +21,10 @@ from core.active import (
     resolve_active,
     with_overrides,
 )
-from core.batch import inspect_and_record
-from core.errors import SteelScanError
-from core.inference import Inspector
-from core.modelset import read_card
-from core.queue import flag_reasons, next_in_queue, upcoming, waiting
-from core.stats import StatsFilter, compute, period_start, to_local
-from core.store import Decision, ReviewLog
+from core.review.batch import inspect_and_record
+from core.review.queue import flag_reasons, next_in_queue, upcoming, waiting
+from core.review.stats import StatsFilter, compute, period_start, to_local
+from core.review.store import Decision, ReviewLog
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from dashboard_helpers import MODEL_SET, PASSWORD, ROOT, dashboard_env, models_dir  # noqa: F401  (fixtures)
 
-from core.auth import Accounts
-from core.store import ReviewLog
+from core.accounts.auth import Accounts
+from core.review.store import ReviewLog
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",

@@ -1,4 +1,4 @@
-"""core.evaluate end to end on a tiny set whose metrics are worked out by hand.
+"""core.evaluation.evaluate end to end on a tiny set whose metrics are worked out by hand.
 
 The model set is built so its outputs are known exactly: the classifier's last layer has zero
 weights and biases giving p(a) = 0.9, p(b) = 0.1 for every image; the U-Net head has zero weights
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.evaluate import main
-from core.modelset import build_networks, new_card, save_model_set
+from core.cli.evaluate import main
+from core.modelsets.modelset import build_networks, new_card, save_model_set
 
 SIDE = 64
 LOGIT = math.log(0.9 / 0.1)

@@ -2,7 +2,7 @@
 
 import re
 
-from core.predict import main
+from core.cli.predict import main
 from tests.hostile_corpus import corpus
 
 

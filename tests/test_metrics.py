@@ -1,9 +1,9 @@
-"""core.metrics on cases small enough to work out by hand."""
+"""core.evaluation.metrics on cases small enough to work out by hand."""
 
 import numpy as np
 import pytest
 
-from core.metrics import (
+from core.evaluation.metrics import (
     classification_report,
     default_predictions,
     dice,

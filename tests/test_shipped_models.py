@@ -7,9 +7,9 @@ under them must not replace it."""
 import numpy as np
 import pytest
 
+from core.contract.settings import Settings
 from core.datasets import open_dataset
-from core.inference import Inspector
-from core.settings import Settings
+from core.engine.inference import Inspector
 from tests.conftest import PROJECT, SAMPLES
 
 

@@ -12,12 +12,12 @@ import pytest
 from dashboard_helpers import make_verdict, noise_png, strip_png, write_concurrently
 from sqlalchemy import text
 
-from core import export as export_cli
+from core.cli import export as export_cli
+from core.contract.verdict import Verdict
 from core.datasets.severstal import read_severstal
-from core.store import AppendOnlyError, Decision, DecisionError, ReviewLog, StoreError, export_training_set
-from core.store.models import ReviewRow
-from core.synthetic import CLASS_NAMES
-from core.verdict import Verdict
+from core.datasets.synthetic import CLASS_NAMES
+from core.review.store import AppendOnlyError, Decision, DecisionError, ReviewLog, StoreError, export_training_set
+from core.review.store.models import ReviewRow
 
 
 @pytest.fixture

@@ -7,13 +7,14 @@ import cv2
 import numpy as np
 import pytest
 
+from core.cli.train import build_parser, main
 from core.datasets import open_dataset, write_severstal_csv
-from core.inference import Inspector
-from core.modelset import read_card
-from core.rle import rle_encode
-from core.synthetic import make_strip
-from core.train import build_parser, main, run
+from core.datasets.synthetic import make_strip
+from core.engine.inference import Inspector
+from core.imaging.rle import rle_encode
+from core.modelsets.modelset import read_card
 from core.training.data import split_dataset
+from core.training.pipeline import run
 
 TINY = ["--arch", "resnet18", "--crop", "64", "--batch-size", "8", "--seg-epochs", "3", "--patience", "0",
         "--lr", "1e-3", "--no-augment", "--val-fraction", "0.25", "--crops-per-image", "2"]
@@ -138,7 +139,7 @@ def test_unreadable_data_gives_a_clear_error_and_exit_code(tmp_path, capsys):
 
 
 def test_tuning_keeps_every_right_call_for_single_label_and_best_f1_for_multi_label():
-    from core.modelset import ClassSpec
+    from core.modelsets.modelset import ClassSpec
     from core.training.tuning import TuningData, tune_classes
 
     classes = (ClassSpec("x", "#000000"), ClassSpec("y", "#ffffff"))

@@ -1,6 +1,6 @@
 """Who is signed in: the sign-in page, the first-admin notice, the sidebar's user box, and page guards.
 
-Local accounts live in core.auth (Argon2id, expiring sessions). The session token sits in this
+Local accounts live in core.accounts.auth (Argon2id, expiring sessions). The session token sits in this
 browser session's state only; every rerun asks the database whether it is still live, so an
 expired, revoked or disabled session falls back to the sign-in page at the next click.
 Optional single sign-on (OIDC) uses Streamlit's st.login when .streamlit/secrets.toml has an
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.auth import PERMISSIONS, USERNAME, Accounts, AuthError, User
-from core.settings import load_settings
+from core.accounts.auth import PERMISSIONS, USERNAME, Accounts, AuthError, User
+from ui import state
 
-FIRST_ADMIN_COMMAND = "python -m core.users add NAME --role admin"
+FIRST_ADMIN_COMMAND = ".venv/bin/steelscan users add NAME --role admin"
 
 
 @st.cache_resource(show_spinner=False)
@@ -23,7 +23,7 @@ def _accounts(database_url: str) -> Accounts:
 
 
 def accounts() -> Accounts:
-    return _accounts(load_settings().database_url)
+    return _accounts(state.settings().database_url)
 
 
 def oidc_configured() -> bool:
@@ -49,7 +49,7 @@ def _oidc_user() -> User | None:
     if not (oidc_configured() and st.user.get("is_logged_in", False)):
         return None
     email = st.user.get("email")
-    name = oidc_username(email, load_settings().oidc_email_domain)
+    name = oidc_username(email, state.settings().oidc_email_domain)
     match = [u for u in accounts().list_users() if u["username"] == name and u["active"]]
     if not match:
         st.session_state.auth_notice = (f"{email} signed in through single sign-on, but no active SteelScan account "
@@ -76,11 +76,10 @@ def sign_out() -> None:
     if token:
         accounts().sign_out(token)
     # A shared terminal: the next person must not find this one's uploads, selection or skipped sheets.
-    from ui.context import init_session  # here: ui.context imports this module
 
     for key in list(st.session_state):
         del st.session_state[key]
-    init_session()
+    state.init_session()
     st.session_state.auth_notice = "Signed out."
     if oidc_configured() and st.user.get("is_logged_in", False):
         st.logout()
@@ -130,7 +129,7 @@ def sign_in_page() -> None:
     if oidc_configured():
         st.button("Sign in with single sign-on", icon=":material/key:", on_click=st.login)
     st.caption("No account? An admin adds one on the Users page or with "
-               "`python -m core.users add NAME --role inspector`.")
+               "`.venv/bin/steelscan users add NAME --role inspector`.")
 
 
 def first_admin_page() -> None:
@@ -141,3 +140,16 @@ def first_admin_page() -> None:
     st.markdown("It asks for the password twice (10 characters or more). Then reload this page and sign in; "
                 "the admin adds everyone else on the Users page.")
     st.caption(f"Database: {accounts().engine.url.render_as_string(hide_password=True)}")
+
+
+def page_header(title: str, permission: str) -> User:
+    """Every page's top: refuse a role without `permission`, then the title and the signed-in user's box.
+
+    Called by each page rather than app.py: elements the router draws around a page are lost
+    on reruns under AppTest, and a page must refuse on its own even when opened directly.
+    """
+    user = require(permission)
+    st.title(title)
+    user_box(user, state.review_log().display_url)
+    return user
+

@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 
 import streamlit as st
 
-from core.batch import BatchItem, Source, inspect_and_record
-from core.inference import Inspector
-from core.store import ReviewLog
+from core.engine.inference import Inspector
+from core.review.batch import BatchItem, Source, inspect_and_record
+from core.review.store import ReviewLog
 
 
 def request_stop() -> None:

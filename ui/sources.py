@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.batch import BatchItem, check_upload_size, folder_images, folder_status, hash_files, upload_name
-from core.errors import ImageError, SteelScanError
-from core.imageio import load_image
-from core.inference import Inspector
-from core.settings import PROJECT_ROOT
-from core.store import ReviewLog
+from core.contract.errors import ImageError, SteelScanError
+from core.contract.settings import PROJECT_ROOT
+from core.engine.inference import Inspector
+from core.imaging.imageio import load_image
+from core.review.batch import BatchItem, check_upload_size, folder_images, folder_status, hash_files, upload_name
+from core.review.store import ReviewLog
 from ui.batch_view import clear_stop, run_batch
 
 UPLOAD_TYPES = ("JPEG", "PNG", "BMP", "TIFF")

@@ -7,14 +7,14 @@ import html
 import numpy as np
 import streamlit as st
 
-from core.explain import explain
-from core.inference import Inspector
-from core.modelset import PALETTE
-from core.render import draw_regions, overlay_heatmap, overlay_masks
-from core.store import Decision, DecisionError, ReviewLog
-from core.tables import history_table, probability_table, region_table, regions_to_label, verdict_headline
-from core.verdict import Verdict
-from ui.context import GRADCAM_LOCK, model_banner
+from core.contract.verdict import Verdict
+from core.engine.explain import explain
+from core.engine.inference import Inspector
+from core.imaging.render import draw_regions, overlay_heatmap, overlay_masks
+from core.modelsets.modelset import PALETTE
+from core.review.store import Decision, DecisionError, ReviewLog
+from core.review.tables import history_table, probability_table, region_table, regions_to_label, verdict_headline
+from ui.engine import GRADCAM_LOCK, model_banner
 
 
 def legend(names, colors) -> None:

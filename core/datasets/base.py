@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.rle import rle_decode
+from core.imaging.rle import rle_decode
 
 Box = tuple[int, int, int, int, int]  # class index, x0, y0, x1, y1 (inclusive pixel corners)
 

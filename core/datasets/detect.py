@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.contract.errors import DatasetError
 from core.datasets.base import Dataset
 from core.datasets.folder import read_mask_folder
 from core.datasets.neu import read_neu_det
 from core.datasets.severstal import read_severstal
-from core.errors import DatasetError
 
 
 def open_dataset(path: str | Path) -> Dataset:

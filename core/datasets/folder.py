@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core.contract.errors import DatasetError
 from core.datasets.base import Dataset, Sample
-from core.errors import DatasetError
-from core.imageio import is_image_path
+from core.imaging.imageio import is_image_path
 
 
 def read_mask_folder(root: str | Path) -> Dataset:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from core.contract.errors import DatasetError
 from core.datasets.base import Box, Dataset, Sample
-from core.errors import DatasetError
-from core.imageio import is_image_path
+from core.imaging.imageio import is_image_path
 
 
 def parse_voc(xml_path: Path, class_index: dict[str, int]) -> tuple[tuple[int, int], tuple[Box, ...]]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from core.contract.errors import DatasetError
 from core.datasets.base import Dataset, Sample
-from core.errors import DatasetError
-from core.imageio import is_image_path
+from core.imaging.imageio import is_image_path
 
 DEFAULT_CLASS_NAMES = ("class1", "class2", "class3", "class4")
 CURRENT_HEADER = ["ImageId", "ClassId", "EncodedPixels"]

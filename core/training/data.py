@@ -16,8 +16,8 @@ from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import WeightedRandomSampler
 
 from core.datasets import Dataset, Sample
-from core.imageio import load_image
-from core.preprocess import Normaliser
+from core.imaging.imageio import load_image
+from core.modelsets.preprocess import Normaliser
 from core.training.augment import patch_pipeline, strip_pipeline
 
 MIN_CROP_PIXELS = 12  # a crop shows a class when it holds at least this much of its mask

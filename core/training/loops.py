@@ -16,9 +16,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from core import devices
-from core.networks import backbone_features, classifier_head, decode_masks
-from core.preprocess import Normaliser
+from core.modelsets import devices
+from core.modelsets.networks import backbone_features, classifier_head, decode_masks
+from core.modelsets.preprocess import Normaliser
 from core.training.data import ImageCache
 
 
@@ -116,7 +116,7 @@ def train_classifier(classifier: nn.Module, loader: DataLoader, task: str, epoch
 
 
 def normalise(pixels: np.ndarray, normaliser: Normaliser, device: torch.device) -> torch.Tensor:
-    """The engine's preprocessing (core.inference.Inspector.to_tensor), for one whole image."""
+    """The engine's preprocessing (core.engine.inference.Inspector.to_tensor), for one whole image."""
     x = torch.from_numpy(np.array(pixels)).to(device).permute(2, 0, 1)[None].float()
     return normaliser(x).contiguous(memory_format=torch.channels_last)
 
@@ -153,7 +153,7 @@ def pooled_features(classifier: nn.Module, cache: ImageCache, indices: tuple[int
 
 def head_scores(task: str, logits: torch.Tensor, targets: np.ndarray) -> dict:
     """Threshold-free validation scores: accuracy (single-label) or macro ROC-AUC (multi-label)."""
-    from core.metrics import classification_report
+    from core.evaluation.metrics import classification_report
 
     probs = torch.softmax(logits, 1) if task == "single-label" else torch.sigmoid(logits)
     report = classification_report(targets, probs.numpy(), task=task)

@@ -1,7 +1,7 @@
 """Per-class decision rules tuned on the validation split's whole images.
 
 For every class: the pixel threshold that best outlines the defect (Dice), then the classifier
-threshold and minimum mask area whose combined call (the engine's rule in core.postprocess) has
+threshold and minimum mask area whose combined call (the engine's rule in core.engine.postprocess) has
 the best F1 (multi-label) or keeps the most right calls (single-label, reported as recall). Ties
 resolve to the middle of the best threshold range, which generalises better than an edge
 (single-label sets take the lowest: see tune_classes).
@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.metrics import dice, f1_score_binary
-from core.modelset import ClassSpec
+from core.evaluation.metrics import dice, f1_score_binary
+from core.modelsets.modelset import ClassSpec
 
 PIXEL_GRID = np.round(np.arange(0.2, 0.81, 0.1), 2)
 THRESHOLD_GRID = np.round(np.arange(0.02, 0.981, 0.02), 2)

@@ -1,0 +1,85 @@
+"""Train a model set (classifier + U-Net) on a dataset folder or on fresh synthetic strips.
+
+    steelscan train DATA --out models/NAME [--epochs 12 --batch-size 32 --crop 128 ...]
+    steelscan train --synthetic 400 --out models/severstal-synthetic
+
+DATA is any layout core.datasets reads (README, section Train on your own images). The result is a model set
+folder the engine loads as it is. The work is core.training.pipeline.run; this module only parses arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from core.contract.errors import SteelScanError
+from core.modelsets.networks import CLASSIFIER_ARCHITECTURES, CLASSIFIER_POOLINGS
+from core.modelsets.preprocess import NORMALISATIONS
+from core.training.pipeline import run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="steelscan train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("data", nargs="?", type=Path, help="dataset folder (any supported layout)")
+    p.add_argument("--synthetic", type=int, metavar="N", help="train on N fresh synthetic strips instead of DATA")
+    p.add_argument("--synthetic-seed", type=int, default=0, help="first seed of the synthetic strips")
+    p.add_argument("--out", type=Path, required=True, help="model set folder to write (e.g. models/my-line)")
+    p.add_argument("--name", help="model set name (default: the --out folder's name)")
+    p.add_argument("--version", default="1.0.0")
+    p.add_argument("--description", default="")
+    p.add_argument("--arch", default="resnet50", choices=CLASSIFIER_ARCHITECTURES)
+    p.add_argument("--pretrained", help="torchvision checkpoint path, or 'hub' for the torch hub cache")
+    p.add_argument("--pooling", default="auto", choices=["auto", *CLASSIFIER_POOLINGS],
+                   help="classifier pooling: 'peak' scores each class at its strongest position (strips trained "
+                        "on crops), 'avg' averages the feature map; auto = peak for multi-label strips, else avg")
+    p.add_argument("--normalisation", default="fixed", choices=NORMALISATIONS,
+                   help="input scaling: the card's fixed mean/std, or each image to zero mean and unit variance "
+                        "(exposure changes then give the same input)")
+    p.add_argument("--encoder-source", default="classifier", choices=["classifier", "own"],
+                   help="U-Net encoder: the classifier's frozen backbone, or its own (initialised from it)")
+    p.add_argument("--epochs", type=int, default=12, help="classifier epochs")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--crop", default="128", help="training crop, N or HxW (strips: native scale)")
+    p.add_argument("--crops-per-image", type=float, default=1.0, help="crops drawn per training image per epoch")
+    p.add_argument("--zoom", type=float, nargs=2, default=(0.85, 1.25), help="patch crops: scale range (1 = native)")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--seg-epochs", type=int, default=3)
+    p.add_argument("--seg-crop", help="segmenter crop (default: --crop)")
+    p.add_argument("--seg-lr", type=float, default=3e-3)
+    p.add_argument("--seg-batch-size", type=int, help="default: --batch-size")
+    p.add_argument("--val-fraction", type=float, default=0.15, help="validation share (early stopping, thresholds)")
+    p.add_argument("--holdout-fraction", type=float, default=0.0,
+                   help="share kept back entirely (evaluate it with core.evaluation.evaluate --split holdout)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--patience", type=int, default=4, help="early stopping patience in epochs (0 = off)")
+    p.add_argument("--no-balance", action="store_true", help="sample uniformly instead of class-balanced")
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--no-head-refit", action="store_true", help="skip refitting the last layer on whole images")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--no-amp", action="store_true", 
+                   help="train in fp32 (default: fp16 autocast on CUDA, bf16 on CPUs with AMX)")
+    p.add_argument("--workers", type=int, default=0, help="data loader processes")
+    p.add_argument("--run-dir", type=Path, help="checkpoints and logs (default runs/<name>)")
+    p.add_argument("--resume", type=Path, help="checkpoint.pt of an interrupted run")
+    p.add_argument("--max-steps", type=int, help="cap optimiser steps per epoch (smoke tests)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = "steelscan train " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    try:
+        run(args, command)
+    except SteelScanError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The torch-free contract every layer shares: errors, settings and the Verdict."""

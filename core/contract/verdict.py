@@ -1,0 +1,161 @@
+"""The one result that flows from inference to page to store, unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from core.imaging.rle import rle_decode, rle_encode
+
+
+@dataclass(frozen=True)
+class Region:
+    """One connected defect area of one class."""
+
+    class_name: str
+    class_index: int
+    area_px: int
+    bbox: tuple[int, int, int, int]  # x0, y0, x1, y1 inclusive
+    mean_probability: float
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array, dtype=bool)
+    array.flags.writeable = False
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class Verdict:
+    image_name: str
+    image_sha256: str
+    width: int
+    height: int
+    class_names: tuple[str, ...]
+    probabilities: tuple[float, ...]  # classifier, per class (sigmoid or softmax per the card's task)
+    thresholds: tuple[float, ...]
+    defective: bool
+    classes_present: tuple[str, ...]
+    masks: np.ndarray  # (classes, height, width) bool after thresholds and the minimum-area rule
+    regions: tuple[Region, ...]
+    model_set: str
+    model_version: str
+    model_fingerprint: str
+    model_trained: bool
+    device: str
+    segmenter_ran: bool
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+    created_at: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "masks", _read_only(self.masks))
+        object.__setattr__(self, "timings_ms", MappingProxyType(dict(self.timings_ms)))
+
+    @property
+    def top_class(self) -> str:
+        return self.class_names[int(np.argmax(self.probabilities))]
+
+    @property
+    def top_probability(self) -> float:
+        return float(max(self.probabilities))
+
+    @property
+    def label(self) -> str:
+        return "defective" if self.defective else "clean"
+
+    def margin(self) -> float:
+        """Smallest distance of any class probability from its threshold: small = uncertain."""
+        return float(min(abs(p - t) for p, t in zip(self.probabilities, self.thresholds, strict=True)))
+
+    def mask_area(self, class_name: str) -> int:
+        return int(self.masks[self.class_names.index(class_name)].sum())
+
+    def mask_rles(self) -> dict[str, str]:
+        """Non-empty class masks as Severstal RLE strings."""
+        return {name: rle_encode(self.masks[i]) for i, name in enumerate(self.class_names) if self.masks[i].any()}
+
+    def summary(self) -> dict:
+        """Everything but the masks, JSON-ready (the CLI's --json line)."""
+        return {
+            "image": self.image_name,
+            "sha256": self.image_sha256,
+            "size": [self.width, self.height],
+            "verdict": self.label,
+            "classes": list(self.classes_present),
+            "probabilities": dict(zip(self.class_names, (round(p, 4) for p in self.probabilities), strict=True)),
+            "regions": [
+                {
+                    "class": r.class_name,
+                    "area_px": r.area_px,
+                    "bbox": list(r.bbox),
+                    "mean_probability": round(r.mean_probability, 4),
+                }
+                for r in self.regions
+            ],
+            "model_set": self.model_set,
+            "model_version": self.model_version,
+            "model_trained": self.model_trained,
+            "device": self.device,
+            "segmenter_ran": self.segmenter_ran,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "created_at": self.created_at,
+        }
+
+    def to_dict(self) -> dict:
+        """Lossless and JSON-ready: masks travel as RLE; `from_dict` rebuilds an equal Verdict."""
+        data = self.summary()
+        data.update(
+            probabilities=list(self.probabilities),
+            thresholds=list(self.thresholds),
+            class_names=list(self.class_names),
+            masks_rle=self.mask_rles(),
+            model_fingerprint=self.model_fingerprint,
+            defective=self.defective,
+            timings_ms=dict(self.timings_ms),
+            regions=[
+                {
+                    "class": r.class_name,
+                    "area_px": r.area_px,
+                    "bbox": list(r.bbox),
+                    "mean_probability": r.mean_probability,
+                }
+                for r in self.regions
+            ],
+        )
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Verdict:
+        names = tuple(data["class_names"])
+        width, height = data["size"]
+        masks = np.zeros((len(names), height, width), dtype=bool)
+        for name, rle in data["masks_rle"].items():
+            masks[names.index(name)] = rle_decode(rle, (height, width)).astype(bool)
+        regions = tuple(
+            Region(r["class"], names.index(r["class"]), r["area_px"], tuple(r["bbox"]), r["mean_probability"])
+            for r in data["regions"]
+        )
+        return cls(
+            image_name=data["image"],
+            image_sha256=data["sha256"],
+            width=width,
+            height=height,
+            class_names=names,
+            probabilities=tuple(data["probabilities"]),
+            thresholds=tuple(data["thresholds"]),
+            defective=data["defective"],
+            classes_present=tuple(data["classes"]),
+            masks=masks,
+            regions=regions,
+            model_set=data["model_set"],
+            model_version=data["model_version"],
+            model_fingerprint=data["model_fingerprint"],
+            model_trained=data["model_trained"],
+            device=data["device"],
+            segmenter_ran=data["segmenter_ran"],
+            timings_ms=data["timings_ms"],
+            created_at=data["created_at"],
+        )

@@ -1,0 +1,206 @@
+"""Inspection: images in, `Verdict`s out, the networks run in batches.
+
+The backbone runs once per strip: the classifier's feature pyramid feeds the U-Net decoder when
+the model set shares its encoder, and the segmenter runs only on strips the classifier calls
+defective. Decoding overlaps with the networks in a small thread pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.contract.errors import ImageError
+from core.contract.verdict import Verdict
+from core.engine.postprocess import apply_mask_rules, classes_called, find_regions
+from core.imaging.imageio import DEFAULT_MAX_PIXELS, LoadedImage, load_image
+from core.modelsets.devices import autocast, inference_dtype, pick_device
+from core.modelsets.modelset import ModelSet, load_model_set
+from core.modelsets.networks import backbone_features, classifier_head, decode_masks
+from core.modelsets.preprocess import Normaliser
+
+ImageSource = LoadedImage | np.ndarray | str | Path | tuple[bytes, str]
+
+
+def to_loaded(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Accept what callers have: a LoadedImage, an RGB/grey array, a path, or (bytes, name)."""
+    if isinstance(source, LoadedImage):
+        return source
+    if isinstance(source, np.ndarray):
+        pixels = source if source.ndim == 3 else np.repeat(source[:, :, None], 3, axis=2)
+        if pixels.dtype != np.uint8 or pixels.shape[2] != 3:
+            raise ImageError("array", f"has dtype {pixels.dtype} and shape {source.shape}", "pass H x W x 3 uint8")
+        pixels = np.ascontiguousarray(pixels)
+        return LoadedImage("array", pixels, hashlib.sha256(pixels.tobytes()).hexdigest(), "array", "RGB")
+    if isinstance(source, tuple):
+        data, name = source
+        return load_image(data, name=name, max_pixels=max_pixels)
+    return load_image(source, max_pixels=max_pixels)
+
+
+class Inspector:
+    """Runs one loaded model set. Thread-safe for inference: the networks are never mutated."""
+
+    def __init__(
+        self,
+        model_set: ModelSet,
+        device: torch.device | None = None,
+        batch_size: int = 4,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        precision: str = "auto",
+    ) -> None:
+        self.model_set = model_set
+        self.card = model_set.card
+        self.device = device or next(model_set.classifier.parameters()).device
+        self.batch_size = max(1, batch_size)
+        self.max_pixels = max_pixels
+        self.precision = precision
+        self.dtype = inference_dtype(self.device, precision)
+        dtype_name = {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(self.dtype)
+        self.device_label = f"{self.device}/{dtype_name}" if dtype_name else str(self.device)
+        self.normaliser = Normaliser.from_card(self.card)
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str = "auto", **kwargs) -> Inspector:
+        torch_device = pick_device(device)
+        return cls(load_model_set(folder, torch_device), torch_device, **kwargs)
+
+    def inspect(self, image: ImageSource) -> Verdict:
+        """One image, one verdict; raises ImageError for an unreadable image."""
+        result = next(self.inspect_many([image]))
+        if isinstance(result, ImageError):
+            raise result
+        return result
+
+    def inspect_many(self, sources: Iterable[ImageSource], workers: int = 2) -> Iterator[Verdict | ImageError]:
+        """Verdicts (or the ImageError of a bad input) in input order; a bad image never stops the rest."""
+        pending: deque = deque()
+        batch: list[tuple[LoadedImage, float]] = []
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for source in sources:
+                pending.append(pool.submit(self._timed_load, source))
+                # Keep a bounded window of decodes in flight: overlap without holding a folder in memory.
+                while len(pending) > 2 * self.batch_size:
+                    yield from self._collect(pending.popleft().result(), batch)
+            while pending:
+                yield from self._collect(pending.popleft().result(), batch)
+            if batch:
+                yield from self._run(batch)
+
+    def _timed_load(self, source: ImageSource) -> tuple[LoadedImage, float] | ImageError:
+        start = time.perf_counter()
+        try:
+            return to_loaded(source, self.max_pixels), (time.perf_counter() - start) * 1000
+        except ImageError as exc:
+            return exc
+
+    def _collect(self, item, batch: list) -> Iterator[Verdict | ImageError]:
+        if isinstance(item, ImageError):
+            # Flush what came before so results keep their input order.
+            if batch:
+                yield from self._run(batch)
+                batch.clear()
+            yield item
+            return
+        if batch and batch[0][0].pixels.shape != item[0].pixels.shape:
+            yield from self._run(batch)
+            batch.clear()
+        batch.append(item)
+        if len(batch) >= self.batch_size:
+            yield from self._run(batch)
+            batch.clear()
+
+    def _run(self, batch: list[tuple[LoadedImage, float]]) -> list[Verdict]:
+        images = [item[0] for item in batch]
+        count = len(images)
+        with torch.inference_mode(), autocast(self.device, self.dtype):
+            t0 = time.perf_counter()
+            x = self.to_tensor([im.pixels for im in images])
+            t1 = time.perf_counter()
+            features = backbone_features(self.model_set.classifier, x)
+            logits = classifier_head(self.model_set.classifier, features[-1]).float()
+            probs = (
+                (torch.softmax(logits, 1) if self.card.task == "single-label" else torch.sigmoid(logits)).cpu().numpy()
+            )
+            t2 = time.perf_counter()
+            called = [classes_called(self.card, p) for p in probs]
+            to_segment = [i for i in range(count) if called[i].any()]
+            pixel_probs = self._segment(x, features, to_segment) if to_segment else {}
+            t3 = time.perf_counter()
+        verdicts = []
+        for i, image in enumerate(images):
+            start = time.perf_counter()
+            shape = (image.height, image.width)
+            masks, present = apply_mask_rules(self.card, called[i], pixel_probs.get(i), shape)
+            regions = find_regions(self.card, masks, pixel_probs.get(i))
+            timings = {
+                "decode": batch[i][1],
+                "preprocess": (t1 - t0) * 1000 / count,
+                "classify": (t2 - t1) * 1000 / count,
+                "segment": (t3 - t2) * 1000 / len(to_segment) if i in pixel_probs else 0.0,
+                "postprocess": (time.perf_counter() - start) * 1000,
+            }
+            verdicts.append(self._verdict(image, probs[i], masks, present, regions, i in pixel_probs, timings))
+        return verdicts
+
+    def to_tensor(self, pixels: list[np.ndarray]) -> torch.Tensor:
+        # N,H,W,3 uint8 permuted to N,3,H,W is channels_last in memory already: no copy, no transpose.
+        batch = torch.from_numpy(np.stack(pixels)).to(self.device, non_blocking=True).permute(0, 3, 1, 2)
+        return self.normaliser(batch.float())
+
+    def _segment(self, x: torch.Tensor, features: list[torch.Tensor], indices: list[int]) -> dict[int, np.ndarray]:
+        index = torch.tensor(indices, device=x.device)
+        if self.card.shared_encoder:
+            logits = decode_masks(self.model_set.segmenter, [f.index_select(0, index) for f in features])
+        else:
+            logits = self._run_full_unet(x.index_select(0, index))
+        probs = torch.sigmoid(logits.float()).cpu().numpy()
+        return {i: probs[k] for k, i in enumerate(indices)}
+
+    def _run_full_unet(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        pad_h, pad_w = (-height) % 32, (-width) % 32  # the U-Net's encoder needs multiples of 32
+        padded = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
+        return self.model_set.segmenter(padded)[..., :height, :width]
+
+    def _verdict(
+        self,
+        image: LoadedImage,
+        probs: np.ndarray,
+        masks: np.ndarray,
+        present: np.ndarray,
+        regions,
+        segmenter_ran: bool,
+        timings: dict[str, float],
+    ) -> Verdict:
+        card = self.card
+        return Verdict(
+            image_name=image.name,
+            image_sha256=image.sha256,
+            width=image.width,
+            height=image.height,
+            class_names=card.class_names,
+            probabilities=tuple(float(p) for p in probs),
+            thresholds=tuple(c.threshold for c in card.classes),
+            defective=bool(present.any()),
+            classes_present=tuple(n for n, p in zip(card.class_names, present, strict=True) if p),
+            masks=masks,
+            regions=regions,
+            model_set=card.name,
+            model_version=card.version,
+            model_fingerprint=card.fingerprint,
+            model_trained=card.trained,
+            device=self.device_label,
+            segmenter_ran=segmenter_ran,
+            timings_ms=timings,
+            created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        )

@@ -1,0 +1,63 @@
+"""From network outputs to decisions: thresholds, the minimum-area rule, connected regions.
+
+This is the post-processing of the strongest Severstal solutions: a class's mask survives only
+where the classifier calls the class present and the mask covers at least the class minimum.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from core.contract.verdict import Region
+from core.modelsets.modelset import ModelCard
+
+
+def classes_called(card: ModelCard, probabilities: np.ndarray) -> np.ndarray:
+    """(classes,) bool: which classes the classifier calls present."""
+    thresholds = np.array([c.threshold for c in card.classes])
+    if card.task == "single-label":
+        called = np.zeros(len(card.classes), dtype=bool)
+        top = int(np.argmax(probabilities))
+        called[top] = probabilities[top] >= thresholds[top]
+        return called
+    return probabilities >= thresholds
+
+
+def apply_mask_rules(card: ModelCard, called: np.ndarray, pixel_probs: np.ndarray | None,
+                     shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(masks, present): masks (classes, H, W) bool after gating and the minimum-area rule.
+
+    For multi-label sets a class whose mask falls under its minimum area is no longer present;
+    single-label sets (one defect type per patch, e.g. NEU) keep the classifier's call.
+    """
+    masks = np.zeros((len(card.classes), *shape), dtype=bool)
+    present = called.copy()
+    if pixel_probs is None:
+        return masks, present
+    for index, spec in enumerate(card.classes):
+        if not called[index]:
+            continue
+        mask = pixel_probs[index] >= spec.pixel_threshold
+        if int(mask.sum()) < max(spec.min_area, 1):
+            if card.task == "multi-label" and spec.min_area > 0:
+                present[index] = False
+            continue
+        masks[index] = mask
+    return masks, present
+
+
+def find_regions(card: ModelCard, masks: np.ndarray, pixel_probs: np.ndarray | None) -> tuple[Region, ...]:
+    """Connected components (8-connected) of each class mask, largest first within a class."""
+    regions: list[Region] = []
+    for index, spec in enumerate(card.classes):
+        if not masks[index].any():
+            continue
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(masks[index].astype(np.uint8), connectivity=8)
+        means = (np.bincount(labels.ravel(), weights=pixel_probs[index].ravel(), minlength=count)
+                 / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)) if pixel_probs is not None else np.zeros(count)
+        order = sorted(range(1, count), key=lambda i: -stats[i, cv2.CC_STAT_AREA])
+        for i in order:
+            x, y, w, h, area = (int(v) for v in stats[i])
+            regions.append(Region(spec.name, index, area, (x, y, x + w - 1, y + h - 1), float(means[i])))
+    return tuple(regions)

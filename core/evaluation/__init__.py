@@ -1,0 +1,1 @@
+"""Measuring a model set: pure metrics, the evaluation run, its HTML report."""

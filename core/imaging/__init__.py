@@ -1,0 +1,1 @@
+"""Pixels in and out: decoding (imageio), Severstal run-length codes (rle), overlays (render). No torch."""

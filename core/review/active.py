@@ -1,0 +1,121 @@
+"""Which model set the dashboard runs, with the per-class settings changed in it (logged in the review log).
+
+Threshold and minimum-area changes never touch the model set's files: they are rows in the
+review log, keyed by the weights' fingerprint, applied by building an Inspector on a replaced
+card that shares the loaded networks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from core.contract.errors import ModelSetError, SteelScanError
+from core.datasets.synthetic import CLASS_NAMES
+from core.engine.inference import Inspector
+from core.modelsets.modelset import ModelCard, create_untrained, list_model_sets, read_card
+from core.review.store import ReviewLog
+
+DEMO_MODEL_SET = "demo-untrained"
+HOW_TO_GET_A_MODEL_SET = (
+    "Copy a trained model set folder (card.json, classifier.safetensors, segmenter.safetensors) into {models_dir}/, "
+    "or train one with `python -m core.train` (README, section Training); the project ships "
+    "`severstal-synthetic` and `neu-det` there once trained. To try the dashboard meanwhile, create an untrained "
+    f"demo set on the Models page (`{DEMO_MODEL_SET}`): it runs end to end but its verdicts are random."
+)
+
+
+class NoModelSetError(SteelScanError):
+    """No usable model set is installed or chosen."""
+
+
+@dataclass(frozen=True)
+class InstalledSet:
+    name: str
+    folder: Path
+    card: ModelCard | None
+    problem: str = ""  # why the card cannot be read, for the Models page
+
+
+def installed_model_sets(models_dir: Path) -> list[InstalledSet]:
+    found = []
+    for name in list_model_sets(models_dir):
+        folder = Path(models_dir) / name
+        try:
+            found.append(InstalledSet(name, folder, read_card(folder)))
+        except ModelSetError as exc:
+            found.append(InstalledSet(name, folder, None, str(exc)))
+    return found
+
+
+def resolve_active(log: ReviewLog, models_dir: Path, default: str) -> InstalledSet:
+    """The set last chosen on the Models page, else the settings' default; a clear error if neither is there."""
+    installed = {s.name: s for s in installed_model_sets(models_dir)}
+    fix = HOW_TO_GET_A_MODEL_SET.format(models_dir=models_dir)
+    if not installed:
+        raise NoModelSetError(models_dir, "holds no model set", fix)
+    chosen = log.active_model_set()
+    name = chosen if chosen in installed else default
+    if name not in installed:
+        names = ", ".join(installed)
+        raise NoModelSetError(models_dir / name, "is not installed (the default model set)",
+                              f"choose one of the installed sets ({names}) on the Models page, "
+                              "or set model_set in steelscan.toml / STEELSCAN_MODEL_SET")
+    found = installed[name]
+    if found.card is None:
+        raise NoModelSetError(found.folder, found.problem,
+                              "re-copy the model set, or choose another on the Models page")
+    return found
+
+
+def effective_card(card: ModelCard, overrides: dict[str, dict[str, float | int]]) -> ModelCard:
+    """The card with the logged per-class threshold / min_area changes applied."""
+    classes = tuple(replace(spec, **{k: v for k, v in overrides.get(spec.name, {}).items()
+                                     if k in ("threshold", "min_area")}) for spec in card.classes)
+    return replace(card, classes=classes)
+
+
+def with_overrides(inspector: Inspector, overrides: dict[str, dict[str, float | int]]) -> Inspector:
+    """An Inspector sharing the loaded networks, deciding with the changed thresholds (cheap: no copy)."""
+    if not overrides:
+        return inspector
+    model_set = replace(inspector.model_set, card=effective_card(inspector.model_set.card, overrides))
+    return Inspector(model_set, inspector.device, inspector.batch_size, inspector.max_pixels, inspector.precision)
+
+
+def change_class_settings(log: ReviewLog, card: ModelCard, current: ModelCard,
+                          wanted: dict[str, dict[str, float | int]], who: str, reason: str = "") -> int:
+    """Log each changed value (threshold in [0, 1], min_area >= 0); returns how many changed."""
+    before = {spec.name: spec for spec in current.classes}
+    changes = []
+    for class_name, values in wanted.items():
+        if class_name not in before:
+            raise SteelScanError(card.name, f"has no class {class_name!r}", f"classes: {', '.join(card.class_names)}")
+        for key, value in values.items():
+            if key == "threshold" and not 0.0 <= float(value) <= 1.0:
+                raise SteelScanError(f"{class_name} threshold", f"{value} is outside 0..1", "enter a probability")
+            if key == "min_area" and int(value) < 0:
+                raise SteelScanError(f"{class_name} minimum area", f"{value} is negative", "enter 0 or more pixels")
+            old = getattr(before[class_name], key)
+            if (round(float(value), 6) if key == "threshold" else int(value)) != old:
+                changes.append((key, class_name, old, float(value) if key == "threshold" else int(value)))
+    for key, class_name, old, new in changes:
+        log.log_setting_change(key, str(new), who, model_set=card.name, model_fingerprint=card.fingerprint,
+                               class_name=class_name, old_value=str(old), reason=reason)
+    return len(changes)
+
+
+def choose_active(log: ReviewLog, models_dir: Path, name: str, who: str, previous: str = "") -> None:
+    if name not in list_model_sets(models_dir):
+        raise NoModelSetError(Path(models_dir) / name, "is not installed", "pick a set listed on the Models page")
+    log.log_setting_change("active_model_set", name, who, model_set=name, old_value=previous)
+
+
+def create_demo_model_set(models_dir: Path) -> Path:
+    """A small untrained set so the dashboard can be tried before trained weights arrive."""
+    folder = Path(models_dir) / DEMO_MODEL_SET
+    if folder.exists():
+        raise SteelScanError(folder, "already exists", "choose it on the Models page")
+    create_untrained(folder, DEMO_MODEL_SET, CLASS_NAMES, classifier_architecture="resnet18",
+                     segmenter_encoder="resnet18")
+    return folder

@@ -1,0 +1,121 @@
+"""Inspect many images and record each verdict in the review log, stoppable between images.
+
+Uploads arrive as (bytes, name); folder files as paths (read again for the image store, from
+the OS cache). Results come back in input order; a bad image yields an error item and the
+batch goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from core.contract.errors import ImageError, SteelScanError
+from core.engine.inference import Inspector
+from core.imaging.imageio import is_image_path
+from core.review.queue import is_flagged
+from core.review.store import ReviewLog
+
+Source = tuple[bytes, str] | Path
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    name: str
+    inference_id: int | None = None
+    image_sha256: str = ""
+    label: str = ""  # defective | clean
+    classes: tuple[str, ...] = ()
+    flagged: bool = False
+    error: str = ""
+
+
+MAX_NAME_CHARS = 200
+
+
+def upload_name(name: str) -> str:
+    """The name kept for an uploaded file: its last path part, NFC, without control or direction-override
+    characters (U+202E would show `gnp.exe` as `exe.png`), at most MAX_NAME_CHARS. Only ever a label:
+    stored files are named by content hash, so no name can point outside the image store."""
+    last = re.split(r"[/\\]", unicodedata.normalize("NFC", name or ""))[-1]
+    kept = "".join(ch for ch in last if not unicodedata.category(ch).startswith("C")).strip()
+    if kept in ("", ".", ".."):
+        return "unnamed"
+    if len(kept) <= MAX_NAME_CHARS:
+        return kept
+    stem, dot, suffix = kept.rpartition(".")
+    if dot and len(suffix) < 10:  # keep the extension visible
+        return f"{stem[:MAX_NAME_CHARS - len(suffix) - 2]}….{suffix}"
+    return kept[:MAX_NAME_CHARS]
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 1e6 else f"{count / 1e3:.0f} kB"
+
+
+def check_upload_size(name: str, size: int, limit: int) -> None:
+    """Refuse an upload over the limit before decoding it (the app's own check; Streamlit's is per endpoint)."""
+    if size > limit:
+        raise ImageError(name, f"is {_size(size)}, over the {_size(limit)} upload limit",
+                         "crop or downscale it, or raise max_upload_bytes in settings")
+
+
+def inspect_and_record(inspector: Inspector, log: ReviewLog, sources: Iterable[Source], band: float,
+                       origin: str = "upload", should_stop: Callable[[], bool] = lambda: False) -> Iterator[BatchItem]:
+    pending: deque[Source] = deque()
+
+    def feed() -> Iterator[Source]:
+        for source in sources:
+            if should_stop():
+                return
+            pending.append(source)
+            yield source
+
+    for result in inspector.inspect_many(feed()):
+        source = pending.popleft()
+        name = source[1] if isinstance(source, tuple) else str(source)
+        if isinstance(result, ImageError):
+            yield BatchItem(name, error=str(result))
+            continue
+        try:
+            data = source[0] if isinstance(source, tuple) else Path(source).read_bytes()
+            inference_id = log.record_inference(result, data, source=origin)
+        except (OSError, SteelScanError) as exc:
+            yield BatchItem(name, error=f"{name}: could not be recorded ({exc})")
+            continue
+        yield BatchItem(name, inference_id, result.image_sha256, result.label, result.classes_present,
+                        is_flagged(result, band))
+
+
+def folder_images(folder: str | Path) -> list[Path]:
+    """Image files under a folder, sorted; a clear error when it is not a folder."""
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise SteelScanError(root, "is not a folder", "enter the path of a folder of JPEG/PNG/BMP/TIFF images")
+    return sorted(p for p in root.rglob("*") if p.is_file() and is_image_path(p))
+
+
+def hash_files(files: Iterable[Path]) -> dict[Path, str]:
+    """Content hashes: how the review log knows a file whatever its name or folder."""
+    return {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
+
+
+def folder_status(log: ReviewLog, files: list[Path], hashes: dict[Path, str], band: float) -> pd.DataFrame:
+    """Per file: inspected, flagged, reviewed, and its latest inference id (from the review log)."""
+    known = log.status_by_sha(set(hashes.values()), band)
+    rows = []
+    for path in files:
+        sha = hashes[path]
+        status = known.get(sha, {})
+        rows.append((path, path.name, sha, status.get("inference_id"), status.get("flagged", False),
+                     status.get("reviewed", False)))
+    frame = pd.DataFrame(rows, columns=["path", "name", "sha256", "inference_id", "flagged", "reviewed"])
+    frame["inspected"] = frame["inference_id"].notna()
+    return frame

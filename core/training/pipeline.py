@@ -1,0 +1,283 @@
+"""Train a model set (classifier + U-Net) on a dataset folder or on fresh synthetic strips.
+
+    python -m core.train DATA --out models/NAME [--epochs 12 --batch-size 32 --crop 128 ...]
+    python -m core.train --synthetic 400 --out models/severstal-synthetic
+
+DATA is any layout core.datasets reads: Severstal (train.csv in either format + train_images/,
+also the dashboard's export), NEU-DET (images/<class>/ + VOC annotations/), or images/ + masks/ +
+classes.txt. The result is a model set folder the engine loads as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from core.contract.errors import SteelScanError
+from core.datasets import Dataset, open_dataset
+from core.modelsets.devices import inference_dtype, pick_device
+from core.modelsets.modelset import build_networks, new_card, save_model_set
+from core.modelsets.networks import PeakResNet, share_encoder
+from core.modelsets.preprocess import Normaliser
+from core.training.data import CropDataset, ImageCache, make_sampler, split_dataset
+from core.training.loops import (
+    fit_head,
+    head_scores,
+    pooled_features,
+    train_classifier,
+    train_decoder,
+    whole_image_outputs,
+)
+from core.training.tuning import TuningData, tune_classes
+
+HUB_FILES = {"resnet18": "resnet18-", "resnet34": "resnet34-", "resnet50": "resnet50-"}
+
+
+def log(message: str) -> None:
+    tqdm.write(f"[{time.strftime('%H:%M:%S')}] {message}")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'128' -> (128, 128); '256x512' -> (256, 512) as height x width."""
+    parts = [int(p) for p in text.lower().split("x")]
+    return (parts[0], parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+
+
+def find_pretrained(spec: str | None, architecture: str) -> Path | None:
+    """A checkpoint the user has on disk: a path, or 'hub' for torchvision's file in the torch hub
+    cache. Nothing is ever downloaded."""
+    if not spec:
+        return None
+    if spec != "hub":
+        path = Path(spec)
+        if not path.is_file():
+            raise SteelScanError(path, "pretrained checkpoint not found", "pass an existing .pth file or leave it out")
+        return path
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    found = sorted(folder.glob(f"{HUB_FILES[architecture]}*.pth")) if folder.is_dir() else []
+    if not found:
+        raise SteelScanError(folder, f"holds no torchvision {architecture} checkpoint",
+                             "copy one there (e.g. resnet50-0676ba61.pth) or train from random initialisation")
+    return found[0]
+
+
+def load_pretrained(classifier: torch.nn.Module, path: Path) -> None:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    state = {k.removeprefix("module."): v for k, v in state.items() if not k.removeprefix("module.").startswith("fc.")}
+    missing, unexpected = classifier.load_state_dict(state, strict=False)
+    if unexpected or [m for m in missing if not m.startswith("fc.")]:
+        raise SteelScanError(path, f"does not fit the classifier (unexpected {unexpected[:2]}, missing {missing[:2]})",
+                             "use a torchvision checkpoint of the same architecture")
+
+
+def zero_init_residuals(classifier: torch.nn.Module) -> None:
+    """Each residual block starts as the identity: deep ResNets train faster from scratch so."""
+    for module in classifier.modules():
+        last_bn = getattr(module, "bn3", None) or (getattr(module, "bn2", None) if hasattr(module, "conv2")
+                                                    and not hasattr(module, "conv3") else None)
+        if last_bn is not None and hasattr(module, "downsample"):
+            torch.nn.init.zeros_(last_bn.weight)
+
+
+def pick_geometry(dataset: Dataset, cache: ImageCache, indices: tuple[int, ...]) -> str:
+    """'strip' for long images (trained on native-scale crops), 'patch' for roughly square photos."""
+    height, width = cache.pixels(indices[0]).shape[:2]
+    return "strip" if max(height, width) >= 2 * min(height, width) else "patch"
+
+
+def resolve_data(args: argparse.Namespace, run_dir: Path) -> tuple[Dataset, dict]:
+    if args.synthetic:
+        from core.datasets.synthetic import write_dataset
+
+        folder = run_dir / f"synthetic-{args.synthetic_seed}-{args.synthetic}"
+        seeds = list(range(args.synthetic_seed, args.synthetic_seed + args.synthetic))
+        if not (folder / "train.csv").is_file():
+            log(f"generating {len(seeds)} synthetic strips in {folder}")
+            write_dataset(folder, seeds)
+        return open_dataset(folder), {"synthetic_seeds": [seeds[0], seeds[-1]]}
+    if args.data is None:
+        raise SteelScanError("command line", "no dataset given", "pass a dataset folder or --synthetic N")
+    return open_dataset(args.data), {"data": str(args.data)}
+
+
+def run(args: argparse.Namespace, command: str) -> dict:
+    """Train and write the model set; returns the card and the per-step losses of both stages."""
+    started = time.perf_counter()
+    name = args.name or args.out.name
+    run_dir = args.run_dir or Path("runs") / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    seed_everything(args.seed)
+    device = pick_device(args.device)
+    amp = not args.no_amp
+    dataset, data_info = resolve_data(args, run_dir)
+    split = split_dataset(dataset, args.val_fraction, args.holdout_fraction, args.seed)
+    if not split.train or not split.val:
+        raise SteelScanError(dataset.root, f"has too few images ({len(dataset.samples)}) for a train/validation split",
+                             "add images or change --val-fraction")
+    log(f"{dataset.layout} dataset {dataset.name}: {len(dataset.samples)} images, "
+        f"classes {', '.join(dataset.class_names)}"
+        f" ({dataset.task}); train {len(split.train)}, validation {len(split.val)}, held out {len(split.holdout)}")
+    pretrained = find_pretrained(args.pretrained, args.arch)
+    cache = ImageCache(dataset)
+    geometry = pick_geometry(dataset, cache, split.train)
+    pooling = args.pooling
+    if pooling == "auto":
+        pooling = "peak" if geometry == "strip" and dataset.task == "multi-label" else "avg"
+    card = new_card(name, dataset.class_names, dataset.task, version=args.version, classifier_architecture=args.arch,
+                    classifier_pooling=pooling, normalisation=args.normalisation,
+                    segmenter_encoder=args.arch, segmenter_encoder_source=args.encoder_source,
+                    pretrained=str(pretrained) if pretrained else None,
+                    description=args.description or f"trained on {dataset.name} ({dataset.layout})")
+    classifier, segmenter = build_networks(card)
+    if pretrained:
+        load_pretrained(classifier, pretrained)
+        log(f"classifier starts from pretrained weights: {pretrained}")
+    else:
+        zero_init_residuals(classifier)
+        log("classifier starts from random initialisation (no pretrained weights given)")
+    dtype = inference_dtype(device, "auto" if amp else "fp32")
+    precision = {torch.float16: "fp16 autocast", torch.bfloat16: "bf16 autocast"}.get(dtype, "fp32")
+    log(f"device {device_name(device)}, {torch.get_num_threads()} CPU threads, {precision}")
+
+    crop = parse_size(args.crop)
+    normaliser = Normaliser.from_card(card)
+    metric = "accuracy" if dataset.task == "single-label" else "macro_roc_auc"
+    val_targets = dataset.label_matrix()[list(split.val)]
+
+    def validate(model: torch.nn.Module) -> dict:
+        logits = pooled_features(model, cache, split.val, normaliser, device, amp, desc="validation", logits=True)
+        scores = head_scores(dataset.task, logits, val_targets)
+        # AUC is undefined when a class is missing from validation: fall back to macro F1.
+        scores["score"] = scores[metric] if scores[metric] is not None else scores["macro_f1"]
+        return scores
+
+    per_epoch = max(1, int(round(len(split.train) * args.crops_per_image)))
+    train_set = CropDataset(cache, split.train, geometry, crop, dataset.task, normaliser, augment=not args.no_augment,
+                            seed=args.seed)
+    loader = DataLoader(train_set, batch_size=args.batch_size, drop_last=len(split.train) > args.batch_size,
+                        sampler=make_sampler(dataset, split.train, per_epoch, not args.no_balance, args.seed),
+                        num_workers=args.workers, persistent_workers=args.workers > 0)
+    resume = torch.load(args.resume, map_location="cpu", weights_only=True) if args.resume else None
+    checkpoint_path = run_dir / "checkpoint.pt"
+
+    def checkpoint(state: dict) -> None:
+        tmp = checkpoint_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, checkpoint_path)
+
+    log(f"classifier: {geometry} crops {crop[0]}x{crop[1]}, {per_epoch} per epoch, batch {args.batch_size}, "
+        f"{args.epochs} epochs, lr {args.lr}, {pooling} pooling, validation metric {metric}")
+    history = train_classifier(classifier, loader, dataset.task, args.epochs, args.lr, args.weight_decay, device,
+                               validate, "score", args.patience, amp, args.label_smoothing, args.max_steps,
+                               checkpoint, resume)
+    log(f"classifier done in {history.seconds / 60:.1f} min; best epoch {history.best_epoch} "
+        f"{metric} (or macro F1)={history.best_metric:.4f}")
+
+    head_info = refit_head(args, classifier, cache, split, dataset, normaliser, device, amp, metric, val_targets)
+
+    if card.shared_encoder:
+        share_encoder(classifier, segmenter)
+    elif args.arch == card.segmenter_encoder:
+        state = {k: v for k, v in classifier.state_dict().items() if not k.startswith("fc.")}
+        segmenter.encoder.load_state_dict(state)
+    seg_crop = parse_size(args.seg_crop or args.crop)
+    seg_set = CropDataset(cache, split.train, geometry, seg_crop, dataset.task, normaliser,
+                          augment=not args.no_augment, defect_bias=0.8, seed=args.seed + 1)
+    seg_loader = DataLoader(seg_set, batch_size=args.seg_batch_size or args.batch_size,
+                            drop_last=len(split.train) > args.batch_size,
+                            sampler=make_sampler(dataset, split.train, per_epoch, not args.no_balance, args.seed + 1),
+                            num_workers=args.workers, persistent_workers=args.workers > 0)
+    log(f"segmenter ({'shared frozen backbone' if card.shared_encoder else 'own encoder'}): crops "
+        f"{seg_crop[0]}x{seg_crop[1]}, {args.seg_epochs} epochs")
+    seg_history = train_decoder(classifier, segmenter, seg_loader, args.seg_epochs, args.seg_lr, device,
+                                own_encoder=not card.shared_encoder, amp=amp, max_steps=args.max_steps)
+    log(f"segmenter done in {seg_history.seconds / 60:.1f} min")
+
+    tune_start = time.perf_counter()
+    data = TuningData.empty()
+    for index in tqdm(split.val, desc="tuning thresholds", unit="img", dynamic_ncols=True, mininterval=5):
+        pixels = cache.pixels(index)
+        probs, pixel_probs = whole_image_outputs(classifier, segmenter, card.shared_encoder, pixels, normaliser,
+                                                 device, dataset.task, amp)
+        data.add(probs, pixel_probs, cache.masks(index), dataset.label_matrix()[index])
+    classes, tuning = tune_classes(card.classes, data, dataset.task)
+    tune_seconds = time.perf_counter() - tune_start
+    for name_, row in tuning.items():
+        log(f"  {name_}: {row}")
+
+    training = {
+        "command": command, "epochs": args.epochs, "epochs_run": len(history.epochs), "best_epoch": history.best_epoch,
+        "stopped_early": history.stopped_early, "segmenter_epochs": args.seg_epochs, "batch_size": args.batch_size,
+        "crop": list(crop), "pooling": pooling, "normalisation": args.normalisation,
+        "segmenter_crop": list(seg_crop), "geometry": geometry, "lr": args.lr,
+        "weight_decay": args.weight_decay, "crops_per_epoch": per_epoch, "class_balanced": not args.no_balance,
+        "augment": not args.no_augment, "seed": args.seed, "val_fraction": args.val_fraction,
+        "holdout_fraction": args.holdout_fraction, "split_seed": args.seed,
+        "split_sizes": {"train": len(split.train), "val": len(split.val), "holdout": len(split.holdout)},
+        "device": str(device), "device_name": device_name(device), "cpu_threads": torch.get_num_threads(),
+        "mixed_precision": dtype != torch.float32,
+        "durations_s": {"classifier": round(history.seconds, 1), "head_refit": head_info.pop("seconds"),
+                        "segmenter": round(seg_history.seconds, 1), "tuning": round(tune_seconds, 1)},
+        "history": history.epochs, "head_refit": head_info, "torch": torch.__version__, **data_info,
+    }
+    card = replace(card, classes=classes, trained=True, data_fingerprint=dataset.fingerprint(), training=training,
+                   metrics={"tuning": tuning})
+    save_model_set(args.out, card, classifier, segmenter)
+
+    from core.engine.inference import Inspector
+    from core.evaluation.evaluate import evaluate_indices
+
+    inspector = Inspector.load(args.out, args.device)
+    log("validation through the engine (core.engine.inference.Inspector)")
+    validation = evaluate_indices(inspector, dataset, split.val)
+    training["durations_s"]["total"] = round(time.perf_counter() - started, 1)
+    card = replace(card, training=training, metrics={"validation": validation["summary"], "tuning": tuning})
+    card = save_model_set(args.out, card, classifier, segmenter)
+    log(f"validation: {validation['summary']}")
+    log(f"wrote {args.out} ({card.fingerprint}) in {training['durations_s']['total'] / 60:.1f} min")
+    return {"card": card, "classifier_losses": history.losses, "segmenter_losses": seg_history.losses}
+
+
+def refit_head(args, classifier, cache, split, dataset, normaliser, device, amp, metric, val_targets) -> dict:
+    """Refit the last layer on whole images; keep it only if whole-image validation improves.
+    Peak pooling needs no refit: it scores a whole image as it scored a crop."""
+    if args.no_head_refit or isinstance(classifier, PeakResNet):
+        return {"used": False, "seconds": 0.0}
+    start = time.perf_counter()
+    train_features = pooled_features(classifier, cache, split.train, normaliser, device, amp, desc="head features")
+    val_features = pooled_features(classifier, cache, split.val, normaliser, device, amp, desc="validation features")
+    fc = classifier.fc.float().cpu()
+    with torch.no_grad():
+        before = head_scores(dataset.task, fc(val_features), val_targets)
+    refit = fit_head(fc, train_features, dataset.label_matrix()[list(split.train)], dataset.task)
+    with torch.no_grad():
+        after = head_scores(dataset.task, refit(val_features), val_targets)
+    used = (after[metric] or 0.0) > (before[metric] or 0.0)
+    if used:
+        classifier.fc.load_state_dict(refit.state_dict())
+    classifier.to(device)
+    log(f"head refit on whole images: {metric} {before[metric]} -> {after[metric]} "
+        f"({'kept' if used else 'discarded'})")
+    return {"used": bool(used), "before": before, "after": after, "seconds": round(time.perf_counter() - start, 1)}
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({os.cpu_count()} cores)"

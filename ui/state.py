@@ -1,0 +1,63 @@
+"""Session defaults, settings, and the process-wide review log and queue claims. No torch: the sign-in screen
+imports only this, ui.auth and core.accounts, so it renders before the engine is ever loaded."""
+
+from __future__ import annotations
+
+import copy
+
+import streamlit as st
+
+from core.contract.errors import SteelScanError
+from core.contract.settings import Settings, load_settings
+from core.review.queue import Claims
+from core.review.store import ReviewLog
+
+DEFAULTS: dict[str, object] = {
+    "auth_token": None,  # this browser session's sign-in (core.accounts.auth stores only its hash)
+    "upload_results": {},  # uploaded file id -> BatchItem
+    "upload_ids": (),
+    "folder_results": [],
+    "stop_requested": False,
+    "selected_inference": None,
+    "queue_skipped": [],
+    "gradcam": None,  # (key, heatmap) of the last explanation only: bounded memory
+}
+QUEUE_CLAIM_SECONDS = 120.0
+
+
+def init_session() -> None:
+    for key, value in DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = copy.copy(value)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except SteelScanError as exc:
+        st.error(str(exc))
+        st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _review_log(database_url: str, image_store: str) -> ReviewLog:
+    return ReviewLog(database_url, image_store)
+
+
+def review_log() -> ReviewLog:
+    current = settings()
+    try:
+        return _review_log(current.database_url, str(current.image_store))
+    except SteelScanError as exc:
+        st.error(str(exc))
+        st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _queue_claims(database_url: str) -> Claims:
+    return Claims(QUEUE_CLAIM_SECONDS)
+
+
+def queue_claims() -> Claims:
+    """Which queue sheets other reviewers have open right now (shared by every session of this server)."""
+    return _queue_claims(settings().database_url)
