@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from dashboard_helpers import MODEL_SET, PASSWORD, ROOT, dashboard_env, models_dir  # noqa: F401  (fixtures)
 
 from core.accounts.auth import Accounts
 from core.review.store import ReviewLog
+from tests.helpers.dashboard import MODEL_SET, PASSWORD, ROOT, dashboard_env, models_dir  # noqa: F401  (fixtures)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",

@@ -16,7 +16,7 @@ from core.review.loadtest import fake_inference, run_load
 from core.review.store import Decision, ReviewLog
 from core.review.store.models import ReviewRow
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[3]
 
 
 def postgres_url() -> str:

@@ -9,7 +9,6 @@ import sqlite3
 
 import numpy as np
 import pytest
-from dashboard_helpers import make_verdict, noise_png, strip_png, write_concurrently
 from sqlalchemy import text
 
 from core.cli import export as export_cli
@@ -18,6 +17,7 @@ from core.datasets.severstal import read_severstal
 from core.datasets.synthetic import CLASS_NAMES
 from core.review.store import AppendOnlyError, Decision, DecisionError, ReviewLog, StoreError, export_training_set
 from core.review.store.models import ReviewRow
+from tests.helpers.dashboard import make_verdict, noise_png, strip_png, write_concurrently
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ import os
 import subprocess
 
 import pytest
-from dashboard_helpers import PASSWORD, ROOT, account_token, dashboard_env, models_dir, strip_png  # noqa: F401
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from core.accounts.auth import Accounts
 from core.contract.settings import load_settings
 from core.review.store import ReviewLog
+from tests.helpers.dashboard import PASSWORD, ROOT, account_token, dashboard_env, models_dir, strip_png  # noqa: F401
 from ui.auth import FIRST_ADMIN_COMMAND, oidc_username
 
 TIMEOUT = 180

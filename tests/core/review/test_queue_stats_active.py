@@ -7,7 +7,6 @@ from datetime import date, datetime
 
 import pandas as pd
 import pytest
-from dashboard_helpers import make_verdict, noise_png, strip_png
 
 from core.contract.errors import SteelScanError
 from core.engine.inference import Inspector
@@ -25,6 +24,7 @@ from core.review.batch import inspect_and_record
 from core.review.queue import flag_reasons, next_in_queue, upcoming, waiting
 from core.review.stats import StatsFilter, compute, period_start, to_local
 from core.review.store import Decision, ReviewLog
+from tests.helpers.dashboard import make_verdict, noise_png, strip_png
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import re
 
 from core.cli.predict import main
-from tests.hostile_corpus import corpus
+from tests.helpers.hostile_corpus import corpus
 
 
 def test_cli_rejects_each_hostile_file_with_a_reason(tiny_set, tmp_path, monkeypatch, capsys):

@@ -4,15 +4,6 @@ a fresh review log per test."""
 from __future__ import annotations
 
 import pytest
-from dashboard_helpers import (  # noqa: F401  (fixtures)
-    MODEL_SET,
-    ROOT,
-    account_token,
-    dashboard_env,
-    make_verdict,
-    models_dir,
-    strip_png,
-)
 from streamlit.testing.v1 import AppTest
 
 from core.contract.settings import load_settings
@@ -21,6 +12,15 @@ from core.engine.inference import Inspector
 from core.modelsets.modelset import create_untrained
 from core.review.queue import waiting
 from core.review.store import Decision, ReviewLog
+from tests.helpers.dashboard import (  # noqa: F401  (fixtures)
+    MODEL_SET,
+    ROOT,
+    account_token,
+    dashboard_env,
+    make_verdict,
+    models_dir,
+    strip_png,
+)
 
 TIMEOUT = 180
 pytestmark = pytest.mark.usefixtures("dashboard_env")

@@ -17,7 +17,7 @@ from core.datasets.synthetic import CLASS_NAMES, make_strip
 from core.modelsets.modelset import create_untrained
 from core.review.store import Decision, ReviewLog
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODEL_SET = "tiny-test"
 PASSWORD = "a-test-password-1"
 

@@ -7,13 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from dashboard_helpers import ROOT, account_token, dashboard_env, models_dir, strip_png  # noqa: F401
 from streamlit.testing.v1 import AppTest
 
 from core.contract.settings import load_settings
 from core.datasets.synthetic import CLASS_NAMES
 from core.modelsets.modelset import CLASSIFIER_FILE, SEGMENTER_FILE, create_untrained
 from core.review.store import ReviewLog
+from tests.helpers.dashboard import ROOT, account_token, dashboard_env, models_dir, strip_png  # noqa: F401
 
 TIMEOUT = 300
 pytestmark = pytest.mark.usefixtures("dashboard_env")

@@ -7,14 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
-from dashboard_helpers import ROOT, account_token, dashboard_env, models_dir, noise_png, strip_png  # noqa: F401
-from hostile_corpus import corpus
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from core.contract.settings import load_settings
 from core.review.store import ReviewLog
 from core.review.store.models import ImageRow, InferenceRow, ReviewRow
+from tests.helpers.dashboard import ROOT, account_token, dashboard_env, models_dir, noise_png, strip_png  # noqa: F401
+from tests.helpers.hostile_corpus import corpus
 
 TIMEOUT = 300
 pytestmark = pytest.mark.usefixtures("dashboard_env")
