@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from core.contract.errors import SteelScanError
-from core.review.store.log import make_engine
+from core.review.store.db import make_engine
 from core.review.store.models import utc_now
 
 ROLES = ("inspector", "supervisor", "admin")

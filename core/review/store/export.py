@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from core.datasets.severstal import write_severstal_csv
-from core.review.store.log import ReviewLog, StoreError
+from core.review.store.db import StoreError
+from core.review.store.reviews import ReviewLog
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,184 @@
+"""The review log: images by content hash, every verdict, append-only reviews, logged setting changes.
+
+ReviewLog is the one object callers hold. Its parts live beside it: db (engine, transactions), images (the
+content-addressed files), frames (pandas tables), audit (setting changes); this module writes and queries
+verdicts and reviews.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.contract.verdict import Verdict
+from core.review.store.audit import SettingsAudit
+from core.review.store.db import Database, StoreError
+from core.review.store.decisions import Decision, check_reviewer
+from core.review.store.frames import ReviewFrames
+from core.review.store.images import ImageStore
+from core.review.store.models import ImageRow, InferenceRow, ReviewRow, utc_now
+
+
+class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit):
+    def __init__(self, database_url: str, image_store: str | Path) -> None:
+        ImageStore.__init__(self, image_store)
+        Database.__init__(self, database_url)
+
+    @classmethod
+    def from_settings(cls, settings) -> ReviewLog:
+        return cls(settings.database_url, settings.image_store)
+
+    def record_inference(self, verdict: Verdict, data: bytes, source: str = "upload",
+                         at: datetime | None = None) -> int:
+        """Store the image (once) and the verdict; returns the inference id."""
+        sha, relative = self.store_image_file(data, verdict.image_name)
+        if sha != verdict.image_sha256:
+            raise StoreError(verdict.image_name, "the bytes given are not the bytes the verdict was made from",
+                             "pass the same file content that was inspected")
+        stored = verdict.to_dict()
+
+        def work(session: Session) -> int:
+            if session.get(ImageRow, sha) is None:
+                session.add(ImageRow(sha256=sha, original_name=verdict.image_name, size_bytes=len(data),
+                                     width=verdict.width, height=verdict.height, stored_path=relative,
+                                     first_seen_at=at or utc_now()))
+                session.flush()
+            row = InferenceRow(
+                image_sha256=sha, model_set=verdict.model_set, model_version=verdict.model_version,
+                model_fingerprint=verdict.model_fingerprint, model_trained=verdict.model_trained,
+                class_names=list(verdict.class_names), probabilities=list(verdict.probabilities),
+                thresholds=list(verdict.thresholds), classes_present=list(verdict.classes_present),
+                regions=stored["regions"], defective=verdict.defective, margin=verdict.margin(),
+                timings_ms=dict(verdict.timings_ms), device=verdict.device, source=source, verdict=stored,
+                created_at=at or utc_now())
+            session.add(row)
+            session.flush()
+            return row.id
+
+        try:
+            return self._write(work)
+        except IntegrityError:
+            # Another process stored the same image between our check and insert (non-SQLite backends).
+            return self._write(work)
+
+    def verdict(self, inference_id: int) -> Verdict:
+        row = self._read(lambda s: s.get(InferenceRow, inference_id))
+        if row is None:
+            raise StoreError(self.display_url, f"has no inference {inference_id}", "it may belong to another database")
+        return Verdict.from_dict(row.verdict)
+
+    def inference_image(self, inference_id: int) -> tuple[str, ImageRow]:
+        """(sha256, image row) of an inference."""
+        def work(session: Session):
+            inference = session.get(InferenceRow, inference_id)
+            if inference is None:
+                raise StoreError(self.display_url, f"has no inference {inference_id}", "")
+            return inference.image_sha256, session.get(ImageRow, inference.image_sha256)
+        return self._read(work)
+
+    def image_path(self, sha256: str) -> Path:
+        row = self._read(lambda s: s.get(ImageRow, sha256))
+        if row is None:
+            raise StoreError(self.display_url, f"has no image {sha256[:12]}…", "inspect the image first")
+        path = self.image_store / row.stored_path
+        if not path.is_file():
+            raise StoreError(path, "is missing from the image store", "restore the image store from its backup")
+        return path
+
+    def latest_inference_id(self, sha256: str) -> int | None:
+        return self._read(lambda s: s.scalar(select(func.max(InferenceRow.id)).where(
+            InferenceRow.image_sha256 == sha256)))
+
+    # -- reviews --------------------------------------------------------------------------------------
+
+    def add_review(self, inference_id: int, reviewer: str, decision: Decision, page: str = "",
+                   at: datetime | None = None) -> int:
+        """Append one decision; the model's masks travel with the classes the reviewer kept."""
+        reviewer = check_reviewer(reviewer)
+
+        def work(session: Session) -> int:
+            inference = session.get(InferenceRow, inference_id)
+            if inference is None:
+                raise StoreError(self.display_url, f"has no inference {inference_id}", "inspect the image first")
+            unknown = set(decision.classes) - set(inference.class_names)
+            if unknown:
+                raise StoreError("review", f"classes {sorted(unknown)} are not in {inference.model_set}",
+                                 f"choose from {', '.join(inference.class_names)}")
+            masks = inference.verdict.get("masks_rle", {})
+            row = ReviewRow(image_sha256=inference.image_sha256, inference_id=inference_id, reviewer=reviewer,
+                            decision=decision.kind, model_classes=list(inference.classes_present),
+                            classes=list(decision.classes),
+                            masks_rle={c: masks[c] for c in decision.classes if c in masks},
+                            reason=decision.reason, page=page, decided_at=at or utc_now())
+            session.add(row)
+            session.flush()
+            return row.id
+
+        return self._write(work)
+
+    def reviews_of(self, sha256: str) -> list[ReviewRow]:
+        return self._read(lambda s: list(s.scalars(
+            select(ReviewRow).where(ReviewRow.image_sha256 == sha256).order_by(ReviewRow.id))))
+
+    def latest_review(self, sha256: str) -> ReviewRow | None:
+        reviews = self.reviews_of(sha256)
+        return reviews[-1] if reviews else None
+
+    def reviewed_shas(self, shas: Iterable[str]) -> set[str]:
+        wanted = list(set(shas))
+        if not wanted:
+            return set()
+        return self._read(lambda s: set(s.scalars(
+            select(ReviewRow.image_sha256).where(ReviewRow.image_sha256.in_(wanted)).distinct())))
+
+    def status_by_sha(self, shas: Iterable[str], band: float) -> dict[str, dict]:
+        """For each known image: its latest inference id, whether that verdict is flagged, whether reviewed."""
+        wanted = list(set(shas))
+        if not wanted:
+            return {}
+        latest = self._latest_per_image()
+        rows = self._read(lambda s: s.execute(
+            select(InferenceRow.image_sha256, InferenceRow.id, InferenceRow.defective, InferenceRow.margin)
+            .join(latest, InferenceRow.id == latest.c.id).where(InferenceRow.image_sha256.in_(wanted))).all())
+        reviewed = self.reviewed_shas(wanted)
+        return {sha: {"inference_id": iid, "flagged": bool(defective or margin < band), "reviewed": sha in reviewed}
+                for sha, iid, defective, margin in rows}
+
+    # -- the queue ------------------------------------------------------------------------------------
+
+    def _latest_per_image(self):
+        return select(func.max(InferenceRow.id).label("id")).group_by(InferenceRow.image_sha256).subquery()
+
+    def flagged_unreviewed(self, band: float, order: str = "uncertain", limit: int | None = None,
+                           exclude: Iterable[int] = ()) -> list[InferenceRow]:
+        """Latest inference of each never-reviewed image that is defective or within `band` of a threshold."""
+        latest = self._latest_per_image()
+        reviewed = select(ReviewRow.image_sha256).distinct()
+        query = (select(InferenceRow).join(latest, InferenceRow.id == latest.c.id)
+                 .where(InferenceRow.image_sha256.not_in(reviewed))
+                 .where(InferenceRow.defective.is_(True) | (InferenceRow.margin < band)))
+        excluded = list(exclude)
+        if excluded:
+            query = query.where(InferenceRow.id.not_in(excluded))
+        if order == "uncertain":
+            query = query.order_by(InferenceRow.margin, InferenceRow.id)
+        elif order == "oldest":
+            query = query.order_by(InferenceRow.id)
+        else:
+            raise ValueError(f"queue order {order!r} is unknown; use 'uncertain' or 'oldest'")
+        if limit is not None:
+            query = query.limit(limit)
+        return self._read(lambda s: list(s.scalars(query)))
+
+    def count_flagged_unreviewed(self, band: float) -> int:
+        latest = self._latest_per_image()
+        reviewed = select(ReviewRow.image_sha256).distinct()
+        query = (select(func.count()).select_from(InferenceRow).join(latest, InferenceRow.id == latest.c.id)
+                 .where(InferenceRow.image_sha256.not_in(reviewed))
+                 .where(InferenceRow.defective.is_(True) | (InferenceRow.margin < band)))
+        return int(self._read(lambda s: s.scalar(query)) or 0)
