@@ -16,9 +16,11 @@ from core.contract.verdict import Region, Verdict
 from core.datasets.synthetic import CLASS_NAMES, make_strip
 from core.modelsets.modelset import create_untrained
 from core.review.store import Decision, ReviewLog
+from tests.helpers.constant_model import write_constant_model
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_SET = "tiny-test"
+KNOWN_SET = "known"  # calls every sheet "pits" at 0.9 (tests.helpers.constant_model)
 PASSWORD = "a-test-password-1"
 
 
@@ -35,6 +37,7 @@ def models_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("models")
     create_untrained(root / MODEL_SET, MODEL_SET, CLASS_NAMES, classifier_architecture="resnet18",
                      segmenter_encoder="resnet18")
+    write_constant_model(root / KNOWN_SET, CLASS_NAMES, name=KNOWN_SET)
     return root
 
 

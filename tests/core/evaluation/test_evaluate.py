@@ -6,19 +6,16 @@ and biases +20 / -20, so class a's mask covers the whole image and b's is empty.
 therefore called "a" with a full-image mask, whatever it shows."""
 
 import json
-import math
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from core.cli.evaluate import main
-from core.modelsets.modelset import build_networks, new_card, save_model_set
+from tests.helpers.constant_model import write_constant_model
 
 SIDE = 64
-LOGIT = math.log(0.9 / 0.1)
 # image -> {class id (1 = a, 2 = b): (x0, y0, x1, y1) inclusive box}
 BOXES = {
     "img0": {1: (0, 0, 15, 15)},  # a: 256 px
@@ -41,20 +38,6 @@ def write_data(root: Path) -> Path:
                 ids[y0 : y1 + 1, x0 : x1 + 1] = class_id
             cv2.imwrite(str(root / "masks" / f"{name}.png"), ids)
     return root
-
-
-def write_constant_model(folder: Path) -> Path:
-    card = new_card("constant", ("a", "b"), "multi-label", classifier_architecture="resnet18",
-                    segmenter_encoder="resnet18", trained=True, version="1.0.0")
-    classifier, segmenter = build_networks(card)
-    with torch.no_grad():
-        classifier.fc.weight.zero_()
-        classifier.fc.bias.copy_(torch.tensor([LOGIT, -LOGIT]))
-        head = segmenter.segmentation_head[0]
-        head.weight.zero_()
-        head.bias.copy_(torch.tensor([20.0, -20.0]))
-    save_model_set(folder, card, classifier, segmenter)
-    return folder
 
 
 @pytest.fixture(scope="module")

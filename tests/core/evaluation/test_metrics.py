@@ -7,6 +7,7 @@ from core.evaluation.metrics import (
     classification_report,
     default_predictions,
     dice,
+    f1_score_binary,
     iou,
     mask_counts,
     segmentation_report,
@@ -75,3 +76,11 @@ def test_metrics_do_not_mutate_inputs():
     classification_report(y_true, y_prob, "multi-label")
     default_predictions(y_prob, "single-label")
     assert np.array_equal(y_true, before[0]) and np.array_equal(y_prob, before[1])
+
+
+def test_binary_f1_by_hand_and_the_empty_case():
+    truth = np.array([1, 1, 0, 0, 1], bool)
+    pred = np.array([1, 0, 1, 0, 1], bool)
+    assert f1_score_binary(truth, pred) == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))  # TP 2, FN 1, FP 1
+    assert f1_score_binary(np.zeros(4, bool), np.zeros(4, bool)) == 1.0  # nothing to find, nothing called
+    assert f1_score_binary(np.zeros(4, bool), np.array([1, 0, 0, 0], bool)) == 0.0
