@@ -4,13 +4,16 @@ imports only this, ui.auth and core.accounts, so it renders before the engine is
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from core.contract.errors import SteelScanError
 from core.contract.settings import Settings, load_settings
-from core.review.queue import Claims
-from core.review.store import ReviewLog
+
+if TYPE_CHECKING:  # the sign-in screen needs neither (nor pandas, which they load)
+    from core.review.queue import Claims
+    from core.review.store import ReviewLog
 
 DEFAULTS: dict[str, object] = {
     "auth_token": None,  # this browser session's sign-in (core.accounts.auth stores only its hash)
@@ -41,6 +44,8 @@ def settings() -> Settings:
 
 @st.cache_resource(show_spinner=False)
 def _review_log(database_url: str, image_store: str) -> ReviewLog:
+    from core.review.store import ReviewLog
+
     return ReviewLog(database_url, image_store)
 
 
@@ -55,6 +60,8 @@ def review_log() -> ReviewLog:
 
 @st.cache_resource(show_spinner=False)
 def _queue_claims(database_url: str) -> Claims:
+    from core.review.queue import Claims
+
     return Claims(QUEUE_CLAIM_SECONDS)
 
 

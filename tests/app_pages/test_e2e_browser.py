@@ -5,82 +5,19 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
 from core.accounts.auth import Accounts
 from core.review.store import ReviewLog
+from tests.helpers.browser import chromium_page, streamlit_server
 from tests.helpers.dashboard import MODEL_SET, PASSWORD, ROOT, dashboard_env, models_dir  # noqa: F401  (fixtures)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 SAMPLE = ROOT / "sample_images" / "train_images" / "synth_900011.jpg"
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("dashboard_env")]
 SETTINGS = ("STEELSCAN_MODELS_DIR", "STEELSCAN_MODEL_SET", "STEELSCAN_DATABASE_URL", "STEELSCAN_IMAGE_STORE",
             "STEELSCAN_DEVICE", "STEELSCAN_SETTINGS")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def streamlit_server(env: dict[str, str], log_path: Path):
-    """`streamlit run app.py` with the given settings; yields its URL once healthy, stops it after."""
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    with log_path.open("w") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                        if reply.read() == b"ok":
-                            break
-                except OSError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start: {log_path.read_text()[-2000:]}")
-                time.sleep(0.5)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-
-
-@contextmanager
-def chromium_page(profile: Path, height: int = 1000):
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`, which "
-                    "`make test` does through scripts/ensure_services.sh)")
-    with playwright_api.sync_playwright() as driver:
-        context = driver.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": height})
-        try:
-            page = context.new_page()
-            page.set_default_timeout(120_000)  # a shared 2-core CPU: the first inference can be slow
-            yield page
-        finally:
-            context.close()
 
 
 def expect_metric(page, label: str, value: str) -> None:

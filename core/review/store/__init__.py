@@ -1,12 +1,26 @@
-"""The review log (no streamlit here): images, verdicts, append-only reviews, settings changes, export."""
+"""The review log (no streamlit here): images, verdicts, append-only reviews, settings changes, export.
 
-from core.review.store.db import StoreError
-from core.review.store.decisions import Decision, DecisionError, check_reviewer
-from core.review.store.export import ExportSummary, export_training_set
-from core.review.store.models import AppendOnlyError
-from core.review.store.reviews import ReviewLog
+The names below load on first use (PEP 562), so `core.accounts` can reach `store.db` without pandas.
+"""
 
-__all__ = [
-    "AppendOnlyError", "Decision", "DecisionError", "ExportSummary", "ReviewLog", "StoreError", "check_reviewer",
-    "export_training_set",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "StoreError": "core.review.store.db",
+    "Decision": "core.review.store.decisions",
+    "DecisionError": "core.review.store.decisions",
+    "check_reviewer": "core.review.store.decisions",
+    "ExportSummary": "core.review.store.export",
+    "export_training_set": "core.review.store.export",
+    "AppendOnlyError": "core.review.store.models",
+    "ReviewLog": "core.review.store.reviews",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'core.review.store' has no attribute {name!r}; valid: {', '.join(__all__)}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
