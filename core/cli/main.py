@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from core.contract.errors import SteelScanError
+
 # name -> (module with main(argv), one line for the overview)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("core.cli.predict", "inspect image files and folders; one line (or JSON) per image"),
@@ -36,8 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     if name not in SUBCOMMANDS:
         print(f"steelscan: unknown subcommand {name!r}; valid: {', '.join(SUBCOMMANDS)}", file=sys.stderr)
         return 2
-    module = importlib.import_module(SUBCOMMANDS[name][0])
-    return module.main(rest)
+    try:
+        module = importlib.import_module(SUBCOMMANDS[name][0])
+        return module.main(rest)
+    except SteelScanError as exc:  # e.g. a wrong setting read before the subcommand's own handling starts
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run_alias(name: str) -> None:
+    """`python -m core.NAME ARGS` behaves exactly as `steelscan NAME ARGS`."""
+    raise SystemExit(main([name, *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Manage accounts from the shell (the admin CLI).
 
-    python -m core.users add NAME --role admin|supervisor|inspector   # asks for the password twice
-    python -m core.users reset NAME                                   # new password, ends its sessions
-    python -m core.users role NAME ROLE | disable NAME | enable NAME | list
+    steelscan users add NAME --role admin|supervisor|inspector   # asks for the password twice
+    steelscan users reset NAME                                   # new password, ends its sessions
+    steelscan users role NAME ROLE | disable NAME | enable NAME | list
 
 `--password-stdin` reads the password from standard input instead (for scripts).
 """
@@ -59,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
             accounts.set_active(args.username, args.command == "enable")
             print(f"{args.username} {args.command}d")
         else:
-            for user in accounts.list_users():
+            users = accounts.list_users()
+            if not users:
+                print("no accounts")
+            for user in users:
                 state = "" if user["active"] else "  (disabled)"
                 print(f"{user['username']}\t{user['role']}\t{user['created_at']:%Y-%m-%d}{state}")
     except AuthError as exc:

@@ -62,7 +62,7 @@ def _describe(error: dict[str, Any]) -> str:
         return f"unknown setting {name!r}; valid: {', '.join(Settings.model_fields)}"
     if error["type"] == "literal_error":
         return f"setting {name}={error['input']!r} is not valid; {error['msg'].lower()}"
-    return f"setting {name}={error['input']!r}: {error['msg']}"
+    return f"setting {name}={error['input']!r}: {error['msg'].removeprefix('Value error, ')}"
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -82,4 +82,6 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         return Settings(**values)
     except ValidationError as exc:
         where = f"{path} or {ENV_PREFIX}* variables"
-        raise SteelScanError(where, "; ".join(_describe(e) for e in exc.errors()), "fix the setting") from None
+        names = sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]})
+        fix = "correct " + ", ".join(f"{n} (or {ENV_PREFIX}{n.upper()})" for n in names) if names else "fix it"
+        raise SteelScanError(where, "; ".join(_describe(e) for e in exc.errors()), fix) from None

@@ -1,0 +1,52 @@
+"""Settings from steelscan.toml and STEELSCAN_* variables, validated: each wrong value is named with the fix."""
+
+from pathlib import Path
+
+import pytest
+
+from core.contract.errors import SteelScanError
+from core.contract.settings import PROJECT_ROOT, load_settings
+
+
+def write_toml(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "steelscan.toml"
+    path.write_text("[steelscan]\n" + body)
+    return path
+
+
+def test_defaults_point_inside_the_project(tmp_path):
+    settings = load_settings(tmp_path / "absent.toml", environ={})
+    assert settings.models_dir == PROJECT_ROOT / "models" and (PROJECT_ROOT / "app.py").is_file()
+    assert (settings.device, settings.precision, settings.uncertainty_band) == ("auto", "auto", 0.15)
+
+
+def test_file_values_are_typed_and_variables_win(tmp_path):
+    path = write_toml(tmp_path, 'device = "cpu"\nbatch_size = 4\nuncertainty_band = 0.2\ntimezone = "Europe/Berlin"\n')
+    settings = load_settings(path, environ={"STEELSCAN_BATCH_SIZE": "16", "STEELSCAN_MODELS_DIR": "/srv/models"})
+    assert (settings.device, settings.batch_size, settings.uncertainty_band) == ("cpu", 16, 0.2)
+    assert settings.timezone == "Europe/Berlin" and settings.models_dir == Path("/srv/models")
+
+
+@pytest.mark.parametrize(("variable", "value", "words"), [
+    ("STEELSCAN_DEVICE", "gpu", ["device='gpu'", "'auto', 'cpu', 'cuda' or 'mps'", "STEELSCAN_DEVICE"]),
+    ("STEELSCAN_PRECISION", "int4", ["precision='int4'", "'auto' or 'fp32'"]),
+    ("STEELSCAN_TIMEZONE", "Mars/Base", ["unknown time zone 'Mars/Base'", "IANA"]),
+    ("STEELSCAN_UNCERTAINTY_BAND", "0.9", ["uncertainty_band='0.9'", "less than or equal to 0.5"]),
+    ("STEELSCAN_BATCH_SIZE", "none", ["batch_size='none'", "valid integer"]),
+])
+def test_a_wrong_variable_names_the_setting_and_what_is_valid(tmp_path, variable, value, words):
+    with pytest.raises(SteelScanError) as caught:
+        load_settings(tmp_path / "absent.toml", environ={variable: value})
+    assert all(word in str(caught.value) for word in words), str(caught.value)
+
+
+def test_an_unknown_key_in_the_file_lists_the_valid_ones(tmp_path):
+    with pytest.raises(SteelScanError, match="unknown setting 'modelset'.*model_set"):
+        load_settings(write_toml(tmp_path, 'modelset = "x"\n'), environ={})
+
+
+def test_broken_toml_names_the_file(tmp_path):
+    path = tmp_path / "steelscan.toml"
+    path.write_text("[steelscan\n")
+    with pytest.raises(SteelScanError, match="steelscan.toml: is not valid TOML"):
+        load_settings(path, environ={})
