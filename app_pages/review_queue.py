@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core.review.queue import ORDERS, next_in_queue, upcoming, waiting
+from core.review.queue import ORDERS, claim_next, upcoming, waiting
 from ui import auth, engine, state
 from ui.verdict_view import decision_ui, record_decision, verdict_details, verdict_picture
 
@@ -23,13 +23,7 @@ st.caption(f"Flagged = the model calls the sheet defective, or a class probabili
            "of its threshold (uncertainty_band in settings). A sheet leaves the queue with its first decision.")
 
 claims = state.queue_claims()
-item = None
-while item is None:  # a sheet another reviewer has open is left to them; claim the first free one
-    taken = claims.held_by_others(user.username)
-    item = next_in_queue(log, band, order, skipped=[*st.session_state.queue_skipped, *taken])
-    if item is None or claims.claim(item.inference_id, user.username):
-        break
-    item = None
+item, taken = claim_next(log, claims, user.username, band, order, skipped=st.session_state.queue_skipped)
 if item is None:
     if taken:
         st.info(f"{len(taken)} waiting sheet{'s are' if len(taken) != 1 else ' is'} open with another reviewer "
