@@ -49,8 +49,8 @@ def create_app(engine: ActiveEngine, log: ReviewLog, band: float, max_upload_byt
             metrics.errors.labels(str(response.status_code)).inc()
         key: ApiKey | None = getattr(request.state, "api_key", None)
         if key is not None:
-            await run_in_threadpool(keys.log_call, key, request.method, request.url.path, response.status_code, elapsed * 1000,
-                          getattr(request.state, "inference_id", None))
+            await run_in_threadpool(keys.log_call, key, request.method, request.url.path, response.status_code,
+                                    elapsed * 1000, getattr(request.state, "inference_id", None))
         return response
 
     def authorise(request: Request, header_key: str | None, scope: str) -> ApiKey:
@@ -96,7 +96,8 @@ def create_app(engine: ActiveEngine, log: ReviewLog, band: float, max_upload_byt
         try:
             verdict = log.verdict(sheet_id)
         except SteelScanError:
-            raise ApiError(404, f"sheet {sheet_id}", "does not exist", "use the sheet_id POST /v1/inspect returned")
+            raise ApiError(404, f"sheet {sheet_id}", "does not exist",
+                           "use the sheet_id POST /v1/inspect returned") from None
         review = log.latest_review(verdict.image_sha256)
         label = ({"source": "model", "classes": list(verdict.classes_present), "reviewer": None, "decided_at": None}
                  if review is None else
