@@ -15,6 +15,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from core.accounts.apikeys import ApiKey, ApiKeys
@@ -120,7 +121,11 @@ def create_app(engine: ActiveEngine, log: ReviewLog, band: float, max_upload_byt
     @app.get("/healthz", summary="Liveness: the model set loads and the review log answers (no key needed)")
     def healthz() -> dict:
         inspector = engine.current()
-        log._read(lambda s: s.execute(text("select 1")))
+        try:
+            log._read(lambda s: s.execute(text("select 1")))
+        except SQLAlchemyError as exc:
+            raise ApiError(503, log.display_url, f"does not answer ({type(exc).__name__})",
+                           "check the database server and database_url") from None
         return {"status": "ok", "model_set": inspector.card.name, "model_version": inspector.card.version,
                 "model_trained": inspector.card.trained, "device": inspector.device_label}
 

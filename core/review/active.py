@@ -127,9 +127,11 @@ class ActiveEngine:
     them within that time; the networks load again only when the weights change."""
 
     def __init__(self, log: ReviewLog, settings, refresh_s: float = 30.0, model_set: str | None = None) -> None:
+        import threading
         import time
 
         self._time = time.monotonic
+        self._lock = threading.Lock()  # the API's worker threads: one of them loads, the others wait
         self.log, self.settings, self.refresh_s = log, settings, refresh_s
         self.fixed = model_set  # a set named on the command line wins over the dashboard's choice
         self._base: Inspector | None = None
@@ -149,6 +151,12 @@ class ActiveEngine:
     def current(self) -> Inspector:
         if self._current is not None and self._time() - self._checked < self.refresh_s:
             return self._current
+        with self._lock:
+            return self._refresh()
+
+    def _refresh(self) -> Inspector:
+        if self._current is not None and self._time() - self._checked < self.refresh_s:
+            return self._current  # another thread refreshed while this one waited
         folder, fingerprint = self._folder_and_fingerprint()
         if self._base is None or self._base.card.fingerprint != fingerprint:
             self._base = Inspector.load(folder, self.settings.device, batch_size=self.settings.batch_size,
