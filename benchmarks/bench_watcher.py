@@ -69,7 +69,7 @@ def main() -> None:
         dropper = threading.Thread(target=drop)
         dropper.start()
         deadline = time.monotonic() + args.timeout
-        killed = False
+        killed, at_kill = False, "never"
         while recorded() < args.strips and time.monotonic() < deadline:
             if not killed and recorded() >= args.kill_after:
                 os.kill(watcher.pid, signal.SIGKILL)
