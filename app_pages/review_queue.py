@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from core.review.queue import ORDERS, next_in_queue, upcoming, waiting
-from ui import auth, engine, state
+from core.review.queue import ORDERS, claim_next, upcoming, waiting
+from ui import auth, engine, line, state
 from ui.verdict_view import decision_ui, record_decision, verdict_details, verdict_picture
 
 settings, log = state.settings(), state.review_log()
@@ -18,18 +18,14 @@ left, right = st.columns([2, 1], vertical_alignment="bottom")
 order = left.segmented_control("Order", list(ORDERS), format_func=ORDERS.get, default="uncertain",
                                key="queue_order") or "uncertain"
 count = waiting(log, band)
-right.metric("Waiting for review", count)
+with right:
+    line.live_status(log, band, count)  # refreshes itself every few seconds while the page is open
 st.caption(f"Flagged = the model calls the sheet defective, or a class probability lies within {band:.2f} "
            "of its threshold (uncertainty_band in settings). A sheet leaves the queue with its first decision.")
 
 claims = state.queue_claims()
-item = None
-while item is None:  # a sheet another reviewer has open is left to them; claim the first free one
-    taken = claims.held_by_others(user.username)
-    item = next_in_queue(log, band, order, skipped=[*st.session_state.queue_skipped, *taken])
-    if item is None or claims.claim(item.inference_id, user.username):
-        break
-    item = None
+item, taken = claim_next(log, claims, user.username, band, order, skipped=st.session_state.queue_skipped)
+st.session_state.queue_showing, st.session_state.queue_others_hold = item is not None, bool(taken)
 if item is None:
     if taken:
         st.info(f"{len(taken)} waiting sheet{'s are' if len(taken) != 1 else ' is'} open with another reviewer "

@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.accounts.auth import ROLES, AuthError
 from ui import auth, state
+from ui.apikeys import api_keys_section
 
 log = state.review_log()
 admin = auth.page_header("Users", "users.manage")
@@ -53,6 +54,8 @@ with reset_col, st.form("reset_password", clear_on_submit=True):
         apply(lambda: accounts.reset_password(target, password), "user_password", target, "", "reset",
               f"Password of {target} reset; their sessions are signed out.")
 
+api_keys_section(log, admin)
+
 st.markdown("**Role and access**")
 others = [u for u in users if u["username"] != admin.username]  # no admin can lock themselves out
 if not others:
@@ -73,7 +76,7 @@ elif right.button(f"Enable {chosen}", icon=":material/check_circle:"):
     apply(lambda: accounts.set_active(chosen, True), "user_active", chosen, "false", "true", f"{chosen} is enabled.")
 
 changes = log.setting_changes()
-changes = changes[changes["key"].str.startswith("user_")]
+changes = changes[changes["key"].str.startswith(("user_", "api_key_"))]
 st.subheader("Account change log")
 if changes.empty:
     st.caption("No account changes from the dashboard yet.")

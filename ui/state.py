@@ -1,4 +1,4 @@
-"""Session defaults, settings, and the process-wide review log and queue claims. No torch: the sign-in screen
+"""Session defaults, settings, and the process-wide review log, and the queue's claims. No torch: the sign-in screen
 imports only this, ui.auth and core.accounts, so it renders before the engine is ever loaded."""
 
 from __future__ import annotations
@@ -58,13 +58,9 @@ def review_log() -> ReviewLog:
         st.stop()
 
 
-@st.cache_resource(show_spinner=False)
-def _queue_claims(database_url: str) -> Claims:
+def queue_claims() -> Claims:
+    """Which queue sheets other reviewers have open right now: held in the database, so shared by every session
+    of every app server on it."""
     from core.review.queue import Claims
 
-    return Claims(QUEUE_CLAIM_SECONDS)
-
-
-def queue_claims() -> Claims:
-    """Which queue sheets other reviewers have open right now (shared by every session of this server)."""
-    return _queue_claims(settings().database_url)
+    return Claims(review_log(), QUEUE_CLAIM_SECONDS)

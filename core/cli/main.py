@@ -19,6 +19,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "users": ("core.cli.users", "add, reset, disable and list dashboard accounts"),
     "synthetic": ("core.cli.synthetic", "write synthetic strips with exact masks"),
     "loadtest": ("core.cli.loadtest", "many reviewers deciding at once against one review log"),
+    "watch": ("core.cli.watch", "inspect each new image landing in camera folders and record its verdict"),
+    "api": ("core.cli.api", "serve the HTTP API for line systems (FastAPI + uvicorn)"),
+    "keys": ("core.cli.keys", "add, revoke and list API keys (scopes score, record, read)"),
+    "batch-score": ("core.cli.batch_score", "score a folder into a Parquet file, on Ray or in one process"),
 }
 
 

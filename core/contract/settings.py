@@ -38,6 +38,19 @@ class Settings(BaseSettings):
     # Checked by the app itself: Streamlit's server.maxUploadSize is enforced by its upload endpoint only.
     max_upload_bytes: int = Field(200 * 1024 * 1024, gt=0)
     oidc_email_domain: str = ""  # single sign-on: name@this-domain signs in as the local account `name`
+    # `steelscan watch` with no folders watches these (STEELSCAN_WATCH_FOLDERS: separated by os.pathsep)
+    watch_folders: list[Path] = []
+    watch_patterns: list[str] = ["*.jpg", "*.jpeg", "*.png", "*.bmp", "*.tif", "*.tiff"]
+
+    @field_validator("watch_folders", "watch_patterns", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any, info) -> Any:
+        # An environment variable arrives as one string (folders split on os.pathsep, patterns also on commas);
+        # the TOML file gives a list.
+        if isinstance(value, str):
+            text = value.replace(",", os.pathsep) if info.field_name == "watch_patterns" else value
+            return [part.strip() for part in text.split(os.pathsep) if part.strip()]
+        return value
 
     @field_validator("timezone")
     @classmethod

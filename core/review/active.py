@@ -119,3 +119,48 @@ def create_demo_model_set(models_dir: Path) -> Path:
     create_untrained(folder, DEMO_MODEL_SET, CLASS_NAMES, classifier_architecture="resnet18",
                      segmenter_encoder="resnet18")
     return folder
+
+
+class ActiveEngine:
+    """The dashboard's active model set with its logged threshold changes, for long-running services (the folder
+    watcher, the HTTP API): looked up again at most every `refresh_s`, so a change made on the Models page reaches
+    them within that time; the networks load again only when the weights change."""
+
+    def __init__(self, log: ReviewLog, settings, refresh_s: float = 30.0, model_set: str | None = None) -> None:
+        import threading
+        import time
+
+        self._time = time.monotonic
+        self._lock = threading.Lock()  # the API's worker threads: one of them loads, the others wait
+        self.log, self.settings, self.refresh_s = log, settings, refresh_s
+        self.fixed = model_set  # a set named on the command line wins over the dashboard's choice
+        self._base: Inspector | None = None
+        self._current: Inspector | None = None
+        self._checked = float("-inf")
+
+    def _folder_and_fingerprint(self) -> tuple[Path, str]:
+        if self.fixed:
+            folder = Path(self.fixed) if Path(self.fixed).is_dir() else Path(self.settings.models_dir) / self.fixed
+            if not folder.is_dir():
+                raise NoModelSetError(folder, "is not a model set folder", HOW_TO_GET_A_MODEL_SET.format(
+                    models_dir=self.settings.models_dir))
+            return folder, read_card(folder).fingerprint
+        chosen = resolve_active(self.log, self.settings.models_dir, self.settings.model_set)
+        return chosen.folder, chosen.card.fingerprint
+
+    def current(self) -> Inspector:
+        if self._current is not None and self._time() - self._checked < self.refresh_s:
+            return self._current
+        with self._lock:
+            return self._refresh()
+
+    def _refresh(self) -> Inspector:
+        if self._current is not None and self._time() - self._checked < self.refresh_s:
+            return self._current  # another thread refreshed while this one waited
+        folder, fingerprint = self._folder_and_fingerprint()
+        if self._base is None or self._base.card.fingerprint != fingerprint:
+            self._base = Inspector.load(folder, self.settings.device, batch_size=self.settings.batch_size,
+                                        max_pixels=self.settings.max_pixels, precision=self.settings.precision)
+        self._current = with_overrides(self._base, self.log.class_overrides(fingerprint))
+        self._checked = self._time()
+        return self._current

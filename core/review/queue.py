@@ -6,14 +6,18 @@ Flagged = the model calls the sheet defective, or some class probability lies wi
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from core.contract.verdict import Verdict
 from core.review.store import ReviewLog
+from core.review.store.db import Database
+from core.review.store.models import QueueClaimRow, utc_now
 
 ORDERS = {"uncertain": "Most uncertain first", "oldest": "Oldest first"}
 
@@ -64,34 +68,67 @@ def waiting(log: ReviewLog, band: float) -> int:
 class Claims:
     """Short claims on queue items, so two reviewers on the queue at once are shown different sheets.
 
-    Held in the server process (the dashboard keeps one per review log): a claim lasts `seconds`
-    and is renewed by every rerun of the page that shows the sheet, so a reviewer who walks away
-    frees it soon. Advisory only: a decision on a claimed sheet is still recorded (append-only).
+    Held in the review log's database (table queue_claims), so every app server on one database sees the same
+    claims. A claim lasts `seconds` and is renewed by every rerun of the page that shows the sheet, so a reviewer
+    who walks away frees it soon. Advisory only: a decision on a claimed sheet is still recorded (append-only).
+    Server clocks are assumed to agree to well within `seconds` (NTP).
     """
 
-    def __init__(self, seconds: float = 120.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, log: Database, seconds: float = 120.0, clock: Callable[[], datetime] = utc_now) -> None:
+        self.log = log
         self.seconds = seconds
         self._clock = clock
-        self._held: dict[int, tuple[str, float]] = {}  # inference id -> (who, expires)
-        self._lock = threading.Lock()
 
     def held_by_others(self, who: str) -> set[int]:
         now = self._clock()
-        with self._lock:
-            self._held = {i: (w, t) for i, (w, t) in self._held.items() if t > now}
-            return {i for i, (w, _) in self._held.items() if w != who}
+        query = select(QueueClaimRow.inference_id).where(QueueClaimRow.holder != who, QueueClaimRow.expires_at > now)
+        return self.log._read(lambda s: set(s.scalars(query)))
 
     def claim(self, inference_id: int, who: str) -> bool:
         """Take or renew the claim; False if someone else holds it (the caller should pick another)."""
-        now = self._clock()
-        with self._lock:
-            holder = self._held.get(inference_id)
-            if holder and holder[0] != who and holder[1] > now:
+
+        def work(session: Session) -> bool:
+            now = self._clock()
+            # FOR UPDATE: on PostgreSQL a second server claiming the same sheet waits here for the first to commit.
+            held = session.scalar(select(QueueClaimRow).where(QueueClaimRow.inference_id == inference_id)
+                                  .with_for_update())
+            if held is not None and held.holder != who and held.expires_at > now:
                 return False
-            self._held = {i: h for i, h in self._held.items() if h[0] != who}  # one sheet per reviewer
-            self._held[inference_id] = (who, now + self.seconds)
+            # One sheet per reviewer; this also keeps the table as small as the number of reviewers.
+            session.execute(delete(QueueClaimRow).where(QueueClaimRow.holder == who,
+                                                        QueueClaimRow.inference_id != inference_id))
+            if held is None:
+                session.add(QueueClaimRow(inference_id=inference_id, holder=who,
+                                          expires_at=now + timedelta(seconds=self.seconds)))
+            else:
+                held.holder, held.expires_at = who, now + timedelta(seconds=self.seconds)
             return True
 
+        try:
+            return self.log._write(work)
+        except IntegrityError:
+            # Another server inserted a claim on this sheet between our look and our insert: it holds it now.
+            return self.log._write(work)
+
     def release(self, who: str) -> None:
-        with self._lock:
-            self._held = {i: h for i, h in self._held.items() if h[0] != who}
+        self.log._write(lambda s: s.execute(delete(QueueClaimRow).where(QueueClaimRow.holder == who)))
+
+
+def claim_next(log: ReviewLog, claims: Claims, who: str, band: float, order: str = "uncertain",
+               skipped: Iterable[int] = ()) -> tuple[QueueItem | None, set[int]]:
+    """(the next sheet for `who`, now claimed by them, or None; the sheets other reviewers hold).
+
+    A sheet another reviewer holds is left to them. A sheet decided between our look and our claim is let go and
+    the next one taken, so two reviewers on any number of app servers never get the same sheet.
+    """
+    passed = set(skipped)
+    while True:
+        taken = claims.held_by_others(who)
+        item = next_in_queue(log, band, order, skipped=[*passed, *taken])
+        if item is None:
+            return None, taken
+        if claims.claim(item.inference_id, who):
+            if not log.reviewed_shas([item.image_sha256]):
+                return item, taken
+            claims.release(who)
+        passed.add(item.inference_id)

@@ -253,19 +253,3 @@ def test_two_reviewers_on_the_queue_are_shown_different_sheets():
     assert dan.subheader[0].value == "near.png"
     reviews = log.reviews_frame()
     assert reviews[["reviewer", "image_name"]].values.tolist() == [["ann", "borderline.png"]]
-
-
-def test_queue_claims_expire_and_renew():
-    from core.review.queue import Claims
-
-    now = [0.0]
-    claims = Claims(seconds=10, clock=lambda: now[0])
-    assert claims.claim(1, "ann") and not claims.claim(1, "bob")
-    assert claims.held_by_others("bob") == {1} and claims.held_by_others("ann") == set()
-    assert claims.claim(2, "ann") and claims.held_by_others("bob") == {2}  # one sheet per reviewer
-    now[0] = 9.0
-    assert claims.claim(2, "ann")  # a rerun renews
-    now[0] = 15.0
-    assert claims.held_by_others("bob") == {2}
-    now[0] = 19.5
-    assert claims.held_by_others("bob") == set() and claims.claim(2, "bob")

@@ -122,3 +122,66 @@ def _refuse_review_rewrites(session: Session, flush_context, instances) -> None:
     for row in (*session.dirty, *session.deleted):
         if isinstance(row, ReviewRow) and (row in session.deleted or session.is_modified(row)):
             raise AppendOnlyError(f"review {row.id} is append-only: record a new review instead")
+
+
+# -- the line: API keys, queue claims shared by app servers, watcher heartbeats --------------------------------
+# (on this Base so Database.create_all makes them; the Alembic revision for them comes with the merge)
+
+
+class ApiKeyRow(Base):
+    """A key for line systems. Only the key's SHA-256 is stored; the key itself is shown once, when made."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list] = mapped_column(JSON)  # subset of score | record | read
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ApiCallRow(Base):
+    """Every authenticated API call, attributed to its key (append-only by convention)."""
+
+    __tablename__ = "api_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(256))
+    status: Mapped[int] = mapped_column(Integer)
+    inference_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    called_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now, index=True)
+
+
+class QueueClaimRow(Base):
+    """Which reviewer has a queue sheet open, until when: shared by every app server on the database."""
+
+    __tablename__ = "queue_claims"
+
+    inference_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holder: Mapped[str] = mapped_column(String(128), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class WatcherHeartbeatRow(Base):
+    """One row per running folder watcher, rewritten every few seconds; the dashboard shows it."""
+
+    __tablename__ = "watcher_heartbeats"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    folders: Mapped[list] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    inspected: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)  # already inspected content (same hash)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    backlog: Mapped[int] = mapped_column(Integer, default=0)
+    rate_per_s: Mapped[float] = mapped_column(Float, default=0.0)  # over the last minute
+    last_image: Mapped[str] = mapped_column(String(512), default="")
+    last_image_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")

@@ -90,6 +90,14 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit):
             raise StoreError(path, "is missing from the image store", "restore the image store from its backup")
         return path
 
+    def inspected_shas(self, shas: Iterable[str]) -> set[str]:
+        """Which of these image contents already have a verdict (the folder watcher inspects each once)."""
+        wanted = list(set(shas))
+        if not wanted:
+            return set()
+        return self._read(lambda s: set(s.scalars(
+            select(InferenceRow.image_sha256).where(InferenceRow.image_sha256.in_(wanted)).distinct())))
+
     def latest_inference_id(self, sha256: str) -> int | None:
         return self._read(lambda s: s.scalar(select(func.max(InferenceRow.id)).where(
             InferenceRow.image_sha256 == sha256)))

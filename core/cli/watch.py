@@ -1,0 +1,65 @@
+"""Watch camera folders and record a verdict for each new image as it lands; the review queue fills itself.
+
+    steelscan watch [FOLDER ...] [--pattern '*.jpg' ...] [--batch-size 8] [--polling] [--settle 2]
+
+With no folder, the folders of the watch_folders setting. Each image is inspected once per content (even
+across restarts) with the dashboard's active model set; a heartbeat (last image, rate, backlog, errors) is
+shown on the Review queue page. Stops cleanly on Ctrl-C / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from core.contract.errors import SteelScanError
+from core.contract.settings import load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = load_settings()
+    parser = argparse.ArgumentParser(prog="steelscan watch", description=__doc__.split("\n\n")[0])
+    parser.add_argument("folders", nargs="*", type=Path, help="default: the watch_folders setting")
+    parser.add_argument("--pattern", action="append", help=f"file name pattern (default {settings.watch_patterns})")
+    parser.add_argument("--batch-size", type=int, default=settings.batch_size)
+    parser.add_argument("--polling", action="store_true", help="poll file sizes (network shares without events)")
+    parser.add_argument("--settle", type=float, default=2.0,
+                        help="seconds a file's size must stay unchanged when no close/rename event says it is done")
+    parser.add_argument("--max-backlog", type=int, default=5000)
+    parser.add_argument("--model-set", help="default: the dashboard's active model set")
+    parser.add_argument("--name", help="heartbeat name (default HOST:watch)")
+    args = parser.parse_args(argv)
+
+    from core.line.watcher import Watcher, WatchOptions
+    from core.review.active import ActiveEngine
+    from core.review.store import ReviewLog
+
+    options = WatchOptions(args.folders or list(settings.watch_folders), args.pattern or settings.watch_patterns,
+                           batch_size=args.batch_size, settle_s=args.settle, polling=args.polling,
+                           max_backlog=args.max_backlog)
+    if args.name:
+        options.name = args.name
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        log = ReviewLog.from_settings(settings)
+        engine = ActiveEngine(log, settings, model_set=args.model_set)
+        watcher = Watcher(options, engine, log, settings.uncertainty_band)
+        engine.current()  # a broken model set stops here, with its one-line reason
+        print(f"watching {', '.join(map(str, options.folders))} for {' '.join(options.patterns)} "
+              f"({'polling' if options.polling else 'events'}); Ctrl-C stops", file=sys.stderr, flush=True)
+        watcher.run(stop)
+    except SteelScanError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    beat = watcher.beat
+    print(f"{beat.inspected} inspected, {beat.skipped} already known, {beat.errors} errors", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The line: a folder watcher that inspects camera images as they land, and its heartbeat."""

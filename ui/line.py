@@ -1,0 +1,47 @@
+"""The Review queue's live corner: the waiting count and the folder watchers' heartbeats, refreshed on a timer
+(a fragment, so only this corner reruns), and a full rerun when new sheets arrive for an idle reviewer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import streamlit as st
+
+from core.line.heartbeat import heartbeats
+from core.review.queue import waiting
+from core.review.store import ReviewLog
+
+REFRESH_S = 10.0
+
+
+def needs_full_rerun(showing_sheet: bool, others_hold: bool, count_then: int, count_now: int) -> bool:
+    """An idle page (no sheet shown) reruns whole when the queue changed or another reviewer's claim may have
+    lapsed; a page showing a sheet never does, so nobody loses a half-made decision."""
+    return not showing_sheet and count_now > 0 and (count_now != count_then or others_hold)
+
+
+def beat_line(beat: dict) -> str:
+    state = "running" if beat["alive"] else f"**silent since {beat['updated_at']:%H:%M:%S} UTC**"
+    last = (f"last image {beat['last_image'].rsplit('/', 1)[-1]} at {beat['last_image_at']:%H:%M:%S}"
+            if beat["last_image_at"] else "no image yet")
+    errors = f" · **{beat['errors']} errors** (last: {beat['last_error']})" if beat["errors"] else " · no errors"
+    return (f"Watcher **{beat['name']}** {state} · {last} · {beat['rate_per_s']:.2f} images/s · "
+            f"backlog {beat['backlog']} · {beat['inspected']} inspected{errors}")
+
+
+def live_status(log: ReviewLog, band: float, count_then: int) -> None:
+    st.session_state.queue_page_run = True
+    _live_status(log, band, count_then)
+
+
+@st.fragment(run_every=timedelta(seconds=REFRESH_S))
+def _live_status(log: ReviewLog, band: float, count_then: int) -> None:
+    count_now = waiting(log, band)
+    st.metric("Waiting for review", count_now, delta=count_now - count_then or None)
+    for beat in heartbeats(log)[:3]:
+        st.caption(beat_line(beat))
+    if st.session_state.pop("queue_page_run", False):
+        return  # drawn inside a run of the whole page: that run is already up to date
+    showing = st.session_state.get("queue_showing", True)
+    if needs_full_rerun(showing, st.session_state.get("queue_others_hold", False), count_then, count_now):
+        st.rerun(scope="app")
