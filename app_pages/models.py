@@ -66,6 +66,16 @@ for entry in installed:
         if card.description:
             st.caption(card.description)
         st.caption(f"Fingerprint {card.fingerprint} · data {card.data_fingerprint or 'n/a'}")
+        if card.domain:
+            domain = card.domain
+            st.markdown(f"**Training domain** · {domain['images']} {domain['split']} images of {domain['data']} · "
+                        f"sizes {domain['image_size']['width']} x {domain['image_size']['height']} px (width x height)"
+                        f" · out of domain above the {domain['percentile']:g}th percentile of training images")
+            if domain.get("note"):
+                st.info(f"{domain['note'].capitalize()}.")
+        else:
+            st.caption("No training domain recorded: verdicts carry no out-of-distribution score "
+                       "(`steelscan fit-domain` adds one).")
         if card.metrics:
             st.markdown("**Metrics**")
             st.json(card.metrics, expanded=False)
