@@ -16,6 +16,7 @@ from core.review.active import (
     resolve_active,
 )
 from ui import auth, engine, state
+from ui.dataset_view import describe_expander
 
 settings, log = state.settings(), state.review_log()
 user = auth.page_header("Models", "models.view")
@@ -112,6 +113,8 @@ for entry in installed:
             else:
                 st.toast(f"{count} setting{'s' * (count != 1)} changed and logged" if count else "Nothing changed")
                 st.rerun()
+
+describe_expander()
 
 history = log.setting_changes()
 history = history[~history["key"].str.startswith("user_")]  # account changes are on the Users page
