@@ -136,11 +136,16 @@ def fit_domain(folder: str | Path, dataset, indices: Sequence[int] | None = None
 
     The trainer calls this at the end of a run; `steelscan fit-domain` calls it for existing sets."""
     from core.engine.inference import Inspector
-    from core.modelsets.modelset import CARD_FILE, read_card
+    from core.modelsets.devices import pick_device
+    from core.modelsets.modelset import CARD_FILE, load_model_set, read_card
 
     folder = Path(folder)
     indices = list(range(len(dataset.samples))) if indices is None else list(indices)
-    inspector = Inspector.load(folder, device, batch_size=batch_size)
+    torch_device = pick_device(device)
+    model_set = load_model_set(folder, torch_device)
+    # Any earlier domain is being replaced: do not load (or insist on) its statistics file.
+    model_set = replace(model_set, card=replace(model_set.card, domain={}))
+    inspector = Inspector(model_set, torch_device, batch_size=batch_size)
     features, sizes = [], []
     paths = [dataset.samples[i].image_path for i in indices]
     for done, (feature, size) in enumerate(inspector.embed_many(paths), start=1):
