@@ -79,6 +79,9 @@ for entry in installed:
                        "(`steelscan fit-domain` adds one).")
         if card.metrics:
             st.markdown("**Metrics**")
+            if "validation" in card.metrics:
+                st.caption("Validation figures: those images chose the epoch and the thresholds, so they flatter the "
+                           "model. Quote a hold-out evaluation (`steelscan evaluate --split holdout`).")
             st.json(card.metrics, expanded=False)
         if card.training:
             with st.popover("Training details"):
