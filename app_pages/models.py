@@ -16,6 +16,7 @@ from core.review.active import (
     resolve_active,
 )
 from ui import auth, engine, state
+from ui.dataset_view import describe_expander
 
 settings, log = state.settings(), state.review_log()
 user = auth.page_header("Models", "models.view")
@@ -66,8 +67,21 @@ for entry in installed:
         if card.description:
             st.caption(card.description)
         st.caption(f"Fingerprint {card.fingerprint} · data {card.data_fingerprint or 'n/a'}")
+        if card.domain:
+            domain = card.domain
+            st.markdown(f"**Training domain** · {domain['images']} {domain['split']} images of {domain['data']} · "
+                        f"sizes {domain['image_size']['width']} x {domain['image_size']['height']} px (width x height)"
+                        f" · out of domain above the {domain['percentile']:g}th percentile of training images")
+            if domain.get("note"):
+                st.info(f"{domain['note'].capitalize()}.")
+        else:
+            st.caption("No training domain recorded: verdicts carry no out-of-distribution score "
+                       "(`steelscan fit-domain` adds one).")
         if card.metrics:
             st.markdown("**Metrics**")
+            if "validation" in card.metrics:
+                st.caption("Validation figures: those images chose the epoch and the thresholds, so they flatter the "
+                           "model. Quote a hold-out evaluation (`steelscan evaluate --split holdout`).")
             st.json(card.metrics, expanded=False)
         if card.training:
             with st.popover("Training details"):
@@ -102,6 +116,8 @@ for entry in installed:
             else:
                 st.toast(f"{count} setting{'s' * (count != 1)} changed and logged" if count else "Nothing changed")
                 st.rerun()
+
+describe_expander()
 
 history = log.setting_changes()
 history = history[~history["key"].str.startswith("user_")]  # account changes are on the Users page

@@ -32,7 +32,9 @@ def active_inspector() -> Inspector | None:
     current, log = settings(), review_log()
     try:
         chosen = resolve_active(log, current.models_dir, current.model_set)
-        base = _inspector(str(chosen.folder), chosen.card.fingerprint, current.device, current.batch_size,
+        # A newly fitted training domain changes no weights (nor the fingerprint): key on it too.
+        key = f"{chosen.card.fingerprint}+domain:{chosen.card.domain.get('stats_sha256', '')[:12]}"
+        base = _inspector(str(chosen.folder), key, current.device, current.batch_size,
                           current.max_pixels, current.precision)
     except NoModelSetError as exc:
         st.error(f"**No model set to run.** {exc.source}: {exc.reason}.")
@@ -78,6 +80,8 @@ def model_banner(inspector: Inspector) -> None:
     state = "trained" if card.trained else "UNTRAINED"
     st.caption(f"Model set **{card.name}** {card.version} · {state} · device {inspector.device} · "
                f"{card.fingerprint}")
+    if card.domain.get("note"):
+        st.info(f"Model set **{card.name}**: {card.domain['note']}.", icon=":material/info:")
     if not card.trained:
         st.warning(f"Model set **{card.name}** is untrained (random weights): its verdicts mean nothing. "
                    "Ask an admin to install a trained set and make it active on the Models page.", icon="⚠️")

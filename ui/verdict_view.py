@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from core.contract.verdict import Verdict
+from core.engine.domain import domain_message
 from core.engine.explain import explain
 from core.engine.inference import Inspector
 from core.imaging.render import draw_regions, overlay_heatmap, overlay_masks
@@ -71,6 +72,10 @@ def verdict_picture(verdict: Verdict, pixels: np.ndarray, inspector: Inspector |
     """The headline, the untrained warning and the overlay: what an inspector looks at first."""
     st.badge(verdict_headline(verdict), color="red" if verdict.defective else "green",
              icon=":material/warning:" if verdict.defective else ":material/check_circle:")
+    if verdict.out_of_domain:
+        st.warning(domain_message(verdict.ood_score, True), icon=":material/help:")
+    elif verdict.ood_score is not None:
+        st.caption(domain_message(verdict.ood_score, False))
     made_by_active = inspector is not None and inspector.card.fingerprint == verdict.model_fingerprint
     if not verdict.model_trained and not made_by_active:  # the active set's own banner already warns
         st.warning(f"Made by the untrained model set {verdict.model_set}: a demonstration, not a verdict.")

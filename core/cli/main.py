@@ -15,6 +15,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("core.cli.predict", "inspect image files and folders; one line (or JSON) per image"),
     "train": ("core.cli.train", "train a model set on a labelled dataset or synthetic strips"),
     "evaluate": ("core.cli.evaluate", "measure a model set on labelled images; JSON + HTML report"),
+    "fit-domain": ("core.cli.fit_domain", "record a model set's training domain (out-of-distribution score)"),
+    "data": ("core.cli.data", "describe a dataset folder: images per split and class, sizes, problems"),
     "export": ("core.cli.export", "write the reviewed sheets as a Severstal training folder"),
     "users": ("core.cli.users", "add, reset, disable and list dashboard accounts"),
     "synthetic": ("core.cli.synthetic", "write synthetic strips with exact masks"),

@@ -49,6 +49,11 @@ class Verdict:
     segmenter_ran: bool
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     created_at: str = ""
+    # How unlike the model's training images this one looks (core.engine.domain): 1.0 = the
+    # calibration limit, above = out of domain. None when the model set records no domain
+    # (and for verdicts stored before the score existed).
+    ood_score: float | None = None
+    out_of_domain: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "masks", _read_only(self.masks))
@@ -102,6 +107,8 @@ class Verdict:
             "segmenter_ran": self.segmenter_ran,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "created_at": self.created_at,
+            "ood_score": None if self.ood_score is None else round(self.ood_score, 4),
+            "out_of_domain": self.out_of_domain,
         }
 
     def to_dict(self) -> dict:
@@ -114,6 +121,7 @@ class Verdict:
             masks_rle=self.mask_rles(),
             model_fingerprint=self.model_fingerprint,
             defective=self.defective,
+            ood_score=self.ood_score,
             timings_ms=dict(self.timings_ms),
             regions=[
                 {
@@ -158,4 +166,6 @@ class Verdict:
             segmenter_ran=data["segmenter_ran"],
             timings_ms=data["timings_ms"],
             created_at=data["created_at"],
+            ood_score=data.get("ood_score"),
+            out_of_domain=bool(data.get("out_of_domain", False)),
         )

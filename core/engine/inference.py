@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 
 from core.contract.errors import ImageError
 from core.contract.verdict import Verdict
+from core.engine.domain import DomainModel, load_domain
 from core.engine.postprocess import apply_mask_rules, classes_called, find_regions
 from core.imaging.imageio import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from core.modelsets.devices import autocast, inference_dtype, pick_device
@@ -29,6 +31,11 @@ from core.modelsets.networks import backbone_features, classifier_head, decode_m
 from core.modelsets.preprocess import Normaliser
 
 ImageSource = LoadedImage | np.ndarray | str | Path | tuple[bytes, str]
+
+
+def pooled(top: torch.Tensor) -> np.ndarray:
+    """(N, C) float64 average of the backbone's last feature map: the domain's feature."""
+    return top.float().mean(dim=(2, 3)).cpu().numpy().astype(np.float64)
 
 
 def to_loaded(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
@@ -68,6 +75,7 @@ class Inspector:
         dtype_name = {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(self.dtype)
         self.device_label = f"{self.device}/{dtype_name}" if dtype_name else str(self.device)
         self.normaliser = Normaliser.from_card(self.card)
+        self.domain: DomainModel | None = load_domain(model_set.folder, self.card)
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "auto", **kwargs) -> Inspector:
@@ -128,6 +136,7 @@ class Inspector:
             t1 = time.perf_counter()
             features = backbone_features(self.model_set.classifier, x)
             logits = classifier_head(self.model_set.classifier, features[-1]).float()
+            ood = self.domain.scores(pooled(features[-1])) if self.domain is not None else [None] * count
             probs = (
                 (torch.softmax(logits, 1) if self.card.task == "single-label" else torch.sigmoid(logits)).cpu().numpy()
             )
@@ -149,8 +158,20 @@ class Inspector:
                 "segment": (t3 - t2) * 1000 / len(to_segment) if i in pixel_probs else 0.0,
                 "postprocess": (time.perf_counter() - start) * 1000,
             }
-            verdicts.append(self._verdict(image, probs[i], masks, present, regions, i in pixel_probs, timings))
+            verdict = self._verdict(image, probs[i], masks, present, regions, i in pixel_probs, timings)
+            if ood[i] is not None:
+                verdict = replace(verdict, ood_score=float(ood[i]), out_of_domain=bool(ood[i] > 1.0))
+            verdicts.append(verdict)
         return verdicts
+
+    def embed_many(self, sources: Iterable[ImageSource]) -> Iterator[tuple[np.ndarray, tuple[int, int]]]:
+        """(pooled last-stage backbone features, (width, height)) per image, as `inspect_many` sees
+        them: what the training domain is fitted on. Unreadable images raise their ImageError."""
+        for source in sources:
+            image = to_loaded(source, self.max_pixels)
+            with torch.inference_mode(), autocast(self.device, self.dtype):
+                top = backbone_features(self.model_set.classifier, self.to_tensor([image.pixels]))[-1]
+            yield pooled(top)[0], (image.width, image.height)
 
     def to_tensor(self, pixels: list[np.ndarray]) -> torch.Tensor:
         # N,H,W,3 uint8 permuted to N,3,H,W is channels_last in memory already: no copy, no transpose.

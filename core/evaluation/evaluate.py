@@ -80,7 +80,7 @@ def evaluate_indices(inspector: Inspector, dataset: Dataset, indices, transform:
         raise SteelScanError(dataset.root, "no image could be inspected", "check the image files")
     y_true, y_prob, y_pred = np.stack(truth), np.stack(probs), np.stack(preds)
     names = list(card.class_names)
-    classification = classification_report(y_true, y_prob, card.task, y_pred, names)
+    classification = classification_report(y_true, y_prob, card.task, y_pred, names, thresholds)
     segmentation = segmentation_report(np.stack(counts), names)
     summary = {"images": len(kept), "rejected": len(rejected), "accuracy": classification["accuracy"],
                **{f"macro_{k}": v for k, v in classification["macro"].items()},
@@ -89,6 +89,9 @@ def evaluate_indices(inspector: Inspector, dataset: Dataset, indices, transform:
     for key in ("top1_accuracy", "defective_accuracy"):
         if key in classification:
             summary[key] = classification[key]
+    for key in ("ap", "recall", "false_alarm_rate"):  # defective vs clean images (multi-label tasks)
+        if "image_level" in classification:
+            summary[f"image_{key}"] = classification["image_level"][key]
     summary = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in summary.items()}
     result = {"summary": summary, "classification": classification, "segmentation": segmentation,
               "rejected": rejected}
@@ -114,6 +117,22 @@ def confident_mistakes(scores: dict, dataset: Dataset, class_names: list[str], l
                      "probabilities": {n: round(float(p), 4) for n, p in zip(class_names, y_prob[row], strict=True)},
                      "confidence": round(confidence, 4)})
     return sorted(rows, key=lambda r: -r["confidence"])[:limit]
+
+
+SPLIT_MEANING = {
+    "holdout": "hold-out: images training never touched (not used for early stopping or threshold tuning)",
+    "val": "validation: used for early stopping and threshold tuning, so these figures are optimistic; "
+           "quote the hold-out",
+    "all-training": "all images of the model set's own training data: figures include images it was trained on",
+    "all-fresh": "all images of data other than the model set's training data: never touched by training",
+}
+
+
+def figures_source(split: str, same_data: bool) -> str:
+    """Says in words where an evaluation's figures come from (recorded in metrics.json and the report)."""
+    if split == "all":
+        return SPLIT_MEANING["all-training" if same_data else "all-fresh"]
+    return SPLIT_MEANING[split]
 
 
 def select_indices(dataset: Dataset, split: str, card_training: dict) -> list[int]:
@@ -170,6 +189,7 @@ def run(args: argparse.Namespace) -> dict:
     scores = base.pop("scores")
     report = {"model_set": card.name, "model_version": card.version, "model_fingerprint": card.fingerprint,
               "data": str(args.data), "data_fingerprint": dataset.fingerprint(), "split": args.split,
+              "figures_from": figures_source(args.split, dataset.fingerprint() == card.data_fingerprint),
               "indices_evaluated": len(indices), **base, "glare_robustness": robustness,
               "confident_mistakes": confident_mistakes(scores, dataset, list(card.class_names), args.gallery)}
     out = args.out or Path("reports") / f"{card.name}__{Path(args.data).name}__{args.split}"

@@ -12,7 +12,6 @@ from sklearn.metrics import (
     average_precision_score,
     confusion_matrix,
     f1_score,
-    multilabel_confusion_matrix,
     precision_recall_fscore_support,
     roc_auc_score,
 )
@@ -49,28 +48,69 @@ def single_label_indices(y: np.ndarray) -> np.ndarray:
     return np.where(y.any(1), y.argmax(1), y.shape[1])
 
 
-def classification_report(y_true, y_prob, task: str, y_pred=None, class_names: list[str] | None = None) -> dict:
+def per_class_binary(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Precision, recall, F1, support and [[tn, fp], [fn, tp]] of each column as its own yes/no question.
+
+    Done column by column on purpose: handed an (N, 1) array, scikit-learn takes it for a binary
+    target with labels 0/1, and labels=[0] then scores the *clean* images under the defect's name."""
+    columns = y_true.shape[1]
+    scores = np.zeros((4, columns))
+    matrices = []
+    for k in range(columns):
+        truth, called = y_true[:, k].astype(int), y_pred[:, k].astype(int)
+        p, r, f, _ = precision_recall_fscore_support(truth, called, average="binary", pos_label=1, zero_division=0)
+        scores[:, k] = p, r, f, truth.sum()
+        matrices.append(confusion_matrix(truth, called, labels=[0, 1]))
+    return scores[0], scores[1], scores[2], scores[3].astype(int), matrices
+
+
+def image_level(defective_true: np.ndarray, defect_score: np.ndarray, defective_pred: np.ndarray) -> dict:
+    """Defective vs clean images: AP and ROC-AUC of the defect score, and what the calls at the
+    chosen thresholds do: recall of defective images, false-alarm rate on clean ones, precision."""
+    truth, called = np.asarray(defective_true, bool), np.asarray(defective_pred, bool)
+    tp, fp = int((truth & called).sum()), int((~truth & called).sum())
+    positives, negatives = int(truth.sum()), int((~truth).sum())
+    return {
+        "defective_images": positives, "clean_images": negatives,
+        "ap": _auc(average_precision_score, truth.astype(int), defect_score),
+        "roc_auc": _auc(roc_auc_score, truth.astype(int), defect_score),
+        "recall": tp / positives if positives else None,
+        "false_alarm_rate": fp / negatives if negatives else None,
+        "precision": tp / (tp + fp) if tp + fp else None,
+    }
+
+
+def classification_report(y_true, y_prob, task: str, y_pred=None, class_names: list[str] | None = None,
+                          thresholds=None) -> dict:
+    """Per-class and macro scores; per class also AP and the recall / false-alarm rate at the chosen
+    thresholds (`thresholds`, default 0.5, are only recorded and used for the image-level score)."""
     y_true = np.asarray(y_true).astype(int)
     y_prob = np.asarray(y_prob, dtype=float)
-    y_pred = default_predictions(y_prob, task) if y_pred is None else np.asarray(y_pred, dtype=bool)
     count, classes = y_true.shape
+    thresholds = np.full(classes, 0.5) if thresholds is None else np.asarray(thresholds, dtype=float)
+    y_pred = default_predictions(y_prob, task, thresholds) if y_pred is None else np.asarray(y_pred, dtype=bool)
     names = list(class_names or [str(k) for k in range(classes)])
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred.astype(int), average=None, labels=list(range(classes)), zero_division=0
-    ) if task == "multi-label" else precision_recall_fscore_support(
-        single_label_indices(y_true), single_label_indices(y_pred), labels=list(range(classes)),
-        average=None, zero_division=0)
+    if task == "multi-label":
+        precision, recall, f1, support, matrices = per_class_binary(y_true, y_pred)
+    else:
+        precision, recall, f1, support = precision_recall_fscore_support(
+            single_label_indices(y_true), single_label_indices(y_pred), labels=list(range(classes)),
+            average=None, zero_division=0)
+        matrices = [confusion_matrix(y_true[:, k], y_pred[:, k].astype(int), labels=[0, 1]) for k in range(classes)]
     per_class = {}
     called_count = y_pred.sum(0)
     for k, name in enumerate(names):
         # A class neither present nor called has no precision, recall or F1: None, left out of macro means.
         defined = bool(support[k] or called_count[k])
+        (tn, fp), _ = matrices[k]
         per_class[name] = {
             "precision": float(precision[k]) if defined else None, "recall": float(recall[k]) if defined else None,
             "f1": float(f1[k]) if defined else None,
             "support": int(support[k]),
+            "threshold": float(thresholds[k]),
+            "false_alarm_rate": float(fp / (tn + fp)) if tn + fp else None,
             "roc_auc": _auc(roc_auc_score, y_true[:, k], y_prob[:, k]),
-            "pr_auc": _auc(average_precision_score, y_true[:, k], y_prob[:, k]),
+            "pr_auc": _auc(average_precision_score, y_true[:, k], y_prob[:, k]),  # = average precision (AP)
         }
     macro = {m: _mean(per_class[n][m] for n in names) for m in ("precision", "recall", "f1", "roc_auc", "pr_auc")}
     report = {"count": int(count), "task": task, "per_class": per_class, "macro": macro}
@@ -87,11 +127,11 @@ def classification_report(y_true, y_prob, task: str, y_pred=None, class_names: l
         report["defective_accuracy"] = float(np.mean(defective_true == defective_pred)) if count else None
         report["confusion_matrix"] = confusion_matrix(defective_true, defective_pred, labels=[False, True]).tolist()
         report["confusion_labels"] = ["clean", "defective"]
-        report["per_class_confusion"] = {
-            name: matrix.tolist()  # [[tn, fp], [fn, tp]]
-            for name, matrix in zip(names, multilabel_confusion_matrix(y_true, y_pred.astype(int),
-                                                                        labels=list(range(classes))), strict=True)
-        }
+        report["per_class_confusion"] = {name: m.tolist() for name, m in zip(names, matrices, strict=True)}
+        # An image's defect score: its strongest class relative to that class's threshold, so
+        # ranking by it agrees with the call rule (some class at or over its own threshold).
+        score = (y_prob / np.maximum(thresholds, 1e-6)).max(1)
+        report["image_level"] = image_level(defective_true, score, defective_pred)
     return report
 
 

@@ -113,6 +113,7 @@ def write_html_report(out: Path, report: dict, scores: dict, inspector, dataset:
     per_class = report["classification"]["per_class"]
     seg = report["segmentation"]["per_class"]
     class_rows = [[n, per_class[n]["support"], per_class[n]["precision"], per_class[n]["recall"], per_class[n]["f1"],
+                   per_class[n]["threshold"], per_class[n]["false_alarm_rate"],
                    per_class[n]["roc_auc"], per_class[n]["pr_auc"], seg[n]["dice"], seg[n]["iou"],
                    seg[n]["dice_positive"]] for n in names]
     gallery = []
@@ -140,8 +141,10 @@ figure{{display:inline-block;max-width:100%;margin:8px}}</style></head><body>
 <p>Data: {html.escape(report['data'])} (split: {html.escape(report['split'])}, fingerprint
 {html.escape(report['data_fingerprint'])}); task {html.escape(card.task)};
 inference through core.engine.inference.Inspector.</p>
+<p><strong>These figures come from {html.escape(report.get('figures_from', report['split']))}.</strong></p>
 <h2>Summary</h2>{_table(summary_rows, ["metric", "value"])}
-<h2>Per class</h2>{_table(class_rows, ["class", "support", "precision", "recall", "F1", "ROC-AUC", "PR-AUC",
+<h2>Per class</h2>{_table(class_rows, ["class", "support", "precision", "recall", "F1", "threshold",
+                                        "false alarms", "ROC-AUC", "AP",
                                         "Dice", "IoU", "Dice (with class)"])}
 <h2>Plots</h2>{images}
 <h2>Glare robustness</h2>{_table(glare_rows, ["condition", "accuracy", "macro F1", "macro Dice", "accuracy drop",

@@ -61,6 +61,9 @@ class ModelCard:
     metrics: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     sha256: dict = field(default_factory=dict)  # weight file name -> hex digest
+    # The training domain (core.engine.domain): data fingerprint, image sizes, class counts and the
+    # feature statistics' file with its sha256. Not part of `fingerprint`: fitting it changes no weights.
+    domain: dict = field(default_factory=dict)
 
     @property
     def class_names(self) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
 """The review queue: sheets the model flags wait for a person, most uncertain (or oldest) first.
 
-Flagged = the model calls the sheet defective, or some class probability lies within
-`band` of its threshold. A sheet leaves the queue with its first review.
+Flagged = the model calls the sheet defective, some class probability lies within `band` of its
+threshold, or the sheet looks unlike the model's training images (out of domain). A sheet leaves
+the queue with its first review.
 """
 
 from __future__ import annotations
@@ -33,21 +34,26 @@ class QueueItem:
     reasons: tuple[str, ...]
 
 
-def flag_reasons(class_names, probabilities, thresholds, classes_present, band: float) -> tuple[str, ...]:
+def flag_reasons(class_names, probabilities, thresholds, classes_present, band: float,
+                 ood_score: float | None = None, out_of_domain: bool = False) -> tuple[str, ...]:
     """Why a sheet waits for a person, in words an inspector reads; () when it does not."""
     reasons = [f"model calls {', '.join(classes_present)}"] if classes_present else []
     reasons += [f"{name} {p:.2f} is within {band:.2f} of its threshold {t:.2f}"
                 for name, p, t in zip(class_names, probabilities, thresholds, strict=True) if abs(p - t) < band]
+    if out_of_domain:
+        score = f" (unfamiliarity {ood_score:.1f})" if ood_score is not None else ""
+        reasons.append(f"looks unlike the model's training images{score}")
     return tuple(reasons)
 
 
 def is_flagged(verdict: Verdict, band: float) -> bool:
-    return verdict.defective or verdict.margin() < band
+    return verdict.defective or verdict.margin() < band or verdict.out_of_domain
 
 
 def _to_item(row, band: float) -> QueueItem:
     return QueueItem(row.id, row.image_sha256, row.verdict["image"], row.defective, row.margin, row.created_at,
-                     flag_reasons(row.class_names, row.probabilities, row.thresholds, row.classes_present, band))
+                     flag_reasons(row.class_names, row.probabilities, row.thresholds, row.classes_present, band,
+                                  row.verdict.get("ood_score"), bool(row.verdict.get("out_of_domain"))))
 
 
 def next_in_queue(log: ReviewLog, band: float, order: str = "uncertain",

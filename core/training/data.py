@@ -52,8 +52,19 @@ def _split(indices: list[int], keys: list[str], fraction: float, seed: int) -> t
 
 def split_dataset(dataset: Dataset, val_fraction: float, holdout_fraction: float = 0.0, seed: int = 0) -> Split:
     """Deterministic stratified split: holdout first (never used by training), then validation.
-    The same dataset, fractions and seed give the same split on every machine."""
+    The same dataset, fractions and seed give the same split on every machine.
+
+    A dataset with its own split (YOLO / COCO exports) keeps it: its val and test parts are the
+    validation and hold-out; a part it lacks is carved from its train part by the fraction."""
     order = sorted(range(len(dataset.samples)), key=lambda i: dataset.samples[i].image_path.name)
+    if dataset.own_split:
+        own = {name: [i for i in order if dataset.samples[i].split == name] for name in ("train", "val", "test")}
+        rest, holdout = own["train"], own["test"]
+        if not holdout:
+            rest, holdout = _split(rest, stratify_keys(dataset, rest), holdout_fraction, seed)
+        train, val = (rest, own["val"]) if own["val"] else _split(rest, stratify_keys(dataset, rest), val_fraction,
+                                                                  seed + 1)
+        return Split(tuple(train), tuple(val), tuple(holdout))
     rest, holdout = _split(order, stratify_keys(dataset, order), holdout_fraction, seed)
     train, val = _split(rest, stratify_keys(dataset, rest), val_fraction, seed + 1)
     return Split(tuple(train), tuple(val), tuple(holdout))

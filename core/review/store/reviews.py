@@ -24,6 +24,14 @@ from core.review.store.images import ImageStore
 from core.review.store.models import ImageRow, InferenceRow, ReviewRow, utc_now
 
 
+def _flagged(band: float):
+    """The queue's rule in SQL: defective, near a threshold, or unlike the model's training images.
+    The out-of-domain flag is read from the stored verdict's JSON (no new column, no migration);
+    verdicts stored before it existed lack the key and read as in domain."""
+    return (InferenceRow.defective.is_(True) | (InferenceRow.margin < band)
+            | InferenceRow.verdict["out_of_domain"].as_boolean().is_(True))
+
+
 class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit):
     def __init__(self, database_url: str, image_store: str | Path) -> None:
         ImageStore.__init__(self, image_store)
@@ -151,11 +159,11 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit):
             return {}
         latest = self._latest_per_image()
         rows = self._read(lambda s: s.execute(
-            select(InferenceRow.image_sha256, InferenceRow.id, InferenceRow.defective, InferenceRow.margin)
+            select(InferenceRow.image_sha256, InferenceRow.id, _flagged(band))
             .join(latest, InferenceRow.id == latest.c.id).where(InferenceRow.image_sha256.in_(wanted))).all())
         reviewed = self.reviewed_shas(wanted)
-        return {sha: {"inference_id": iid, "flagged": bool(defective or margin < band), "reviewed": sha in reviewed}
-                for sha, iid, defective, margin in rows}
+        return {sha: {"inference_id": iid, "flagged": bool(flagged), "reviewed": sha in reviewed}
+                for sha, iid, flagged in rows}
 
     # -- the queue ------------------------------------------------------------------------------------
 
@@ -169,7 +177,7 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit):
         reviewed = select(ReviewRow.image_sha256).distinct()
         query = (select(InferenceRow).join(latest, InferenceRow.id == latest.c.id)
                  .where(InferenceRow.image_sha256.not_in(reviewed))
-                 .where(InferenceRow.defective.is_(True) | (InferenceRow.margin < band)))
+                 .where(_flagged(band)))
         excluded = list(exclude)
         if excluded:
             query = query.where(InferenceRow.id.not_in(excluded))
@@ -188,5 +196,5 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit):
         reviewed = select(ReviewRow.image_sha256).distinct()
         query = (select(func.count()).select_from(InferenceRow).join(latest, InferenceRow.id == latest.c.id)
                  .where(InferenceRow.image_sha256.not_in(reviewed))
-                 .where(InferenceRow.defective.is_(True) | (InferenceRow.margin < band)))
+                 .where(_flagged(band)))
         return int(self._read(lambda s: s.scalar(query)) or 0)

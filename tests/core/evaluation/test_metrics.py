@@ -84,3 +84,29 @@ def test_binary_f1_by_hand_and_the_empty_case():
     assert f1_score_binary(truth, pred) == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))  # TP 2, FN 1, FP 1
     assert f1_score_binary(np.zeros(4, bool), np.zeros(4, bool)) == 1.0  # nothing to find, nothing called
     assert f1_score_binary(np.zeros(4, bool), np.array([1, 0, 0, 0], bool)) == 0.0
+
+
+def test_one_class_dataset_scores_the_defect_not_the_clean_images():
+    # 3 defective images of 10; the model calls 2 of them and 1 clean image.
+    y_true = np.array([[1], [1], [1], [0], [0], [0], [0], [0], [0], [0]])
+    y_prob = np.array([[0.9], [0.7], [0.2], [0.6], [0.1], [0.1], [0.2], [0.3], [0.05], [0.4]])
+    report = classification_report(y_true, y_prob, "multi-label", class_names=["crack"])
+    crack = report["per_class"]["crack"]
+    assert crack["support"] == 3  # the old code reported 7: the clean images
+    assert crack["precision"] == pytest.approx(2 / 3) and crack["recall"] == pytest.approx(2 / 3)
+    assert crack["false_alarm_rate"] == pytest.approx(1 / 7)
+    assert report["per_class_confusion"]["crack"] == [[6, 1], [1, 2]]  # [[tn, fp], [fn, tp]]
+
+
+def test_image_level_ap_and_recall_at_the_chosen_thresholds():
+    y_true = np.array([[1, 0], [0, 1], [0, 0], [0, 0], [1, 1]])
+    y_prob = np.array([[0.5, 0.0], [0.0, 0.35], [0.45, 0.1], [0.1, 0.2], [0.9, 0.9]])
+    thresholds = np.array([0.6, 0.3])
+    report = classification_report(y_true, y_prob, "multi-label", class_names=["a", "b"], thresholds=thresholds)
+    level = report["image_level"]
+    # Calls at (0.6, 0.3): row 1 (b) and row 4; row 0's a (0.5) is under its 0.6 threshold.
+    assert level["recall"] == pytest.approx(2 / 3) and level["false_alarm_rate"] == 0.0
+    assert level["defective_images"] == 3 and level["clean_images"] == 2
+    # Scores relative to thresholds: 0.83, 1.17, 0.75, 0.67, 3.0 -> every defective image outranks the clean: AP 1.
+    assert level["ap"] == pytest.approx(1.0)
+    assert report["per_class"]["a"]["threshold"] == 0.6 and report["per_class"]["a"]["recall"] == 0.5

@@ -3,6 +3,7 @@ threshold overrides, batch inspect-and-record. Expected numbers are worked out b
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 
 import pandas as pd
@@ -130,6 +131,26 @@ def test_queue_next_skip_and_reasons(log):
     assert [i.inference_id for i in upcoming(log, band)] == [fresh]
     assert ids["B"] in [i.inference_id for i in upcoming(log, 0.5)]  # a wide band: B (0.4 off) is uncertain too
     assert flag_reasons(("a", "b"), (0.1, 0.2), (0.5, 0.5), (), 0.15) == ()
+
+
+def test_out_of_domain_sheets_wait_in_the_queue(log):
+    from dataclasses import replace
+
+    band = 0.15
+    familiar, unfamiliar, old = noise_png(700), noise_png(701), noise_png(702)
+    # All three are clean and far from every threshold: only the domain score can flag one.
+    clean = (0.1, 0.1, 0.1, 0.1)
+    log.record_inference(replace(make_verdict(familiar, "F.png", clean), ood_score=0.6), familiar)
+    odd = log.record_inference(replace(make_verdict(unfamiliar, "U.png", clean), ood_score=3.2, out_of_domain=True),
+                               unfamiliar)
+    log.record_inference(make_verdict(old, "old.png", clean), old)  # stored before verdicts had a score
+    assert waiting(log, band) == 1
+    item = next_in_queue(log, band)
+    assert item.inference_id == odd
+    assert item.reasons == ("looks unlike the model's training images (unfamiliarity 3.2)",)
+    status = log.status_by_sha([hashlib.sha256(d).hexdigest() for d in (familiar, unfamiliar, old)], band)
+    assert sorted(s["flagged"] for s in status.values()) == [False, False, True]
+    assert log.verdict(odd).out_of_domain and log.verdict(odd).ood_score == 3.2
 
 
 def test_threshold_overrides_are_logged_and_change_decisions(log, tiny_set):
