@@ -1,10 +1,13 @@
 import json
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
 
 from core.contract.errors import ModelSetError
+from core.modelsets.card_schema import CARD_SCHEMA_VERSION, upgrade_card
 from core.modelsets.modelset import CARD_FILE, CLASSIFIER_FILE, SEGMENTER_FILE, load_model_set, read_card
 from tests.conftest import make_tiny_model_set
 
@@ -91,3 +94,54 @@ def test_weights_that_fit_another_architecture_are_refused(tmp_path):
     (tmp_path / "a" / CARD_FILE).write_text(json.dumps(card))
     with pytest.raises(ModelSetError, match="does not match the card's architecture"):
         load_model_set(tmp_path / "a")
+
+
+# -- the card schema -------------------------------------------------------------------------------
+
+SHIPPED = Path(__file__).resolve().parents[3] / "models"
+
+
+@pytest.mark.parametrize("name", ["severstal-synthetic", "neu-det"])
+def test_the_shipped_cards_written_before_schema_version_still_load(name):
+    raw = json.loads((SHIPPED / name / CARD_FILE).read_text())
+    assert "schema_version" not in raw  # written by the previous release: upgraded on load
+    card = read_card(SHIPPED / name)
+    assert card.schema_version == CARD_SCHEMA_VERSION and card.name == name
+    assert len(card.classes) >= 4 and all(c.color.startswith("#") for c in card.classes)
+
+
+def test_upgrade_is_pure_and_fills_what_old_cards_meant():
+    old = {"name": "x", "version": "1", "task": "multi-label", "classes": []}
+    new = upgrade_card(old)
+    assert old == {"name": "x", "version": "1", "task": "multi-label", "classes": []}  # input untouched
+    assert new["schema_version"] == 2 and new["classifier_pooling"] == "avg" and new["normalisation"] == "fixed"
+    assert upgrade_card(new) == new
+
+
+HOSTILE_CARDS = [  # (path in the card, value, what the one-line error must say)
+    (("classes", 0, "name"), "<img src=x onerror=alert(1)>", r"classes\[0\] \('<img.*\.name must be 1-64 letters"),
+    (("classes", 1, "color"), "red;background:url(https://evil.example/x)",
+     r"classes\[1\] \('crazing'\)\.color must be a colour written #rrggbb"),
+    (("classes", 2, "threshold"), 1.5, r"classes\[2\].*threshold input should be less than or equal to 1 \(got 1.5\)"),
+    (("classes", 3, "min_area"), -4, r"classes\[3\].*min_area input should be greater than or equal to 0"),
+    (("classes", 1, "name"), "pits", r"class names repeat"),
+    (("name",), "../../etc", r"card: name must be 1-128 letters.*fix name in the card"),
+    (("std",), [0.0, 0.2, 0.2], r"std value error, each value must lie in"),
+    (("schema_version",), 99, r"schema_version 99, newer than this SteelScan reads.*update SteelScan"),
+    (("task",), "regression", r"task 'regression' is unknown.*multi-label"),
+]
+
+
+@pytest.mark.parametrize("where, value, expected", HOSTILE_CARDS)
+def test_a_bad_card_gets_one_line_naming_the_field(copy_of, where, value, expected):
+    card = json.loads((copy_of / CARD_FILE).read_text())
+    target = card
+    for part in where[:-1]:
+        target = target[part]
+    target[where[-1]] = value
+    (copy_of / CARD_FILE).write_text(json.dumps(card))
+    with pytest.raises(ModelSetError) as caught:
+        read_card(copy_of)
+    message = str(caught.value)
+    assert re.search(expected, message), message
+    assert "\n" not in message and message.startswith(str(copy_of / CARD_FILE))
