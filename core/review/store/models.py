@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
-    DDL,
     JSON,
     Boolean,
     DateTime,
@@ -104,13 +103,8 @@ class SettingChangeRow(Base):
     changed_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
 
 
-# The database itself refuses to rewrite history on SQLite; the ORM guard below covers every backend.
-for _verb in ("UPDATE", "DELETE"):
-    event.listen(
-        ReviewRow.__table__, "after_create",
-        DDL(f"CREATE TRIGGER IF NOT EXISTS reviews_no_{_verb.lower()} BEFORE {_verb} ON reviews "
-            "BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END").execute_if(dialect="sqlite"),
-    )
+# The database itself refuses to rewrite history: triggers on SQLite and PostgreSQL, made by the migrations
+# (migrations/versions/0001 and 0002). The ORM guard below covers every backend.
 
 
 class AppendOnlyError(RuntimeError):
