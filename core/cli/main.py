@@ -14,7 +14,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("core.cli.train", "train a model set on a labelled dataset or synthetic strips"),
     "evaluate": ("core.cli.evaluate", "measure a model set on labelled images; JSON + HTML report"),
     "export": ("core.cli.export", "write the reviewed sheets as a Severstal training folder"),
-    "users": ("core.cli.users", "add, reset, disable and list dashboard accounts"),
+    "users": ("core.cli.users", "add, reset, disable, unlock and list dashboard accounts"),
+    "db": ("core.cli.db", "upgrade the review log's database schema (Alembic), show its version"),
     "synthetic": ("core.cli.synthetic", "write synthetic strips with exact masks"),
     "loadtest": ("core.cli.loadtest", "many reviewers deciding at once against one review log"),
 }
