@@ -38,6 +38,26 @@ class Settings(BaseSettings):
     # Checked by the app itself: Streamlit's server.maxUploadSize is enforced by its upload endpoint only.
     max_upload_bytes: int = Field(200 * 1024 * 1024, gt=0)
     oidc_email_domain: str = ""  # single sign-on: name@this-domain signs in as the local account `name`
+    # Folder mode reads only under these folders (resolved, symlinks followed); empty = Folder mode off.
+    image_roots: tuple[Path, ...] = ()
+    folder_max_files: int = Field(5000, ge=1)  # a folder walk stops after this many images ...
+    folder_max_seconds: float = Field(10.0, gt=0)  # ... or after this long, and says so
+    # Sign-in throttling (core.accounts.auth.ThrottlePolicy): per account name and per client address.
+    sign_in_max_failures: int = Field(5, ge=1)
+    sign_in_client_max_failures: int = Field(20, ge=1)
+    sign_in_lock_minutes: float = Field(15.0, gt=0)
+    sign_in_first_delay_seconds: float = Field(1.0, ge=0)
+    # Inference runs (all sessions of one server process) at once; the rest wait their turn in a queue.
+    inference_workers: int = Field(1, ge=1, le=64)
+    pixel_cache_mb: int = Field(256, ge=1)  # decoded images kept for redraws, bounded in bytes
+
+    @field_validator("image_roots", mode="before")
+    @classmethod
+    def _roots_list(cls, value):
+        # STEELSCAN_IMAGE_ROOTS="/a:/b" (os.pathsep) or a TOML list
+        if isinstance(value, str):
+            return tuple(part for part in value.split(os.pathsep) if part.strip())
+        return value
 
     @field_validator("timezone")
     @classmethod
