@@ -12,7 +12,7 @@ from core.imaging.render import draw_regions, overlay_heatmap, overlay_masks
 from core.modelsets.modelset import PALETTE
 from core.review.store import Decision, DecisionError, ReviewLog
 from core.review.tables import history_table, probability_table, region_table, regions_to_label, verdict_headline
-from ui.engine import GRADCAM_LOCK, model_banner
+from ui.engine import GRADCAM_LOCK, inference_slots, model_banner
 from ui.markup import swatch_html
 
 
@@ -48,7 +48,7 @@ def gradcam_ui(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None
     chosen = left.selectbox("Explain class", names, index=names.index(verdict.top_class), key="gradcam_class")
     key = (verdict.image_sha256, verdict.model_fingerprint, chosen)
     if right.button("Show Grad-CAM", key="gradcam_button"):
-        with GRADCAM_LOCK, st.spinner("Computing Grad-CAM…"):
+        with GRADCAM_LOCK, inference_slots().slot(), st.spinner("Computing Grad-CAM…"):
             st.session_state.gradcam = (key, explain(inspector, pixels, chosen))
     stored = st.session_state.gradcam
     if stored and stored[0] == key:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from core.contract.errors import ImageError, SteelScanError
 from core.engine.inference import Inspector
+from core.engine.slots import InferenceSlots
 from core.imaging.imageio import is_image_path
 from core.review.queue import is_flagged
 from core.review.store import ReviewLog
@@ -70,7 +71,9 @@ def check_upload_size(name: str, size: int, limit: int) -> None:
 
 
 def inspect_and_record(inspector: Inspector, log: ReviewLog, sources: Iterable[Source], band: float,
-                       origin: str = "upload", should_stop: Callable[[], bool] = lambda: False) -> Iterator[BatchItem]:
+                       origin: str = "upload", should_stop: Callable[[], bool] = lambda: False,
+                       slots: InferenceSlots | None = None) -> Iterator[BatchItem]:
+    """Inspect and store each source; with `slots`, the model work waits its turn in the shared queue."""
     pending: deque[Source] = deque()
 
     def feed() -> Iterator[Source]:
@@ -80,7 +83,8 @@ def inspect_and_record(inspector: Inspector, log: ReviewLog, sources: Iterable[S
             pending.append(source)
             yield source
 
-    for result in inspector.inspect_many(feed()):
+    results = inspector.inspect_many(feed())
+    for result in (slots.gated(results) if slots is not None else results):
         source = pending.popleft()
         name = source[1] if isinstance(source, tuple) else str(source)
         if isinstance(result, ImageError):
