@@ -10,6 +10,7 @@ from core.contract.errors import ModelSetError
 from core.modelsets.card_schema import CARD_SCHEMA_VERSION, upgrade_card
 from core.modelsets.modelset import CARD_FILE, CLASSIFIER_FILE, SEGMENTER_FILE, load_model_set, read_card
 from tests.conftest import make_tiny_model_set
+from tests.helpers.hostile_corpus import HOSTILE_CARD_EDITS
 
 
 def test_card_holds_what_an_engineer_needs(tiny_set):
@@ -118,18 +119,7 @@ def test_upgrade_is_pure_and_fills_what_old_cards_meant():
     assert upgrade_card(new) == new
 
 
-HOSTILE_CARDS = [  # (path in the card, value, what the one-line error must say)
-    (("classes", 0, "name"), "<img src=x onerror=alert(1)>", r"classes\[0\] \('<img.*\.name must be 1-64 letters"),
-    (("classes", 1, "color"), "red;background:url(https://evil.example/x)",
-     r"classes\[1\] \('crazing'\)\.color must be a colour written #rrggbb"),
-    (("classes", 2, "threshold"), 1.5, r"classes\[2\].*threshold input should be less than or equal to 1 \(got 1.5\)"),
-    (("classes", 3, "min_area"), -4, r"classes\[3\].*min_area input should be greater than or equal to 0"),
-    (("classes", 1, "name"), "pits", r"class names repeat"),
-    (("name",), "../../etc", r"card: name must be 1-128 letters.*fix name in the card"),
-    (("std",), [0.0, 0.2, 0.2], r"std value error, each value must lie in"),
-    (("schema_version",), 99, r"schema_version 99, newer than this SteelScan reads.*update SteelScan"),
-    (("task",), "regression", r"task 'regression' is unknown.*multi-label"),
-]
+HOSTILE_CARDS = HOSTILE_CARD_EDITS  # tests/helpers/hostile_corpus.py
 
 
 @pytest.mark.parametrize("where, value, expected", HOSTILE_CARDS)
