@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -90,6 +92,12 @@ class Accounts:
     def __init__(self, database_url: str, session_hours: float = DEFAULT_SESSION_HOURS,
                  throttle: ThrottlePolicy | None = None) -> None:
         self.throttle = throttle or ThrottlePolicy()
+        # One writer at a time from this process: a flood of sign-ins queues here, in Python, instead of as a
+        # crowd of connections polling SQLite's write lock (whose busy handler is not fair to the reviewers).
+        self._write_lock = threading.Lock()
+        # Refused attempts (too soon, locked) are logged in batches: one write per second however many arrive.
+        self._refusals: list[dict] = []
+        self._refusals_since = 0.0
         self.engine = make_engine(database_url)
         # Writes take SQLite's write lock up front (BEGIN IMMEDIATE): no lock upgrade to deadlock on.
         self._writer = self.engine.execution_options(steelscan_write=True)
@@ -97,6 +105,7 @@ class Accounts:
         upgrade(self.engine)  # the accounts' tables come from the same migrations as the review log's
 
     def close(self) -> None:
+        self.flush_failure_log()
         self.engine.dispose()
 
     def has_users(self) -> bool:
@@ -208,18 +217,41 @@ class Accounts:
             what = f"user name {name!r}" if row.key.startswith("account:") else f"address {client}"
             seconds = int((row.wait_until - now).total_seconds()) + 1
             if row.failures >= keys[row.key]:
-                self._record_failure(name, client, "locked", {})
+                self._log_refusal(name, client, "locked")
                 raise AuthError("sign-in", f"{row.failures} failed attempts for {what}: locked for "
                                 f"{-(-seconds // 60)} more minute(s)",
                                 "wait, or ask an admin to unlock it (Users page or `steelscan users unlock NAME`)")
-            self._record_failure(name, client, "delayed", {})
+            self._log_refusal(name, client, "delayed")
             raise AuthError("sign-in", f"too soon after a failed attempt for {what}",
                             f"wait {seconds} s and try again")
 
+    def _log_refusal(self, name: str, client: str, reason: str) -> None:
+        """An attempt refused without a password check: logged with the next write, at most a second later."""
+        with self._write_lock:
+            if not self._refusals:
+                self._refusals_since = time.monotonic()
+            self._refusals.append({"at": utc_now(), "username": name, "client": client, "reason": reason})
+            due = time.monotonic() - self._refusals_since > 1.0 or len(self._refusals) >= 1000
+        if due:
+            self.flush_failure_log()
+
+    def _take_refusals(self) -> list[SignInFailureRow]:
+        with self._write_lock:
+            taken, self._refusals = self._refusals, []
+        return [SignInFailureRow(**r) for r in taken]
+
+    def flush_failure_log(self) -> None:
+        rows = self._take_refusals()
+        if rows:
+            self._short_write(lambda session: session.add_all(rows))
+
     def _record_failure(self, name: str, client: str, reason: str, keys: dict[str, int]) -> None:
         """Log the failure and, for a real password check, count it against each key (growing delay, lock)."""
+        earlier = self._take_refusals()
+
         def work(session: Session) -> None:
             now = utc_now()
+            session.add_all(earlier)
             session.add(SignInFailureRow(at=now, username=name, client=client, reason=reason))
             forget_before = now - timedelta(minutes=self.throttle.lock_minutes)
             for key, limit in keys.items():
@@ -242,7 +274,7 @@ class Accounts:
         """One short write transaction (SQLite: BEGIN IMMEDIATE), retried while the database is busy."""
         for attempt in range(5):
             try:
-                with Session(self._writer) as session, session.begin():
+                with self._write_lock, Session(self._writer) as session, session.begin():
                     return work(session)
             except OperationalError as exc:
                 if attempt == 4 or "locked" not in str(exc).lower():
@@ -267,6 +299,7 @@ class Accounts:
 
     def sign_in_failures(self, limit: int = 200) -> list[dict]:
         """The latest failed sign-ins, newest first."""
+        self.flush_failure_log()
         with Session(self.engine) as session:
             rows = session.scalars(select(SignInFailureRow).order_by(SignInFailureRow.id.desc()).limit(limit)).all()
             return [{"at": r.at, "username": r.username, "client": r.client, "reason": r.reason} for r in rows]
