@@ -14,6 +14,7 @@ the counters, the new session) take the database's write lock, so sign-in attemp
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import threading
@@ -97,7 +98,7 @@ class Accounts:
         self._write_lock = threading.Lock()
         # Refused attempts (too soon, locked) are logged in batches: one write per second however many arrive.
         self._refusals: list[dict] = []
-        self._refusals_since = 0.0
+        self._last_flush = 0.0
         self.engine = make_engine(database_url)
         # Writes take SQLite's write lock up front (BEGIN IMMEDIATE): no lock upgrade to deadlock on.
         self._writer = self.engine.execution_options(steelscan_write=True)
@@ -215,7 +216,7 @@ class Accounts:
             if row.wait_until <= now:
                 continue
             what = f"user name {name!r}" if row.key.startswith("account:") else f"address {client}"
-            seconds = int((row.wait_until - now).total_seconds()) + 1
+            seconds = max(1, math.ceil((row.wait_until - now).total_seconds()))
             if row.failures >= keys[row.key]:
                 self._log_refusal(name, client, "locked")
                 raise AuthError("sign-in", f"{row.failures} failed attempts for {what}: locked for "
@@ -226,18 +227,18 @@ class Accounts:
                             f"wait {seconds} s and try again")
 
     def _log_refusal(self, name: str, client: str, reason: str) -> None:
-        """An attempt refused without a password check: logged with the next write, at most a second later."""
+        """An attempt refused without a password check: written at once after a quiet second, otherwise with
+        the next write a second later (a flood of refusals costs one write per second, not one each)."""
         with self._write_lock:
-            if not self._refusals:
-                self._refusals_since = time.monotonic()
             self._refusals.append({"at": utc_now(), "username": name, "client": client, "reason": reason})
-            due = time.monotonic() - self._refusals_since > 1.0 or len(self._refusals) >= 1000
+            due = time.monotonic() - self._last_flush > 1.0 or len(self._refusals) >= 1000
         if due:
             self.flush_failure_log()
 
     def _take_refusals(self) -> list[SignInFailureRow]:
         with self._write_lock:
             taken, self._refusals = self._refusals, []
+            self._last_flush = time.monotonic()
         return [SignInFailureRow(**r) for r in taken]
 
     def flush_failure_log(self) -> None:
