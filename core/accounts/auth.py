@@ -99,6 +99,7 @@ class Accounts:
         # Refused attempts (too soon, locked) are logged in batches: one write per second however many arrive.
         self._refusals: list[dict] = []
         self._last_flush = 0.0
+        self._flush_timer: threading.Timer | None = None
         self.engine = make_engine(database_url)
         # Writes take SQLite's write lock up front (BEGIN IMMEDIATE): no lock upgrade to deadlock on.
         self._writer = self.engine.execution_options(steelscan_write=True)
@@ -232,6 +233,10 @@ class Accounts:
         with self._write_lock:
             self._refusals.append({"at": utc_now(), "username": name, "client": client, "reason": reason})
             due = time.monotonic() - self._last_flush > 1.0 or len(self._refusals) >= 1000
+            if not due and self._flush_timer is None:  # written within a second even if nothing else comes
+                self._flush_timer = threading.Timer(1.0, self.flush_failure_log)
+                self._flush_timer.daemon = True
+                self._flush_timer.start()
         if due:
             self.flush_failure_log()
 
@@ -239,6 +244,9 @@ class Accounts:
         with self._write_lock:
             taken, self._refusals = self._refusals, []
             self._last_flush = time.monotonic()
+            timer, self._flush_timer = self._flush_timer, None
+        if timer is not None and timer is not threading.current_thread():
+            timer.cancel()
         return [SignInFailureRow(**r) for r in taken]
 
     def flush_failure_log(self) -> None:
