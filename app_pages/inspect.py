@@ -16,7 +16,7 @@ engine.model_banner(inspector)
 
 mode = st.segmented_control("Images from", ["Upload", "Folder"], default="Upload", key="inspect_mode")
 if mode == "Folder":
-    folder_ui(inspector, log, band)
+    folder_ui(inspector, log, band, settings)
     items = []
 else:
     items = upload_ui(inspector, log, band, settings.max_upload_bytes)

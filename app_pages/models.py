@@ -17,6 +17,7 @@ from core.review.active import (
 )
 from ui import auth, engine, state
 from ui.dataset_view import describe_expander
+from ui.markup import swatch_html
 
 settings, log = state.settings(), state.review_log()
 user = auth.page_header("Models", "models.view")
@@ -99,7 +100,7 @@ for entry in installed:
             wanted = {}
             for spec, default in zip(current.classes, card.classes, strict=True):
                 cols = st.columns([1, 2, 2])
-                cols[0].markdown(f"<span style='color:{spec.color}'>■</span> **{spec.name}**", unsafe_allow_html=True)
+                cols[0].markdown(swatch_html(spec.name, spec.color), unsafe_allow_html=True)  # escaped
                 threshold = cols[1].number_input(f"{spec.name} threshold [{default.threshold:g}]", 0.0, 1.0,
                                                  float(spec.threshold), 0.01, format="%.2f", key=f"t-{spec.name}",
                                                  disabled=not can_edit)

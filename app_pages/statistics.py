@@ -6,7 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.review.queue import waiting
-from core.review.stats import FREQS, StatsFilter, all_classes, compute, confusion_array, to_local
+from core.review.stats import FREQS, StatsFilter, all_classes, compute, confusion_array, sheet_csv, to_local
 from ui import auth, state
 
 settings, log = state.settings(), state.review_log()
@@ -93,5 +93,5 @@ with throughput_col:
 
 st.subheader("Sheets")
 st.dataframe(report.table, hide_index=True)
-st.download_button("Download CSV", report.table.to_csv(index=False), file_name=f"steelscan_{start}_{end}.csv",
+st.download_button("Download CSV", sheet_csv(report.table), file_name=f"steelscan_{start}_{end}.csv",
                    mime="text/csv", icon=":material/download:")

@@ -34,6 +34,7 @@ def environment(work: Path, model_set: str = "severstal-synthetic", device: str 
     env = dict(os.environ)
     env.update(STEELSCAN_DATABASE_URL=f"sqlite:///{work / 'log.db'}", STEELSCAN_IMAGE_STORE=str(work / "images"),
                STEELSCAN_MODEL_SET=model_set, STEELSCAN_DEVICE=device, STEELSCAN_SETTINGS=str(work / "none.toml"),
+               STEELSCAN_IMAGE_ROOTS=str(work),
                PYTHONPATH=str(ROOT))
     return env
 

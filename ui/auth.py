@@ -11,19 +11,32 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.accounts.auth import PERMISSIONS, USERNAME, Accounts, AuthError, User
+from core.accounts.auth import PERMISSIONS, USERNAME, Accounts, AuthError, ThrottlePolicy, User
 from ui import state
 
 FIRST_ADMIN_COMMAND = ".venv/bin/steelscan users add NAME --role admin"
 
 
 @st.cache_resource(show_spinner=False)
-def _accounts(database_url: str) -> Accounts:
-    return Accounts(database_url)
+def _accounts(database_url: str, max_failures: int, client_max_failures: int, lock_minutes: float,
+              first_delay_s: float) -> Accounts:
+    return Accounts(database_url, throttle=ThrottlePolicy(max_failures, client_max_failures, lock_minutes,
+                                                          first_delay_s))
 
 
 def accounts() -> Accounts:
-    return _accounts(state.settings().database_url)
+    current = state.settings()
+    return _accounts(current.database_url, current.sign_in_max_failures, current.sign_in_client_max_failures,
+                     current.sign_in_lock_minutes, current.sign_in_first_delay_seconds)
+
+
+def client_address() -> str:
+    """The browser's address as Streamlit sees it ("" where unknown, e.g. under AppTest).
+
+    Behind a reverse proxy this is the proxy's address: throttling per address then throttles the proxy,
+    and per-account throttling still applies (README, Security).
+    """
+    return str(getattr(st.context, "ip_address", None) or "")
 
 
 def oidc_configured() -> bool:
@@ -45,10 +58,21 @@ def oidc_username(email: str | None, domain: str) -> str | None:
     return local
 
 
+def verified_email(claims) -> str | None:
+    """The e-mail of an identity provider's claims only if the provider says it verified it (`email_verified`
+    true, OIDC Core 5.1): anyone can register an unverified address at some providers, e.g. ivan@plant.example."""
+    email = claims.get("email")
+    return email if email and claims.get("email_verified") is True else None
+
+
 def _oidc_user() -> User | None:
     if not (oidc_configured() and st.user.get("is_logged_in", False)):
         return None
     email = st.user.get("email")
+    if verified_email(st.user) is None:
+        st.session_state.auth_notice = (f"{email} signed in through single sign-on, but the identity provider "
+                                        "has not verified that e-mail address: verify it there, then sign in again.")
+        return None
     name = oidc_username(email, state.settings().oidc_email_domain)
     match = [u for u in accounts().list_users() if u["username"] == name and u["active"]]
     if not match:
@@ -120,7 +144,7 @@ def sign_in_page() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            _, token = accounts().sign_in(username.strip(), password)
+            _, token = accounts().sign_in(username.strip(), password, client=client_address())
         except AuthError as exc:
             st.error(str(exc))
         else:

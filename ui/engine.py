@@ -12,7 +12,8 @@ import streamlit as st
 
 from core.contract.errors import SteelScanError
 from core.engine.inference import Inspector
-from core.imaging.imageio import load_image
+from core.engine.slots import InferenceSlots
+from core.imaging.pixelcache import PixelCache
 from core.modelsets.devices import pick_device
 from core.review.active import HOW_TO_GET_A_MODEL_SET, NoModelSetError, resolve_active, with_overrides
 from ui.state import review_log, settings
@@ -69,10 +70,25 @@ def device_in_use() -> str:
         return f"unavailable ({exc.reason})"
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_resource(show_spinner=False)
+def _pixel_cache(max_bytes: int) -> PixelCache:
+    return PixelCache(max_bytes)
+
+
 def stored_pixels(path: str) -> np.ndarray:
-    """Pixels of a stored image (content-addressed, so the path alone is a safe cache key)."""
-    return load_image(path).pixels
+    """Pixels of a stored image (content-addressed, so the path alone is a safe cache key), read-only and shared
+    by every session; the cache holds at most pixel_cache_mb."""
+    return _pixel_cache(settings().pixel_cache_mb * 2**20).get(path)
+
+
+@st.cache_resource(show_spinner=False)
+def _inference_slots(concurrency: int) -> InferenceSlots:
+    return InferenceSlots(concurrency)
+
+
+def inference_slots() -> InferenceSlots:
+    """The one inference queue of this server process, shared by all sessions (setting inference_workers)."""
+    return _inference_slots(settings().inference_workers)
 
 
 def model_banner(inspector: Inspector) -> None:

@@ -9,10 +9,17 @@ import pandas as pd
 import streamlit as st
 
 from core.contract.errors import ImageError, SteelScanError
-from core.contract.settings import PROJECT_ROOT
 from core.engine.inference import Inspector
 from core.imaging.imageio import load_image
-from core.review.batch import BatchItem, check_upload_size, folder_images, folder_status, hash_files, upload_name
+from core.review.batch import (
+    BatchItem,
+    check_upload_size,
+    folder_images,
+    folder_status,
+    hash_files,
+    subfolders,
+    upload_name,
+)
 from core.review.store import ReviewLog
 from ui.batch_view import clear_stop, run_batch
 
@@ -61,14 +68,27 @@ def _thumbnail(path: str, mtime: float, width: int = 360) -> np.ndarray:
     return np.ascontiguousarray(pixels[::step, ::step])
 
 
-def folder_ui(inspector: Inspector, log: ReviewLog, band: float) -> None:
-    default = PROJECT_ROOT / "sample_images"
-    folder = st.text_input("Folder of sheet images", value=str(default), key="folder_path")
+def folder_ui(inspector: Inspector, log: ReviewLog, band: float, settings) -> None:
+    """Only folders under the configured image_roots: a root and one of its subfolders are picked, never typed."""
+    roots = [str(r) for r in settings.image_roots]
+    if not roots:
+        st.info("Folder mode is off: no image folders are configured. An operator lists them in `image_roots` "
+                "(steelscan.toml or STEELSCAN_IMAGE_ROOTS); until then, upload images instead.")
+        return
+    left, right = st.columns(2)
+    root = left.selectbox("Image folder", roots, key="folder_root")
+    inside = subfolders(root)
+    choice = right.selectbox("Subfolder", ["(all of it)"] + [p.name for p in inside], key="folder_sub")
+    folder = root if choice == "(all of it)" else str(Path(root) / choice)
     try:
-        files = folder_images(folder)
+        listing = folder_images(folder, roots, settings.folder_max_files, settings.folder_max_seconds)
     except SteelScanError as exc:
         st.error(str(exc))
         return
+    files = listing.files
+    st.caption(f"Folder: {listing.folder}")
+    if listing.stopped:
+        st.warning(f"{listing.folder}: {listing.stopped}.")
     if not files:
         st.info(f"{folder} holds no JPEG, PNG, BMP or TIFF images.")
         return

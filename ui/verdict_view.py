@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import streamlit as st
 
@@ -15,14 +13,12 @@ from core.imaging.render import draw_regions, overlay_heatmap, overlay_masks
 from core.modelsets.modelset import PALETTE
 from core.review.store import Decision, DecisionError, ReviewLog
 from core.review.tables import history_table, probability_table, region_table, regions_to_label, verdict_headline
-from ui.engine import GRADCAM_LOCK, model_banner
+from ui.engine import GRADCAM_LOCK, inference_slots, model_banner
+from ui.markup import swatch_html
 
 
 def legend(names, colors) -> None:
-    swatch = ("<span style='display:inline-block;width:.8em;height:.8em;background:{};border-radius:2px;"
-              "margin:0 .25em 0 .8em;vertical-align:middle'></span>{}")
-    swatches = " ".join(swatch.format(c, html.escape(n)) for n, c in zip(names, colors, strict=True))
-    st.markdown(swatches, unsafe_allow_html=True)
+    st.markdown(" ".join(swatch_html(n, c) for n, c in zip(names, colors, strict=True)), unsafe_allow_html=True)
 
 
 def overlay_ui(verdict: Verdict, pixels: np.ndarray, colors: list[str]) -> None:
@@ -53,7 +49,7 @@ def gradcam_ui(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None
     chosen = left.selectbox("Explain class", names, index=names.index(verdict.top_class), key="gradcam_class")
     key = (verdict.image_sha256, verdict.model_fingerprint, chosen)
     if right.button("Show Grad-CAM", key="gradcam_button"):
-        with GRADCAM_LOCK, st.spinner("Computing Grad-CAM…"):
+        with GRADCAM_LOCK, inference_slots().slot(), st.spinner("Computing Grad-CAM…"):
             st.session_state.gradcam = (key, explain(inspector, pixels, chosen))
     stored = st.session_state.gradcam
     if stored and stored[0] == key:

@@ -3,24 +3,35 @@
 Passwords are hashed with Argon2id (argon2-cffi); session tokens are random and only their
 SHA-256 is stored, so a copy of the database cannot be used to sign in.
 Roles nest: inspector < supervisor < admin.
+
+Sign-in is throttled per account name and per client address (ThrottlePolicy): each failure in a row makes
+the next attempt wait longer (1 s, 2 s, 4 s, ... by default), and after `max_failures` the name (or
+`client_max_failures` the address) is locked for `lock_minutes` unless an admin unlocks it. Every failure is
+logged (sign_in_failures). The Argon2 check runs outside any transaction: only short writes (the failure,
+the counters, the new session) take the database's write lock, so sign-in attempts never hold up decisions.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
+from core.accounts.rows import SessionRow, SignInFailureRow, ThrottleRow, UserRow, _Base  # noqa: F401 (_Base: env.py)
 from core.contract.errors import SteelScanError
 from core.review.store.db import make_engine
+from core.review.store.migrate import upgrade
 from core.review.store.models import utc_now
 
 ROLES = ("inspector", "supervisor", "admin")
@@ -39,34 +50,22 @@ USERNAME = re.compile(r"^[A-Za-z0-9._-]{2,64}$")
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended cost
 
 
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    max_failures: int = 5  # failures in a row for one account name before it is locked
+    client_max_failures: int = 20  # failures in a row from one client address (all names) before it is locked
+    lock_minutes: float = 15.0  # how long a lock lasts; failures older than this are forgotten
+    first_delay_s: float = 1.0  # wait after the first failure; doubles with each further one
+    max_delay_s: float = 30.0
+
+    def wait_after(self, failures: int, limit: int) -> timedelta:
+        if failures >= limit:
+            return timedelta(minutes=self.lock_minutes)
+        return timedelta(seconds=min(self.first_delay_s * 2 ** (failures - 1), self.max_delay_s))
+
+
 class AuthError(SteelScanError):
     """A sign-in, account or permission problem; the message never says which half was wrong."""
-
-
-class _Base(DeclarativeBase):
-    """Separate metadata from the review log's tables: accounts are created by `Accounts` alone."""
-
-
-class UserRow(_Base):
-    __tablename__ = "users"
-
-    username: Mapped[str] = mapped_column(String(64), primary_key=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
-    created_by: Mapped[str] = mapped_column(String(64))
-    password_changed_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
-
-
-class SessionRow(_Base):
-    __tablename__ = "user_sessions"
-
-    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
-    username: Mapped[str] = mapped_column(ForeignKey("users.username"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
-    expires_at: Mapped[datetime] = mapped_column(DateTime)
-    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 @dataclass(frozen=True)
@@ -91,14 +90,24 @@ def _token_hash(token: str) -> str:
 class Accounts:
     """Users and sessions. Safe to share across threads: every call opens its own session."""
 
-    def __init__(self, database_url: str, session_hours: float = DEFAULT_SESSION_HOURS) -> None:
+    def __init__(self, database_url: str, session_hours: float = DEFAULT_SESSION_HOURS,
+                 throttle: ThrottlePolicy | None = None) -> None:
+        self.throttle = throttle or ThrottlePolicy()
+        # One writer at a time from this process: a flood of sign-ins queues here, in Python, instead of as a
+        # crowd of connections polling SQLite's write lock (whose busy handler is not fair to the reviewers).
+        self._write_lock = threading.Lock()
+        # Refused attempts (too soon, locked) are logged in batches: one write per second however many arrive.
+        self._refusals: list[dict] = []
+        self._last_flush = 0.0
+        self._flush_timer: threading.Timer | None = None
         self.engine = make_engine(database_url)
         # Writes take SQLite's write lock up front (BEGIN IMMEDIATE): no lock upgrade to deadlock on.
         self._writer = self.engine.execution_options(steelscan_write=True)
         self.session_ttl = timedelta(hours=session_hours)
-        _Base.metadata.create_all(self.engine)
+        upgrade(self.engine)  # the accounts' tables come from the same migrations as the review log's
 
     def close(self) -> None:
+        self.flush_failure_log()
         self.engine.dispose()
 
     def has_users(self) -> bool:
@@ -156,27 +165,153 @@ class Accounts:
         with Session(self._writer) as session, session.begin():
             self._row(session, username).active = active
 
-    def sign_in(self, username: str, password: str) -> tuple[User, str]:
-        """(user, session token) for the right password; AuthError otherwise."""
+    def sign_in(self, username: str, password: str, client: str = "") -> tuple[User, str]:
+        """(user, session token) for the right password; AuthError otherwise (every failure logged).
+
+        `client` is the caller's address (Streamlit's st.context.ip_address), "" when unknown.
+        """
         wrong = AuthError("sign-in", "wrong user name or password", "try again, or ask an admin to reset it")
-        with Session(self._writer) as session, session.begin():
-            row = session.get(UserRow, username)
-            if row is None:
+        name, client = (username or "")[:64], (client or "")[:64]
+        keys = {f"account:{name}": self.throttle.max_failures}
+        if client:
+            keys[f"client:{client}"] = self.throttle.client_max_failures
+        self._refuse_while_throttled(name, client, keys)
+        with Session(self.engine) as session:  # a read: no write lock held while Argon2 runs
+            row = session.get(UserRow, name)
+            stored_hash = row.password_hash if row is not None else None
+        try:
+            if stored_hash is None:
                 _hasher.hash(password)  # same work as a real check: no timing hint that the name is unknown
+                raise VerifyMismatchError
+            _hasher.verify(stored_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            self._record_failure(name, client, "unknown_user" if stored_hash is None else "wrong_password", keys)
+            raise wrong from None
+        rehash = _hasher.hash(password) if _hasher.check_needs_rehash(stored_hash) else None
+        token = secrets.token_urlsafe(32)
+
+        def start_session(session: Session) -> User:
+            row = session.get(UserRow, name)
+            if row is None or row.password_hash != stored_hash:  # deleted or reset while we checked
                 raise wrong
-            try:
-                _hasher.verify(row.password_hash, password)
-            except (VerifyMismatchError, VerificationError, InvalidHashError):
-                raise wrong from None
             if not row.active:
-                raise AuthError("sign-in", f"account {username!r} is disabled", "ask an admin to enable it")
-            if _hasher.check_needs_rehash(row.password_hash):
-                row.password_hash = _hasher.hash(password)
-            token = secrets.token_urlsafe(32)
-            session.add(
-                SessionRow(token_sha256=_token_hash(token), username=username, expires_at=utc_now() + self.session_ttl)
-            )
-            return User(row.username, row.role), token
+                raise AuthError("sign-in", f"account {name!r} is disabled", "ask an admin to enable it")
+            if rehash:
+                row.password_hash = rehash
+            session.add(SessionRow(token_sha256=_token_hash(token), username=name,
+                                   expires_at=utc_now() + self.session_ttl))
+            session.execute(delete(ThrottleRow).where(ThrottleRow.key == f"account:{name}"))
+            return User(row.username, row.role)
+
+        try:
+            return self._short_write(start_session), token
+        except AuthError as exc:
+            self._record_failure(name, client, "disabled" if "disabled" in exc.reason else "wrong_password", {})
+            raise
+
+    def _refuse_while_throttled(self, name: str, client: str, keys: dict[str, int]) -> None:
+        now = utc_now()
+        with Session(self.engine) as session:
+            rows = session.scalars(select(ThrottleRow).where(ThrottleRow.key.in_(list(keys)))).all()
+        for row in sorted(rows, key=lambda r: r.wait_until, reverse=True):
+            if row.wait_until <= now:
+                continue
+            what = f"user name {name!r}" if row.key.startswith("account:") else f"address {client}"
+            seconds = max(1, math.ceil((row.wait_until - now).total_seconds()))
+            if row.failures >= keys[row.key]:
+                self._log_refusal(name, client, "locked")
+                raise AuthError("sign-in", f"{row.failures} failed attempts for {what}: locked for "
+                                f"{-(-seconds // 60)} more minute(s)",
+                                "wait, or ask an admin to unlock it (Users page or `steelscan users unlock NAME`)")
+            self._log_refusal(name, client, "delayed")
+            raise AuthError("sign-in", f"too soon after a failed attempt for {what}",
+                            f"wait {seconds} s and try again")
+
+    def _log_refusal(self, name: str, client: str, reason: str) -> None:
+        """An attempt refused without a password check: written at once after a quiet second, otherwise with
+        the next write a second later (a flood of refusals costs one write per second, not one each)."""
+        with self._write_lock:
+            self._refusals.append({"at": utc_now(), "username": name, "client": client, "reason": reason})
+            due = time.monotonic() - self._last_flush > 1.0 or len(self._refusals) >= 1000
+            if not due and self._flush_timer is None:  # written within a second even if nothing else comes
+                self._flush_timer = threading.Timer(1.0, self.flush_failure_log)
+                self._flush_timer.daemon = True
+                self._flush_timer.start()
+        if due:
+            self.flush_failure_log()
+
+    def _take_refusals(self) -> list[SignInFailureRow]:
+        with self._write_lock:
+            taken, self._refusals = self._refusals, []
+            self._last_flush = time.monotonic()
+            timer, self._flush_timer = self._flush_timer, None
+        if timer is not None and timer is not threading.current_thread():
+            timer.cancel()
+        return [SignInFailureRow(**r) for r in taken]
+
+    def flush_failure_log(self) -> None:
+        rows = self._take_refusals()
+        if rows:
+            self._short_write(lambda session: session.add_all(rows))
+
+    def _record_failure(self, name: str, client: str, reason: str, keys: dict[str, int]) -> None:
+        """Log the failure and, for a real password check, count it against each key (growing delay, lock)."""
+        earlier = self._take_refusals()
+
+        def work(session: Session) -> None:
+            now = utc_now()
+            session.add_all(earlier)
+            session.add(SignInFailureRow(at=now, username=name, client=client, reason=reason))
+            forget_before = now - timedelta(minutes=self.throttle.lock_minutes)
+            for key, limit in keys.items():
+                row = session.get(ThrottleRow, key, with_for_update=True)
+                if row is None:
+                    row = ThrottleRow(key=key, failures=0, last_failure_at=now, wait_until=now)
+                    session.add(row)
+                elif row.last_failure_at < forget_before:
+                    row.failures = 0
+                row.failures += 1
+                row.last_failure_at = now
+                row.wait_until = now + self.throttle.wait_after(row.failures, limit)
+
+        try:
+            self._short_write(work)
+        except IntegrityError:  # two first failures for one key at once (PostgreSQL): count again
+            self._short_write(work)
+
+    def _short_write(self, work):
+        """One short write transaction (SQLite: BEGIN IMMEDIATE), retried while the database is busy."""
+        for attempt in range(5):
+            try:
+                with self._write_lock, Session(self._writer) as session, session.begin():
+                    return work(session)
+            except OperationalError as exc:
+                if attempt == 4 or "locked" not in str(exc).lower():
+                    raise
+        raise AssertionError("unreachable")
+
+    def unlock(self, username: str) -> bool:
+        """Clear an account's failures and lock (an admin's action); True if it was throttled."""
+        with Session(self._writer) as session, session.begin():
+            self._row(session, username)
+            return session.execute(delete(ThrottleRow).where(ThrottleRow.key == f"account:{username}")).rowcount > 0
+
+    def locked_accounts(self) -> list[dict]:
+        """Account names locked now (failures reached max_failures), with until when."""
+        now = utc_now()
+        with Session(self.engine) as session:
+            rows = session.scalars(select(ThrottleRow).where(ThrottleRow.key.like("account:%"))
+                                   .where(ThrottleRow.wait_until > now)
+                                   .where(ThrottleRow.failures >= self.throttle.max_failures)).all()
+            return [{"username": r.key.removeprefix("account:"), "failures": r.failures, "locked_until": r.wait_until}
+                    for r in rows]
+
+    def sign_in_failures(self, limit: int = 200) -> list[dict]:
+        """The latest failed sign-ins, newest first."""
+        self.flush_failure_log()
+        with Session(self.engine) as session:
+            rows = session.scalars(select(SignInFailureRow).order_by(SignInFailureRow.id.desc()).limit(limit)).all()
+            return [{"at": r.at, "username": r.username, "client": r.client, "reason": r.reason} for r in rows]
 
     def user_for(self, token: str | None) -> User | None:
         """The signed-in user of a live session; None when absent, expired, revoked or disabled."""

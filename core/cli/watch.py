@@ -35,9 +35,18 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.line.watcher import Watcher, WatchOptions
     from core.review.active import ActiveEngine
+    from core.review.batch import confine
     from core.review.store import ReviewLog
 
-    options = WatchOptions(args.folders or list(settings.watch_folders), args.pattern or settings.watch_patterns,
+    try:  # the same allow-list as the dashboard's Folder mode: nothing outside image_roots is read
+        folders = [confine(folder, settings.image_roots)[1] for folder in args.folders or settings.watch_folders]
+    except SteelScanError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not folders:
+        print("error: no folder to watch — name folders, or set watch_folders (under image_roots)", file=sys.stderr)
+        return 2
+    options = WatchOptions(folders, args.pattern or settings.watch_patterns,
                            batch_size=args.batch_size, settle_s=args.settle, polling=args.polling,
                            max_backlog=args.max_backlog)
     if args.name:

@@ -52,6 +52,27 @@ class Settings(BaseSettings):
             return [part.strip() for part in text.split(os.pathsep) if part.strip()]
         return value
 
+    # Folder mode reads only under these folders (resolved, symlinks followed); empty = Folder mode off.
+    image_roots: tuple[Path, ...] = ()
+    folder_max_files: int = Field(5000, ge=1)  # a folder walk stops after this many images ...
+    folder_max_seconds: float = Field(10.0, gt=0)  # ... or after this long, and says so
+    # Sign-in throttling (core.accounts.auth.ThrottlePolicy): per account name and per client address.
+    sign_in_max_failures: int = Field(5, ge=1)
+    sign_in_client_max_failures: int = Field(20, ge=1)
+    sign_in_lock_minutes: float = Field(15.0, gt=0)
+    sign_in_first_delay_seconds: float = Field(1.0, ge=0)
+    # Inference runs (all sessions of one server process) at once; the rest wait their turn in a queue.
+    inference_workers: int = Field(1, ge=1, le=64)
+    pixel_cache_mb: int = Field(256, ge=1)  # decoded images kept for redraws, bounded in bytes
+
+    @field_validator("image_roots", mode="before")
+    @classmethod
+    def _roots_list(cls, value):
+        # STEELSCAN_IMAGE_ROOTS="/a:/b" (os.pathsep) or a TOML list
+        if isinstance(value, str):
+            return tuple(part for part in value.split(os.pathsep) if part.strip())
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

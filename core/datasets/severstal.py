@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from core.contract.csvsafe import write_rows
 from core.contract.errors import DatasetError
 from core.datasets.base import Dataset, Sample
 from core.imaging.imageio import is_image_path
@@ -75,21 +76,16 @@ def write_severstal_csv(
     """Write labels in either format (rows sorted by image id, then class)."""
     path = Path(csv_path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        if fmt == "current":
-            writer.writerow(CURRENT_HEADER)
-            for image_id in sorted(labels):
-                for index in sorted(labels[image_id]):
-                    if labels[image_id][index]:
-                        writer.writerow([image_id, index + 1, labels[image_id][index]])
-        elif fmt == "original":
-            writer.writerow(ORIGINAL_HEADER)
-            for image_id in sorted(labels):
-                for index in range(num_classes):
-                    writer.writerow([f"{image_id}_{index + 1}", labels[image_id].get(index, "")])
-        else:
-            raise ValueError(f"unknown format {fmt!r}; use 'current' or 'original'")
+    if fmt == "current":
+        rows = [[image_id, index + 1, labels[image_id][index]]
+                for image_id in sorted(labels) for index in sorted(labels[image_id]) if labels[image_id][index]]
+        write_rows(path, CURRENT_HEADER, rows)  # neutralised cells: a crafted image id never runs as a formula
+    elif fmt == "original":
+        rows = [[f"{image_id}_{index + 1}", labels[image_id].get(index, "")]
+                for image_id in sorted(labels) for index in range(num_classes)]
+        write_rows(path, ORIGINAL_HEADER, rows)
+    else:
+        raise ValueError(f"unknown format {fmt!r}; use 'current' or 'original'")
 
 
 def read_severstal(root: str | Path, class_names: tuple[str, ...] | None = None) -> Dataset:

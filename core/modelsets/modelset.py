@@ -18,13 +18,12 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from core.contract.errors import ModelSetError
-from core.modelsets.networks import CLASSIFIER_POOLINGS, build_classifier, build_segmenter, share_encoder
-from core.modelsets.preprocess import NORMALISATIONS
+from core.modelsets.card_schema import CARD_SCHEMA_VERSION, TASKS, validate_card  # noqa: F401 (TASKS re-exported)
+from core.modelsets.networks import build_classifier, build_segmenter, share_encoder
 
 CARD_FILE = "card.json"
 CLASSIFIER_FILE = "classifier.safetensors"
 SEGMENTER_FILE = "segmenter.safetensors"
-TASKS = ("multi-label", "single-label")
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45")
 
 
@@ -64,6 +63,7 @@ class ModelCard:
     # The training domain (core.engine.domain): data fingerprint, image sizes, class counts and the
     # feature statistics' file with its sha256. Not part of `fingerprint`: fitting it changes no weights.
     domain: dict = field(default_factory=dict)
+    schema_version: int = CARD_SCHEMA_VERSION  # card_schema.upgrade_card reads older cards
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -84,24 +84,10 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: dict, source: str = CARD_FILE) -> ModelCard:
-        try:
-            classes = tuple(ClassSpec(**c) for c in data.pop("classes"))
-            card = cls(classes=classes, **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-        except (KeyError, TypeError) as exc:
-            raise ModelSetError(source, f"is not a valid model card ({exc})", "re-create the model set") from None
-        if card.task not in TASKS:
-            raise ModelSetError(source, f"task {card.task!r} is unknown", f"use one of {', '.join(TASKS)}")
-        if card.classifier_pooling not in CLASSIFIER_POOLINGS:
-            raise ModelSetError(source, f"classifier_pooling {card.classifier_pooling!r} is unknown",
-                                f"use one of {', '.join(CLASSIFIER_POOLINGS)}")
-        if card.normalisation not in NORMALISATIONS:
-            raise ModelSetError(source, f"normalisation {card.normalisation!r} is unknown",
-                                f"use one of {', '.join(NORMALISATIONS)}")
-        if card.segmenter_encoder_source not in ("classifier", "own"):
-            raise ModelSetError(source, "segmenter_encoder_source must be 'classifier' or 'own'", "fix the card")
-        if card.shared_encoder and card.segmenter_encoder != card.classifier_architecture:
-            raise ModelSetError(source, "a shared encoder must match the classifier architecture", "fix the card")
-        return card
+        """A card from its JSON dict: upgraded from older schema versions, then validated (card_schema)."""
+        valid = validate_card(data, source)
+        classes = tuple(ClassSpec(**c) for c in valid.pop("classes"))
+        return cls(classes=classes, **{k: tuple(v) if isinstance(v, list) else v for k, v in valid.items()})
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ batch goes on.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import time
 import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +21,7 @@ import pandas as pd
 
 from core.contract.errors import ImageError, SteelScanError
 from core.engine.inference import Inspector
+from core.engine.slots import InferenceSlots
 from core.imaging.imageio import is_image_path
 from core.review.queue import is_flagged
 from core.review.store import ReviewLog
@@ -68,7 +71,9 @@ def check_upload_size(name: str, size: int, limit: int) -> None:
 
 
 def inspect_and_record(inspector: Inspector, log: ReviewLog, sources: Iterable[Source], band: float,
-                       origin: str = "upload", should_stop: Callable[[], bool] = lambda: False) -> Iterator[BatchItem]:
+                       origin: str = "upload", should_stop: Callable[[], bool] = lambda: False,
+                       slots: InferenceSlots | None = None) -> Iterator[BatchItem]:
+    """Inspect and store each source; with `slots`, the model work waits its turn in the shared queue."""
     pending: deque[Source] = deque()
 
     def feed() -> Iterator[Source]:
@@ -78,7 +83,8 @@ def inspect_and_record(inspector: Inspector, log: ReviewLog, sources: Iterable[S
             pending.append(source)
             yield source
 
-    for result in inspector.inspect_many(feed()):
+    results = inspector.inspect_many(feed())
+    for result in (slots.gated(results) if slots is not None else results):
         source = pending.popleft()
         name = source[1] if isinstance(source, tuple) else str(source)
         if isinstance(result, ImageError):
@@ -94,12 +100,83 @@ def inspect_and_record(inspector: Inspector, log: ReviewLog, sources: Iterable[S
                         is_flagged(result, band))
 
 
-def folder_images(folder: str | Path) -> list[Path]:
-    """Image files under a folder, sorted; a clear error when it is not a folder."""
-    root = Path(folder).expanduser()
-    if not root.is_dir():
-        raise SteelScanError(root, "is not a folder", "enter the path of a folder of JPEG/PNG/BMP/TIFF images")
-    return sorted(p for p in root.rglob("*") if p.is_file() and is_image_path(p))
+class FolderError(SteelScanError):
+    """A folder outside the configured image roots, or Folder mode switched off."""
+
+
+@dataclass(frozen=True)
+class FolderListing:
+    root: Path  # the configured root, resolved
+    folder: Path  # the folder walked, resolved, inside root
+    files: list[Path]  # resolved image paths, all inside root, sorted
+    stopped: str = ""  # why the walk stopped early ("" when it saw everything)
+
+
+def confine(folder: str | Path, roots: Iterable[str | Path]) -> tuple[Path, Path]:
+    """(root, folder), both resolved (symlinks followed), when `folder` lies inside one of `roots`.
+
+    Checked after resolving, so neither `..` nor a symlink inside a root leads outside it.
+    """
+    resolved_roots = [Path(r).expanduser().resolve() for r in roots]
+    if not resolved_roots:
+        raise FolderError("image_roots", "is empty, so Folder mode is off",
+                          "an operator lists the image folders in image_roots (steelscan.toml or "
+                          "STEELSCAN_IMAGE_ROOTS)")
+    try:
+        target = Path(folder).expanduser().resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise FolderError(folder, "does not exist", "choose one of the configured image folders") from None
+    for root in resolved_roots:
+        if target == root or target.is_relative_to(root):
+            if not target.is_dir():
+                raise FolderError(folder, "is not a folder", "choose a folder of JPEG/PNG/BMP/TIFF images")
+            return root, target
+    raise FolderError(folder, "is outside the configured image folders",
+                      "choose one of image_roots, or ask the operator to add this folder there")
+
+
+def folder_images(folder: str | Path, roots: Iterable[str | Path], max_files: int = 5000,
+                  max_seconds: float = 10.0) -> FolderListing:
+    """Image files under a folder inside the image roots, walked at most `max_files` images / `max_seconds`.
+
+    A symlinked file or folder that resolves outside the root is skipped, never read.
+    """
+    root, target = confine(folder, roots)
+    deadline = time.monotonic() + max_seconds
+    found: list[Path] = []
+    stopped = ""
+    for directory, subdirs, names in os.walk(target, followlinks=False):
+        subdirs.sort()
+        for index, name in enumerate(sorted(names)):
+            if index % 256 == 255 and time.monotonic() > deadline:
+                break  # a huge flat folder: the check below says why
+            path = Path(directory, name)
+            if not is_image_path(path):
+                continue
+            real = path.resolve()
+            if not (real.is_relative_to(root) and real.is_file()):
+                continue  # a symlink out of the root: skipped
+            found.append(real)
+            if len(found) >= max_files:
+                stopped = (f"stopped after {max_files} images (folder_max_files): choose a smaller folder, or "
+                           "raise folder_max_files")
+                break
+        if not stopped and time.monotonic() > deadline:
+            stopped = (f"stopped after {max_seconds:g} s (folder_max_seconds) with {len(found)} images: choose a "
+                       "smaller folder, or raise folder_max_seconds")
+        if stopped:
+            break
+    return FolderListing(root, target, sorted(set(found)), stopped)
+
+
+def subfolders(root: str | Path, limit: int = 500) -> list[Path]:
+    """Folders directly under a root (resolved and still inside it), for the folder picker."""
+    base = Path(root).resolve()
+    try:
+        entries = sorted(p for p in base.iterdir() if p.is_dir())[:limit]
+    except OSError:
+        return []
+    return [p for p in entries if p.resolve().is_relative_to(base)]
 
 
 def hash_files(files: Iterable[Path]) -> dict[Path, str]:

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix
 
+from core.contract.csvsafe import frame_to_csv
+
 FREQS = ("hour", "shift", "day")
 SHIFT_STARTS = (6, 14, 22)  # early, late, night: the common three-shift rota
 ANY = "any defect"
@@ -226,6 +228,11 @@ def sheet_table(images: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:
         table[f"p_{name}"] = [dict(zip(n, p, strict=True)).get(name, np.nan)
                               for n, p in zip(images["class_names"], images["probabilities"], strict=True)]
     return table.sort_values("inspected_at", ignore_index=True)
+
+
+def sheet_csv(table: pd.DataFrame) -> str:
+    """The Statistics download: the per-sheet table as CSV, formula-leading text neutralised (OWASP)."""
+    return frame_to_csv(table)
 
 
 def compute(images: pd.DataFrame, reviews: pd.DataFrame, filters: StatsFilter, waiting: int) -> StatsReport:

@@ -110,14 +110,18 @@ def test_batch_upload_reports_bad_files_and_advances_after_each_decision():
     assert len(open_log().reviews_frame()) == 2
 
 
-def test_folder_browse_inspects_new_images_and_filters(tmp_path):
-    folder = tmp_path / "line3"
-    folder.mkdir()
+def test_folder_browse_inspects_new_images_and_filters(tmp_path, monkeypatch):
+    folder = tmp_path / "plant-images" / "line3"
+    folder.mkdir(parents=True)
     for seed in range(3):
         (folder / f"strip_{seed}.png").write_bytes(strip_png(40 + seed))
+    (tmp_path / "plant-images" / "elsewhere.png").write_bytes(strip_png(49))
+    monkeypatch.setenv("STEELSCAN_IMAGE_ROOTS", str(tmp_path / "plant-images"))
     app = start()
     app.segmented_control(key="inspect_mode").set_value("Folder").run()
-    app.text_input(key="folder_path").input(str(folder)).run()
+    assert not [t for t in app.text_input if t.key == "folder_path"]  # a root and a subfolder are picked, not typed
+    assert app.selectbox(key="folder_root").options == [str(tmp_path / "plant-images")]
+    app.selectbox(key="folder_sub").set_value("line3").run()
     button(app, "Inspect 3 new images").click().run()
     assert not app.exception
     log = open_log()
@@ -127,6 +131,14 @@ def test_folder_browse_inspects_new_images_and_filters(tmp_path):
     button(app, "Accept").click().run()
     app.segmented_control(key="folder_filter").set_value("Not yet reviewed").run()
     assert len([b for b in app.button if b.label == "Open"]) == 2
+
+
+def test_folder_mode_is_off_without_image_roots():
+    app = start()
+    app.segmented_control(key="inspect_mode").set_value("Folder").run()
+    assert not app.exception
+    assert any("Folder mode is off" in i.value for i in app.info)
+    assert not [s for s in app.selectbox if s.key == "folder_root"]
 
 
 def _queue_with(log: ReviewLog) -> dict[str, int]:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
-from core.accounts.auth import Accounts
+from core.accounts.auth import Accounts, AuthError, ThrottlePolicy
 from core.contract.settings import load_settings
 from core.review.store import ReviewLog
 from tests.helpers.dashboard import PASSWORD, ROOT, account_token, dashboard_env, models_dir, strip_png  # noqa: F401
-from ui.auth import FIRST_ADMIN_COMMAND, oidc_username
+from ui.auth import FIRST_ADMIN_COMMAND, oidc_username, verified_email
 
 TIMEOUT = 180
 pytestmark = pytest.mark.usefixtures("dashboard_env")
@@ -89,9 +90,15 @@ def test_sign_in_form_refuses_a_wrong_password_and_records_the_signed_in_user():
     assert any("wrong user name or password" in e.value for e in app.error)
     assert not app.session_state["auth_token"] and titles(app) == ["Sign in to SteelScan"]
 
-    app.text_input(key="sign_in_user").input("ivan")
-    app.text_input(key="sign_in_password").input(PASSWORD)
-    button(app, "Sign in").click().run()
+    # Straight after a failure even the right password must wait (the growing delay), then it signs in.
+    for wait in (0, 1.1):
+        time.sleep(wait)
+        app.text_input(key="sign_in_user").input("ivan")
+        app.text_input(key="sign_in_password").input(PASSWORD)
+        button(app, "Sign in").click().run()
+        if not wait:
+            assert [e.value for e in app.error] == ["sign-in: too soon after a failed attempt for user name 'ivan' — "
+                                                    "wait 1 s and try again"]
     assert not app.exception and titles(app) == ["Inspect"]
     assert any("Signed in: **ivan** · inspector" in m.value for m in app.sidebar.markdown)
     assert not [t for t in app.text_input if t.key == "name_input"]  # no typed name anywhere
@@ -208,6 +215,13 @@ def test_oidc_emails_map_to_local_accounts_of_the_configured_domain_only():
     assert oidc_username("../x@plant.example", "plant.example") is None
 
 
+def test_oidc_needs_an_e_mail_the_provider_verified():
+    assert verified_email({"email": "ivan@plant.example", "email_verified": True}) == "ivan@plant.example"
+    assert verified_email({"email": "ivan@plant.example", "email_verified": False}) is None
+    assert verified_email({"email": "ivan@plant.example"}) is None  # no claim: not verified
+    assert verified_email({"email": "ivan@plant.example", "email_verified": "true"}) is None  # only a real true
+
+
 def test_single_sign_on_button_only_where_configured():
     account_token("ivan", "inspector")
     plain = app_with()
@@ -219,3 +233,25 @@ def test_single_sign_on_button_only_where_configured():
     configured.run()
     assert not configured.exception and titles(configured) == ["Sign in to SteelScan"]
     assert [b.label for b in configured.button if "single sign-on" in b.label] == ["Sign in with single sign-on"]
+
+
+def test_an_admin_unlocks_an_account_locked_by_failed_sign_ins(monkeypatch):
+    monkeypatch.setenv("STEELSCAN_SIGN_IN_MAX_FAILURES", "2")
+    monkeypatch.setenv("STEELSCAN_SIGN_IN_FIRST_DELAY_SECONDS", "0")
+    admin_token = account_token("ada", "admin")
+    account_token("ivan", "inspector")
+    owner = Accounts(os.environ["STEELSCAN_DATABASE_URL"], throttle=ThrottlePolicy(max_failures=2, first_delay_s=0))
+    for _ in range(2):
+        with pytest.raises(AuthError):
+            owner.sign_in("ivan", "not-the-password")
+    with pytest.raises(AuthError, match="locked"):
+        owner.sign_in("ivan", PASSWORD)
+    app = app_with(admin_token)
+    app.switch_page("app_pages/users.py").run()
+    assert any(t.value.startswith("ivan: 2 failed sign-ins, locked until") for t in app.text)
+    button(app, "Unlock").click().run()
+    assert not app.exception and any("ivan is unlocked" in s.value for s in app.success)
+    assert owner.sign_in("ivan", PASSWORD)[0].username == "ivan"
+    changes = ReviewLog.from_settings(load_settings()).setting_changes()
+    assert changes[["key", "changed_by", "reason"]].values.tolist() == [["user_unlocked", "ada", "account ivan"]]
+    owner.close()

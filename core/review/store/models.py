@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
-    DDL,
     JSON,
     Boolean,
     DateTime,
@@ -104,13 +103,8 @@ class SettingChangeRow(Base):
     changed_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
 
 
-# The database itself refuses to rewrite history on SQLite; the ORM guard below covers every backend.
-for _verb in ("UPDATE", "DELETE"):
-    event.listen(
-        ReviewRow.__table__, "after_create",
-        DDL(f"CREATE TRIGGER IF NOT EXISTS reviews_no_{_verb.lower()} BEFORE {_verb} ON reviews "
-            "BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END").execute_if(dialect="sqlite"),
-    )
+# The database itself refuses to rewrite history: triggers on SQLite and PostgreSQL, made by the migrations
+# (migrations/versions/0001 and 0002). The ORM guard below covers every backend.
 
 
 class AppendOnlyError(RuntimeError):
@@ -125,7 +119,7 @@ def _refuse_review_rewrites(session: Session, flush_context, instances) -> None:
 
 
 # -- the line: API keys, queue claims shared by app servers, watcher heartbeats --------------------------------
-# (on this Base so Database.create_all makes them; the Alembic revision for them comes with the merge)
+# (on this Base; made by migration 0004_line_integration)
 
 
 class ApiKeyRow(Base):

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from core.accounts.auth import Accounts, AuthError, role_allows
+from core.accounts.auth import Accounts, AuthError, ThrottlePolicy, role_allows
 from core.cli.users import main as users_cli
 
 
@@ -44,7 +44,8 @@ def test_sign_in_gives_a_session_and_wrong_passwords_say_nothing_more(accounts):
 
 
 def test_sessions_expire_and_end_on_sign_out_and_reset(tmp_path):
-    short = Accounts(f"sqlite:///{tmp_path / 'a.db'}", session_hours=-1)  # already expired when made
+    # No growing delay here (this test is about sessions): a right password straight after a wrong one is let in.
+    short = Accounts(f"sqlite:///{tmp_path / 'a.db'}", session_hours=-1, throttle=ThrottlePolicy(first_delay_s=0))
     short.add_user("ivan", "inspector-pass-1", "inspector", created_by="test")
     _, token = short.sign_in("ivan", "inspector-pass-1")
     assert short.user_for(token) is None

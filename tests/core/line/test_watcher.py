@@ -50,7 +50,8 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
 def env(tiny_set, tmp_path, monkeypatch):
     values = {"STEELSCAN_MODELS_DIR": str(tiny_set.parent), "STEELSCAN_MODEL_SET": tiny_set.name,
               "STEELSCAN_DEVICE": "cpu", "STEELSCAN_DATABASE_URL": f"sqlite:///{tmp_path / 'log.db'}",
-              "STEELSCAN_IMAGE_STORE": str(tmp_path / "images"), "STEELSCAN_SETTINGS": str(tmp_path / "none.toml")}
+              "STEELSCAN_IMAGE_STORE": str(tmp_path / "images"), "STEELSCAN_SETTINGS": str(tmp_path / "none.toml"),
+              "STEELSCAN_IMAGE_ROOTS": str(tmp_path / "cam")}
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     (tmp_path / "cam").mkdir()
@@ -172,3 +173,12 @@ def test_kill_9_and_restart_inspects_nothing_twice(env):
         _, err = second.communicate(timeout=30)
     assert set(inference_counts(log).values()) == {1}  # nothing inspected twice
     assert f"{16 - done_before} inspected" in err or f"{done_before} already known" in err
+
+
+def test_the_cli_refuses_a_folder_outside_image_roots(env, tmp_path, capsys):
+    from core.cli.watch import main
+
+    outside = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    outside.mkdir()
+    assert main([str(outside)]) == 2
+    assert "is outside the configured image folders" in capsys.readouterr().err

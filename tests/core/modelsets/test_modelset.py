@@ -1,10 +1,13 @@
 import json
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
 
 from core.contract.errors import ModelSetError
+from core.modelsets.card_schema import CARD_SCHEMA_VERSION, upgrade_card
 from core.modelsets.modelset import (
     CARD_FILE,
     CLASSIFIER_FILE,
@@ -16,6 +19,7 @@ from core.modelsets.modelset import (
     save_model_set,
 )
 from tests.conftest import make_tiny_model_set
+from tests.helpers.hostile_corpus import HOSTILE_CARD_EDITS
 
 
 def test_card_holds_what_an_engineer_needs(tiny_set):
@@ -121,3 +125,43 @@ def test_weights_that_fit_another_architecture_are_refused(tmp_path):
     (tmp_path / "a" / CARD_FILE).write_text(json.dumps(card))
     with pytest.raises(ModelSetError, match="does not match the card's architecture"):
         load_model_set(tmp_path / "a")
+
+
+# -- the card schema -------------------------------------------------------------------------------
+
+SHIPPED = Path(__file__).resolve().parents[3] / "models"
+
+
+@pytest.mark.parametrize("name", ["severstal-synthetic", "neu-det"])
+def test_the_shipped_cards_written_before_schema_version_still_load(name):
+    raw = json.loads((SHIPPED / name / CARD_FILE).read_text())
+    assert "schema_version" not in raw  # written by the previous release: upgraded on load
+    card = read_card(SHIPPED / name)
+    assert card.schema_version == CARD_SCHEMA_VERSION and card.name == name
+    assert len(card.classes) >= 4 and all(c.color.startswith("#") for c in card.classes)
+
+
+def test_upgrade_is_pure_and_fills_what_old_cards_meant():
+    old = {"name": "x", "version": "1", "task": "multi-label", "classes": []}
+    new = upgrade_card(old)
+    assert old == {"name": "x", "version": "1", "task": "multi-label", "classes": []}  # input untouched
+    assert new["schema_version"] == 2 and new["classifier_pooling"] == "avg" and new["normalisation"] == "fixed"
+    assert upgrade_card(new) == new
+
+
+HOSTILE_CARDS = HOSTILE_CARD_EDITS  # tests/helpers/hostile_corpus.py
+
+
+@pytest.mark.parametrize("where, value, expected", HOSTILE_CARDS)
+def test_a_bad_card_gets_one_line_naming_the_field(copy_of, where, value, expected):
+    card = json.loads((copy_of / CARD_FILE).read_text())
+    target = card
+    for part in where[:-1]:
+        target = target[part]
+    target[where[-1]] = value
+    (copy_of / CARD_FILE).write_text(json.dumps(card))
+    with pytest.raises(ModelSetError) as caught:
+        read_card(copy_of)
+    message = str(caught.value)
+    assert re.search(expected, message), message
+    assert "\n" not in message and message.startswith(str(copy_of / CARD_FILE))

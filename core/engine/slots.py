@@ -1,0 +1,70 @@
+"""A bounded inference queue shared by every caller in one process: at most N runs at once, the rest wait.
+
+Sessions of a Streamlit server each run their own script thread; without a bound, ten sessions inspecting at
+once run ten forward passes at once, oversubscribing the cores (each torch op already uses every core) and
+multiplying peak memory. `InferenceSlots.gated` wraps a results generator (Inspector.inspect_many) so each step
+of it - the decode and forward pass of one batch - runs inside a slot; whatever the caller does with a result
+(storing it, drawing it) happens outside, so a slot is only ever held for model work. Waiting callers are
+served in arrival order (a ticket queue), so a long folder run cannot starve a single upload.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class InferenceSlots:
+    def __init__(self, concurrency: int) -> None:
+        if concurrency < 1:
+            raise ValueError(f"inference concurrency must be at least 1, got {concurrency}")
+        self.concurrency = concurrency
+        self._condition = threading.Condition()
+        self._queue: deque[object] = deque()
+        self._running = 0
+        self.peak_running = 0  # for tests and figures: the most runs ever at once
+        self.runs = 0
+
+    @property
+    def waiting(self) -> int:
+        with self._condition:
+            return len(self._queue)
+
+    @property
+    def running(self) -> int:
+        with self._condition:
+            return self._running
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        ticket = object()
+        with self._condition:
+            self._queue.append(ticket)
+            self._condition.wait_for(lambda: self._queue[0] is ticket and self._running < self.concurrency)
+            self._queue.popleft()
+            self._running += 1
+            self.runs += 1
+            self.peak_running = max(self.peak_running, self._running)
+            self._condition.notify_all()  # the next ticket may start too if a slot is still free
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._running -= 1
+                self._condition.notify_all()
+
+    def gated(self, results: Iterable[T]) -> Iterator[T]:
+        """The same results, each step of the generator computed inside a slot."""
+        iterator = iter(results)
+        while True:
+            with self.slot():
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+            yield item
