@@ -124,3 +124,25 @@ def test_converter_refuses_to_write_into_the_repository(tmp_path):
                              str(tmp_path), str(root / "data" / "mt")], capture_output=True, text=True)
     assert result.returncode != 0 and "inside the repository" in result.stderr + result.stdout
     assert not (root / "data" / "mt").exists()
+
+
+@pytest.mark.slow
+def test_synthetic_strips_train_jointly_into_a_set_the_engine_runs(tmp_path):
+    """`--synthetic N` (multi-label Severstal-style strips, RLE masks) takes the joint trainer."""
+    from core.cli.train import build_parser
+    from core.engine.inference import Inspector
+    from core.modelsets.modelset import read_card
+    from core.training.pipeline import run
+
+    out = tmp_path / "model"
+    argv = ["--synthetic", "8", "--out", str(out), "--run-dir", str(tmp_path / "run"), "--arch", "resnet18",
+            "--crop", "64x128", "--batch-size", "4", "--steps", "6", "--validations", "2", "--val-fraction", "0.25",
+            "--no-augment"]
+    result = run(build_parser().parse_args(argv), "test")
+    card = read_card(out)
+    assert card.training["trainer"] == "joint" and card.training["steps"] == 6 and card.task == "multi-label"
+    assert card.classifier_pooling == "peak" and card.training["geometry"] == "strip"
+    assert len(result["segmenter_losses"]) == 6
+    strip = next((tmp_path / "run").glob("synthetic-*/train_images/*.jpg"))
+    verdict = Inspector.load(out, "cpu").inspect(strip)
+    assert verdict.masks.shape == (len(card.classes), verdict.height, verdict.width)
