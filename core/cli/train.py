@@ -40,7 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "(exposure changes then give the same input)")
     p.add_argument("--encoder-source", default="classifier", choices=["classifier", "own"],
                    help="U-Net encoder: the classifier's frozen backbone, or its own (initialised from it)")
-    p.add_argument("--epochs", type=int, default=12, help="classifier epochs")
+    p.add_argument("--trainer", default="auto", choices=["auto", "joint", "staged"],
+                   help="joint: backbone, U-Net decoder and head learn together from the pixel masks and the labels "
+                        "(core.training.joint); staged: classifier first, then the decoder on its frozen backbone; "
+                        "auto = joint when the data has pixel masks, staged for box-only data (NEU-DET)")
+    p.add_argument("--steps", type=int,
+                   help="joint: optimiser steps (default: 2 per training image, at least 400, at most 4000)")
+    p.add_argument("--defect-bias", type=float, default=0.6,
+                   help="joint: share of crops centred on a defect (the rest anywhere: clean surface)")
+    p.add_argument("--validations", type=int, default=10, help="joint: validation points along the schedule")
+    p.add_argument("--train-defective", type=int, metavar="N",
+                   help="keep only N defective training images (learning curves; validation and hold-out unchanged)")
+    p.add_argument("--seg-weight", type=float, default=1.0, help="joint: weight of the segmentation loss")
+    p.add_argument("--epochs", type=int, default=12, help="staged: classifier epochs")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--crop", default="128", help="training crop, N or HxW (strips: native scale)")
     p.add_argument("--crops-per-image", type=float, default=1.0, help="crops drawn per training image per epoch")
@@ -48,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--seg-epochs", type=int, default=3)
+    p.add_argument("--seg-epochs", type=int, default=3, help="staged: decoder epochs")
     p.add_argument("--seg-crop", help="segmenter crop (default: --crop)")
     p.add_argument("--seg-lr", type=float, default=3e-3)
     p.add_argument("--seg-batch-size", type=int, help="default: --batch-size")
@@ -56,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout-fraction", type=float, default=0.0,
                    help="share kept back entirely (evaluate it with core.evaluation.evaluate --split holdout)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--patience", type=int, default=4, help="early stopping patience in epochs (0 = off)")
+    p.add_argument("--patience", type=int, default=4,
+                   help="staged: early stopping patience in epochs (0 = off); joint training runs its schedule and "
+                        "keeps the best of its validation points")
     p.add_argument("--no-balance", action="store_true", help="sample uniformly instead of class-balanced")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--no-head-refit", action="store_true", help="skip refitting the last layer on whole images")

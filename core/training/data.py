@@ -1,7 +1,8 @@
 """Training data: deterministic splits, an in-memory image cache, crops with their labels.
 
-Long strips are trained on crops at native scale (the engine inspects whole strips unresized);
-crops lean towards defects so rare classes are seen often enough.
+Long strips and images with pixel masks ('tile') are trained on crops at native scale (the engine
+inspects whole images unresized); crops lean towards defects so rare classes and small defects are
+seen often enough, and the rest are drawn anywhere, so clean surface is seen too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from core.imaging.imageio import load_image
 from core.modelsets.preprocess import Normaliser
 from core.training.augment import patch_pipeline, strip_pipeline
 
+NATIVE_GEOMETRIES = ("strip", "tile")
 MIN_CROP_PIXELS = 12  # a crop shows a class when it holds at least this much of its mask
 
 
@@ -110,8 +112,9 @@ def make_sampler(dataset: Dataset, indices: tuple[int, ...], num_samples: int, b
 class CropDataset(TorchDataset):
     """Position i of `indices` -> (normalised CHW image, label vector, (K,h,w) mask) of one crop.
 
-    `geometry` 'strip': fixed-size crops at native scale, centred on a defect with probability
-    `defect_bias`, labels from what the crop holds. 'patch': zoomed square crops (NEU-style
+    `geometry` 'strip' or 'tile': fixed-size crops at native scale, centred on a defect with probability
+    `defect_bias` (elsewhere anywhere), labels from what the crop holds; an image smaller than the crop
+    is padded by reflection (its mask with background). 'patch': zoomed square crops (NEU-style
     photographs) that keep the image's label.
     """
 
@@ -121,7 +124,8 @@ class CropDataset(TorchDataset):
         self.cache, self.indices, self.geometry, self.crop, self.task = cache, indices, geometry, crop, task
         self.num_classes = len(cache.dataset.class_names)
         self.augment, self.defect_bias, self.with_masks = augment, defect_bias, with_masks
-        self.pipeline = strip_pipeline(augment) if geometry == "strip" else patch_pipeline(crop[0], augment)
+        native = geometry in NATIVE_GEOMETRIES
+        self.pipeline = strip_pipeline(augment) if native else patch_pipeline(crop[0], augment)
         self.normaliser = normaliser
         self.rng = np.random.default_rng(seed)
 
@@ -132,7 +136,7 @@ class CropDataset(TorchDataset):
         index = self.indices[position]
         sample = self.cache.dataset.samples[index]
         pixels, masks = self.cache.pixels(index), self.cache.masks(index)
-        if self.geometry == "strip":
+        if self.geometry in NATIVE_GEOMETRIES:
             pixels, masks = self._strip_crop(pixels, masks, sample.labels)
         out = self.pipeline(image=pixels, mask=np.ascontiguousarray(masks.transpose(1, 2, 0)))
         image, mask = out["image"], out["mask"].transpose(2, 0, 1)
@@ -146,10 +150,13 @@ class CropDataset(TorchDataset):
         return x, torch.from_numpy(target), torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))
 
     def _strip_crop(self, pixels: np.ndarray, masks: np.ndarray, labels: tuple[int, ...]):
+        pixels, masks = pad_to(pixels, masks, self.crop)
         height, width = pixels.shape[:2]
         ch, cw = min(self.crop[0], height), min(self.crop[1], width)
+        ys = xs = ()
         if labels and self.rng.random() < self.defect_bias:
             ys, xs = np.nonzero(masks[self.rng.choice(labels)])
+        if len(ys):
             pick = self.rng.integers(len(ys))
             cy = ys[pick] + self.rng.integers(-ch // 3, ch // 3 + 1)
             cx = xs[pick] + self.rng.integers(-cw // 3, cw // 3 + 1)
@@ -157,6 +164,18 @@ class CropDataset(TorchDataset):
         else:
             y0, x0 = int(self.rng.integers(0, height - ch + 1)), int(self.rng.integers(0, width - cw + 1))
         return pixels[y0 : y0 + ch, x0 : x0 + cw], masks[:, y0 : y0 + ch, x0 : x0 + cw]
+
+
+def pad_to(pixels: np.ndarray, masks: np.ndarray, crop: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Pad an image smaller than the crop (reflection) and its (K,H,W) masks (background) up to it,
+    so every crop of a batch has one size."""
+    pad_h, pad_w = max(0, crop[0] - pixels.shape[0]), max(0, crop[1] - pixels.shape[1])
+    if not (pad_h or pad_w):
+        return pixels, masks
+    top, left = pad_h // 2, pad_w // 2
+    spec = ((top, pad_h - top), (left, pad_w - left))
+    mode = "reflect" if min(pixels.shape[:2]) > max(pad_h, pad_w) else "edge"
+    return np.pad(pixels, (*spec, (0, 0)), mode=mode), np.pad(masks, ((0, 0), *spec))
 
 
 def seed_worker(worker_id: int) -> None:

@@ -16,7 +16,9 @@ from core.modelsets.modelset import read_card
 from core.training.data import split_dataset
 from core.training.pipeline import run
 
+# Staged (box-only NEU-DET): 4 epochs + 3 decoder epochs; joint (pixel masks): 16 steps, 4 validation points.
 TINY = ["--arch", "resnet18", "--crop", "64", "--batch-size", "8", "--seg-epochs", "3", "--patience", "0",
+        "--steps", "16", "--validations", "4",
         "--lr", "1e-3", "--no-augment", "--val-fraction", "0.25", "--crops-per-image", "2"]
 
 
@@ -96,13 +98,15 @@ def test_tiny_training_run_yields_a_working_model_set(tmp_path, layout):
     assert len(losses) >= 8
     assert np.mean(losses[-3:]) < np.mean(losses[:3]), losses
     seg = result["segmenter_losses"]
-    assert np.mean(seg[-2:]) < np.mean(seg[:2]), seg  # 3 epochs of a few steps each
+    assert np.mean(seg[-3:]) < np.mean(seg[:3]), seg
 
     dataset = open_dataset(data)
     card = read_card(out)
     assert card.trained and card.pretrained is None
-    # Strips are trained on crops and inspected whole: peak pooling; square pictures average.
-    assert card.classifier_pooling == ("peak" if layout.startswith("severstal") else "avg")
+    # Pixel masks train jointly on native-scale crops, inspected whole: peak pooling; NEU boxes stay staged.
+    assert card.training["trainer"] == ("staged" if layout == "neu-det" else "joint")
+    assert card.classifier_pooling == ("avg" if layout == "neu-det" else "peak")
+    assert card.segmenter_encoder_source == "classifier"  # inspection still runs the backbone once
     assert card.normalisation == ("per-image" if layout == "neu-det" else "fixed")
     assert card.task == dataset.task and card.class_names == dataset.class_names
     assert card.data_fingerprint == dataset.fingerprint()

@@ -1,0 +1,130 @@
+"""Joint training: the pixel masks train the backbone.
+
+After the segmentation-based defect papers (Tabernik et al. 2019, "Segmentation-based deep-learning
+approach for surface-defect detection"; Bozic et al. 2021, "Mixed supervision for surface-defect
+detection"): the ResNet backbone, the U-Net decoder on its feature pyramid and the classifier head
+learn together from one loss, segmentation (BCE + soft Dice on the defect masks) plus the
+image-level classification loss. Masks carry far more signal per labelled image than a label does,
+so a plant with a few dozen labelled images gets a backbone that has learnt what its defects look
+like pixel by pixel.
+
+The U-Net keeps running on the classifier's own features (card `segmenter_encoder_source:
+classifier`), so inspection still runs the backbone once. The decision uses the segmentation
+output too: tuning (core.training.tuning) picks, per class, the classifier threshold together with
+the minimum mask area, and the engine drops a call whose mask is smaller (core.engine.postprocess).
+
+The schedule is counted in optimiser steps scaled to the data (`schedule_steps`), with validation
+at a fixed number of points along it and the best point's weights kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from core.modelsets.networks import backbone_features, classifier_head, decode_masks
+from core.training.loops import History, _optimise, autocast, classification_loss, cosine_with_warmup, dice_bce_loss
+
+STEPS_PER_IMAGE = 2.0  # optimiser steps per training image ...
+MIN_STEPS, MAX_STEPS = 400, 4000  # ... within these bounds (30 images -> 400 steps, 10,000 -> 4,000)
+VALIDATIONS = 10  # validation points along the schedule
+
+
+def schedule_steps(train_images: int, steps: int | None = None) -> int:
+    """Total optimiser steps: `steps` when given, else scaled to the number of training images.
+
+    Few images need many passes (a 30-image set sees each image ~200 times at batch 16) while a
+    large set converges in a few passes; the bounds keep both ends inside a 2-core CPU evening."""
+    if steps:
+        return int(steps)
+    return int(min(MAX_STEPS, max(MIN_STEPS, round(STEPS_PER_IMAGE * train_images))))
+
+
+def joint_parameters(classifier: nn.Module, segmenter: nn.Module) -> list[nn.Parameter]:
+    """Backbone + classifier head + decoder + segmentation head, each tensor once (the shared
+    encoder's tensors are the classifier's)."""
+    seen, params = set(), []
+    for module in (classifier, segmenter.decoder, segmenter.segmentation_head):
+        for p in module.parameters():
+            if id(p) not in seen:
+                seen.add(id(p))
+                params.append(p)
+    return params
+
+
+def train_joint(classifier: nn.Module, segmenter: nn.Module, loader: DataLoader, task: str, total_steps: int,
+                lr: float, weight_decay: float, device: torch.device, validate: Callable[[nn.Module], dict],
+                metric: str, amp: bool = True, smoothing: float = 0.1, cls_weight: float = 1.0,
+                seg_weight: float = 1.0, patience: int = 0,
+                validations: int = VALIDATIONS) -> tuple[History, History]:
+    """Train backbone, decoder and head together for `total_steps` optimiser steps.
+
+    Returns (history, segmentation history): the first holds the total loss per step and the
+    validation rows, the second the segmentation loss per step. The best validation point's
+    weights (classifier and decoder) are restored at the end. `patience` counts validation points."""
+    classifier.to(device=device, memory_format=torch.channels_last)
+    segmenter.to(device=device, memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(joint_parameters(classifier, segmenter), lr=lr, weight_decay=weight_decay)
+    scheduler = cosine_with_warmup(optimizer, total_steps, max(1, min(total_steps // 10, 200)))
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and amp)
+    history, seg_history = History(), History()
+    every = max(1, total_steps // max(1, validations))
+    best_state, stale, step, started = None, 0, 0, time.perf_counter()
+    bar = tqdm(total=total_steps, desc="joint training", unit="step", dynamic_ncols=True, mininterval=5)
+    running = seg_running = None
+    while step < total_steps and not history.stopped_early:
+        for x, target, masks in loader:
+            classifier.train()
+            segmenter.train()
+            x = x.to(device, memory_format=torch.channels_last, non_blocking=True)
+            target, masks = target.to(device), masks.to(device)
+            with autocast(device, amp):
+                features = backbone_features(classifier, x)
+                logits = classifier_head(classifier, features[-1]).float()
+                mask_logits = decode_masks(segmenter, features).float()
+                seg_loss = dice_bce_loss(mask_logits, masks)
+                loss = seg_weight * seg_loss + cls_weight * classification_loss(task, logits, target, smoothing)
+            running = _optimise(loss, optimizer, scaler, scheduler, history, running)
+            value = seg_loss.item()
+            seg_history.losses.append(value)
+            seg_running = value if seg_running is None else 0.95 * seg_running + 0.05 * value
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.4f}", seg=f"{seg_running:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+            if step % every == 0 or step == total_steps:
+                scores = validate(classifier)
+                scores.update(step=step, train_loss=running, seg_loss=seg_running,
+                              seconds=round(time.perf_counter() - started, 1))
+                history.epochs.append(scores)
+                # Ties go to the later point: it has trained longer (the masks keep improving).
+                improved = scores[metric] >= history.best_metric
+                if improved:
+                    history.best_metric, history.best_epoch, stale = scores[metric], step, 0
+                    best_state = (copy.deepcopy(classifier.state_dict()),
+                                  copy.deepcopy(segmenter.decoder.state_dict()),
+                                  copy.deepcopy(segmenter.segmentation_head.state_dict()))
+                else:
+                    stale += 1
+                tqdm.write(f"step {step}/{total_steps}: " + ", ".join(
+                    f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in scores.items())
+                    + (" *" if improved else ""))
+                if patience and stale >= patience:
+                    history.stopped_early = True
+                    tqdm.write(f"early stop: no {metric} gain for {patience} validations")
+            if step >= total_steps or history.stopped_early:
+                break
+    bar.close()
+    if best_state is not None:
+        classifier.load_state_dict(best_state[0])
+        segmenter.decoder.load_state_dict(best_state[1])
+        segmenter.segmentation_head.load_state_dict(best_state[2])
+    classifier.eval()
+    segmenter.eval()
+    history.seconds = seg_history.seconds = time.perf_counter() - started
+    return history, seg_history

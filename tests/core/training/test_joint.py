@@ -1,0 +1,148 @@
+"""Joint training: the schedule scales with the data, crops find defects and clean surface, the pixel
+loss alone trains the backbone, and learning-curve subsets keep validation and hold-out fixed."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from core.datasets import open_dataset
+from core.modelsets.modelset import build_networks, new_card
+from core.modelsets.preprocess import Normaliser
+from core.training.data import CropDataset, ImageCache, make_sampler, pad_to, split_dataset
+from core.training.joint import MAX_STEPS, MIN_STEPS, schedule_steps, train_joint
+from core.training.pipeline import has_pixel_masks, limit_defective, pick_trainer
+from tests.core.training.test_pipeline import write_mask_folder, write_neu
+
+
+def test_schedule_grows_with_the_data_within_bounds():
+    assert schedule_steps(30) == MIN_STEPS
+    assert schedule_steps(1000) == 2000
+    assert schedule_steps(10_000) == MAX_STEPS
+    assert schedule_steps(30) <= schedule_steps(300) <= schedule_steps(3000) <= schedule_steps(30_000)
+    assert schedule_steps(10_000, steps=123) == 123  # an explicit --steps wins
+
+
+def test_trainer_follows_the_annotations(tmp_path):
+    masks = open_dataset(write_mask_folder(tmp_path / "masks"))
+    boxes = open_dataset(write_neu(tmp_path / "neu"))
+    assert has_pixel_masks(masks) and not has_pixel_masks(boxes)
+    assert pick_trainer("auto", masks) == "joint" and pick_trainer("auto", boxes) == "staged"
+    assert pick_trainer("staged", masks) == "staged"
+
+
+def test_small_images_are_padded_to_the_crop():
+    pixels = np.full((40, 50, 3), 7, np.uint8)
+    masks = np.ones((2, 40, 50), np.uint8)
+    padded, padded_masks = pad_to(pixels, masks, (64, 64))
+    assert padded.shape == (64, 64, 3) and padded_masks.shape == (2, 64, 64)
+    assert padded_masks.sum() == masks.sum()  # padding is background
+
+
+def _crop_labels(dataset, indices, defect_bias: float, draws: int = 60) -> np.ndarray:
+    cache = ImageCache(dataset)
+    crops = CropDataset(cache, indices, "tile", (32, 32), dataset.task, Normaliser.from_card(new_card("t", ("a",))),
+                        augment=False, defect_bias=defect_bias, seed=1)
+    return np.stack([crops[i % len(indices)][1].numpy() for i in range(draws)])
+
+
+def write_small_defects(root: Path, count: int = 6) -> Path:
+    """128 px grey images, each with one 6 px bright spot (mask class 1)."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    (root / "classes.txt").write_text("spot\n")
+    rng = np.random.default_rng(0)
+    for n in range(count):
+        image = rng.normal(120, 5, (128, 128)).clip(0, 255).astype(np.uint8)
+        ids = np.zeros((128, 128), np.uint8)
+        y, x = rng.integers(0, 122, size=2)
+        image[y : y + 6, x : x + 6], ids[y : y + 6, x : x + 6] = 230, 1
+        cv2.imwrite(str(root / "images" / f"s{n}.png"), image)
+        cv2.imwrite(str(root / "masks" / f"s{n}.png"), ids)
+    return root
+
+
+def test_tile_crops_centre_on_defects_or_show_clean_surface(tmp_path):
+    dataset = open_dataset(write_small_defects(tmp_path / "data"))
+    indices = tuple(range(len(dataset.samples)))
+    # a 6 px spot in a 128 px image, 32 px crops: centred crops always hold it, random ones rarely
+    centred = _crop_labels(dataset, indices, 1.0).any(1).mean()
+    anywhere = _crop_labels(dataset, indices, 0.0).any(1).mean()
+    assert centred == 1.0 and anywhere < 0.4
+
+
+def test_learning_curve_subset_keeps_validation_and_holdout(tmp_path):
+    dataset = open_dataset(write_mask_folder(tmp_path / "data"))
+    split = split_dataset(dataset, 0.25, 0.25, seed=0)
+    small = limit_defective(dataset, split, 2, seed=0)
+    assert small.val == split.val and small.holdout == split.holdout
+    assert sum(bool(dataset.samples[i].labels) for i in small.train) == 2
+    clean = {i for i in split.train if not dataset.samples[i].labels}
+    assert clean <= set(small.train) and set(small.train) <= set(split.train)
+    assert limit_defective(dataset, split, None, 0) == split
+
+
+@pytest.mark.slow
+def test_pixel_loss_alone_trains_the_shared_backbone(tmp_path):
+    """With the classification loss off, the backbone still learns (from the masks), the decoder
+    runs on the classifier's own features, and the segmentation loss falls."""
+    dataset = open_dataset(write_mask_folder(tmp_path / "data"))
+    torch.manual_seed(0)
+    card = new_card("t", dataset.class_names, classifier_architecture="resnet18", segmenter_encoder="resnet18",
+                    classifier_pooling="peak", decoder_channels=(32, 16, 8, 8, 8))
+    classifier, segmenter = build_networks(card)
+    # one backbone: the U-Net's encoder holds the classifier's weights (same storage)
+    assert segmenter.encoder.layer1[0].conv1.weight.data_ptr() == classifier.layer1[0].conv1.weight.data_ptr()
+    before = classifier.layer1[0].conv1.weight.detach().clone()
+    indices = tuple(range(len(dataset.samples)))
+    crops = CropDataset(ImageCache(dataset), indices, "tile", (64, 64), dataset.task, Normaliser.from_card(card),
+                        augment=False, defect_bias=0.8, seed=0)
+    loader = DataLoader(crops, batch_size=6, sampler=make_sampler(dataset, indices, 6 * 24, True, 0))
+    validations = []
+
+    def validate(model):
+        validations.append(model.training)
+        return {"score": float(len(validations))}
+
+    history, seg_history = train_joint(classifier, segmenter, loader, dataset.task, 24, 3e-3, 1e-4,
+                                       torch.device("cpu"), validate, "score", amp=False, cls_weight=0.0,
+                                       validations=3)
+    assert len(seg_history.losses) == 24 and len(history.epochs) == 3 and history.best_epoch == 24
+    assert np.mean(seg_history.losses[-4:]) < np.mean(seg_history.losses[:4]), seg_history.losses
+    assert not torch.equal(before, classifier.layer1[0].conv1.weight.detach())
+
+
+def test_converter_refuses_to_write_into_the_repository(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    result = subprocess.run([sys.executable, str(root / "scripts" / "magnetic_tile_to_mask_folder.py"),
+                             str(tmp_path), str(root / "data" / "mt")], capture_output=True, text=True)
+    assert result.returncode != 0 and "inside the repository" in result.stderr + result.stdout
+    assert not (root / "data" / "mt").exists()
+
+
+@pytest.mark.slow
+def test_synthetic_strips_train_jointly_into_a_set_the_engine_runs(tmp_path):
+    """`--synthetic N` (multi-label Severstal-style strips, RLE masks) takes the joint trainer."""
+    from core.cli.train import build_parser
+    from core.engine.inference import Inspector
+    from core.modelsets.modelset import read_card
+    from core.training.pipeline import run
+
+    out = tmp_path / "model"
+    argv = ["--synthetic", "8", "--out", str(out), "--run-dir", str(tmp_path / "run"), "--arch", "resnet18",
+            "--crop", "64x128", "--batch-size", "4", "--steps", "6", "--validations", "2", "--val-fraction", "0.25",
+            "--no-augment"]
+    result = run(build_parser().parse_args(argv), "test")
+    card = read_card(out)
+    assert card.training["trainer"] == "joint" and card.training["steps"] == 6 and card.task == "multi-label"
+    assert card.classifier_pooling == "peak" and card.training["geometry"] == "strip"
+    assert len(result["segmenter_losses"]) == 6
+    strip = next((tmp_path / "run").glob("synthetic-*/train_images/*.jpg"))
+    verdict = Inspector.load(out, "cpu").inspect(strip)
+    assert verdict.masks.shape == (len(card.classes), verdict.height, verdict.width)
