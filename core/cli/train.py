@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trainer", default="auto", choices=["auto", "joint", "staged"],
                    help="joint: backbone, U-Net decoder and head learn together from the pixel masks and the labels "
                         "(core.training.joint); staged: classifier first, then the decoder on its frozen backbone; "
-                        "auto = joint when the data has pixel masks, staged for box-only data (NEU-DET)")
+                        "auto = staged (joint is experimental: README, Training from pixel masks)")
     p.add_argument("--steps", type=int,
                    help="joint: optimiser steps (default: 2 per training image, at least 400, at most 4000)")
     p.add_argument("--defect-bias", type=float, default=0.6,

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from core.contract.errors import SteelScanError
 from core.datasets import open_dataset
 from core.modelsets.modelset import build_networks, new_card
 from core.modelsets.preprocess import Normaliser
@@ -30,8 +31,10 @@ def test_trainer_follows_the_annotations(tmp_path):
     masks = open_dataset(write_mask_folder(tmp_path / "masks"))
     boxes = open_dataset(write_neu(tmp_path / "neu"))
     assert has_pixel_masks(masks) and not has_pixel_masks(boxes)
-    assert pick_trainer("auto", masks) == "joint" and pick_trainer("auto", boxes) == "staged"
-    assert pick_trainer("staged", masks) == "staged"
+    assert pick_trainer("auto", masks) == "staged" and pick_trainer("auto", boxes) == "staged"
+    assert pick_trainer("joint", masks) == "joint" and pick_trainer("staged", masks) == "staged"
+    with pytest.raises(SteelScanError, match="has no pixel masks"):
+        pick_trainer("joint", boxes)
 
 
 def test_small_images_are_padded_to_the_crop():
@@ -128,7 +131,7 @@ def test_converter_refuses_to_write_into_the_repository(tmp_path):
 
 @pytest.mark.slow
 def test_synthetic_strips_train_jointly_into_a_set_the_engine_runs(tmp_path):
-    """`--synthetic N` (multi-label Severstal-style strips, RLE masks) takes the joint trainer."""
+    """`--synthetic N --trainer joint` (multi-label Severstal-style strips, RLE masks) trains jointly."""
     from core.cli.train import build_parser
     from core.engine.inference import Inspector
     from core.modelsets.modelset import read_card
@@ -137,7 +140,7 @@ def test_synthetic_strips_train_jointly_into_a_set_the_engine_runs(tmp_path):
     out = tmp_path / "model"
     argv = ["--synthetic", "8", "--out", str(out), "--run-dir", str(tmp_path / "run"), "--arch", "resnet18",
             "--crop", "64x128", "--batch-size", "4", "--steps", "6", "--validations", "2", "--val-fraction", "0.25",
-            "--no-augment"]
+            "--no-augment", "--trainer", "joint"]
     result = run(build_parser().parse_args(argv), "test")
     card = read_card(out)
     assert card.training["trainer"] == "joint" and card.training["steps"] == 6 and card.task == "multi-label"

@@ -86,13 +86,17 @@ LAYOUTS = {
 LAYOUT_OPTIONS = {"neu-det": ["--normalisation", "per-image"]}  # both input normalisations get trained
 
 
+RUNS = [(layout, "auto") for layout in sorted(LAYOUTS)] + [
+    (layout, "joint") for layout in sorted(LAYOUTS) if layout != "neu-det"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("layout", sorted(LAYOUTS))
-def test_tiny_training_run_yields_a_working_model_set(tmp_path, layout):
+@pytest.mark.parametrize(("layout", "trainer"), RUNS)
+def test_tiny_training_run_yields_a_working_model_set(tmp_path, layout, trainer):
     data = LAYOUTS[layout](tmp_path / "data")
     out = tmp_path / "model"
     argv = [str(data), "--out", str(out), "--run-dir", str(tmp_path / "run"), "--epochs", "4", *TINY,
-            *LAYOUT_OPTIONS.get(layout, [])]
+            "--trainer", trainer, *LAYOUT_OPTIONS.get(layout, [])]
     result = run(build_parser().parse_args(argv), "test")
     losses = result["classifier_losses"]
     assert len(losses) >= 8
@@ -103,15 +107,16 @@ def test_tiny_training_run_yields_a_working_model_set(tmp_path, layout):
     dataset = open_dataset(data)
     card = read_card(out)
     assert card.trained and card.pretrained is None
-    # Pixel masks train jointly on native-scale crops, inspected whole: peak pooling; NEU boxes stay staged.
-    assert card.training["trainer"] == ("staged" if layout == "neu-det" else "joint")
-    assert card.classifier_pooling == ("avg" if layout == "neu-det" else "peak")
+    joint = trainer == "joint"  # auto is staged; joint trains on native-scale crops, inspected whole: peak pooling
+    assert card.training["trainer"] == ("joint" if joint else "staged")
+    assert card.classifier_pooling == ("peak" if joint or layout.startswith("severstal") else "avg")
     assert card.segmenter_encoder_source == "classifier"  # inspection still runs the backbone once
     assert card.normalisation == ("per-image" if layout == "neu-det" else "fixed")
     assert card.task == dataset.task and card.class_names == dataset.class_names
     assert card.data_fingerprint == dataset.fingerprint()
     assert card.training["command"] == "test" and card.training["device"] == "cpu"
-    assert card.training["epochs_run"] == 4 and card.training["split_sizes"]["val"] > 0
+    assert card.training["split_sizes"]["val"] > 0
+    assert card.training["steps"] == 16 if joint else card.training["epochs_run"] == 4
     assert set(card.metrics) == {"validation", "tuning"}
     assert all(0 < c.threshold < 1 and 0 < c.pixel_threshold < 1 for c in card.classes)
 
