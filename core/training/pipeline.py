@@ -173,6 +173,8 @@ def run(args: argparse.Namespace, command: str) -> dict:
     dataset, data_info = resolve_data(args, run_dir)
     split = split_dataset(dataset, args.val_fraction, args.holdout_fraction, args.seed)
     split = limit_defective(dataset, split, args.train_defective, args.seed)
+    for problem in dataset.problems:  # left out of training, never taken as clean
+        log(f"skipped: {problem}")
     if not split.train or not split.val:
         raise SteelScanError(dataset.root, f"has too few images ({len(dataset.samples)}) for a train/validation split",
                              "add images or change --val-fraction")
@@ -270,7 +272,11 @@ def run(args: argparse.Namespace, command: str) -> dict:
     card = replace(card, training=training, metrics={"validation": validation["summary"], "tuning": tuning})
     card = save_model_set(args.out, card, classifier, segmenter)
     log(f"validation: {validation['summary']}")
-    log(f"wrote {args.out} ({card.fingerprint}) in {training['durations_s']['total'] / 60:.1f} min")
+    from core.engine.domain import fit_domain
+
+    log(f"training domain: feature statistics of the {len(split.train)} training images (out-of-domain score)")
+    card = fit_domain(args.out, dataset, split.train, device=args.device)
+    log(f"wrote {args.out} ({card.fingerprint}) in {(time.perf_counter() - started) / 60:.1f} min")
     return {"card": card, "classifier_losses": history.losses, "segmenter_losses": seg_history.losses}
 
 

@@ -124,6 +124,8 @@ def test_tiny_training_run_yields_a_working_model_set(tmp_path, layout, trainer)
     sample = dataset.samples[0]
     verdict = inspector.inspect(sample.image_path)
     assert verdict.model_trained and verdict.model_fingerprint == card.fingerprint
+    assert card.domain["images"] == card.training["split_sizes"]["train"]  # fitted on the training split
+    assert verdict.ood_score is not None and verdict.ood_score >= 0
     assert len(verdict.probabilities) == len(dataset.class_names)
     assert verdict.masks.shape[1:] == (verdict.height, verdict.width)
 
