@@ -21,9 +21,9 @@ import torch
 
 from core.contract.errors import ImageError
 from core.contract.verdict import Verdict
+from core.engine.backends import Backend, open_backend
 from core.engine.postprocess import apply_mask_rules, classes_called, find_regions
 from core.imaging.imageio import DEFAULT_MAX_PIXELS, LoadedImage, load_image
-from core.engine.backends import Backend, open_backend
 from core.modelsets.devices import pick_device
 from core.modelsets.modelset import ModelSet, load_model_set
 from core.modelsets.preprocess import Normaliser
