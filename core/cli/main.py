@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "users": ("core.cli.users", "add, reset, disable and list dashboard accounts"),
     "synthetic": ("core.cli.synthetic", "write synthetic strips with exact masks"),
     "loadtest": ("core.cli.loadtest", "many reviewers deciding at once against one review log"),
+    "models": ("core.cli.models", "export a model set to ONNX / OpenVINO, quantise it to INT8 behind an accuracy gate"),
 }
 
 
