@@ -97,7 +97,7 @@ def evenly(indices: list[int], count: int) -> list[int]:
 
 def network_input(normaliser: Normaliser, pixels: np.ndarray) -> np.ndarray:
     """One image as the engine feeds it: (1, 3, H, W) float32, normalised like core.engine.inference."""
-    x = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].float()
+    x = torch.from_numpy(np.array(pixels)).permute(2, 0, 1)[None].float()  # a writable copy
     return np.ascontiguousarray(normaliser(x).numpy())
 
 
