@@ -239,7 +239,7 @@ def main() -> int:
             agree = f"{same}/{len(reference)}"
         print(f"| {names[row]:<32} | {result['strips_per_s']:8.2f} | {ratio:>8} | {result['peak_mb']:7.0f} | "
               f"{agree:>24} |")
-    print(f"\nruns (s): " + "; ".join(f"{row} {', '.join(f'{t:.1f}' for t in r['runs_s'])}"
+    print("\nruns (s): " + "; ".join(f"{row} {', '.join(f'{t:.1f}' for t in r['runs_s'])}"
                                     for row, r in results.items()))
 
     import torch
