@@ -13,7 +13,9 @@ otherwise nothing is written, the command says which limit failed, and the set k
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,7 +130,9 @@ def calibrate(model_set: ModelSet, fp32_paths: dict[str, Path], dataset: Dataset
     transforms: dict[str, Callable] = {"classifier": lambda i: {"x": image_input(i)}, "segmenter": decoder_inputs}
     for part, transform in transforms.items():
         model = core.read_model(str(fp32_paths[part]))
-        quantized = nncf.quantize(model, nncf.Dataset(indices, transform), subset_size=len(indices))
+        # NNCF draws its progress bars on stdout, which belongs to the command's JSON report.
+        with contextlib.redirect_stdout(sys.stderr):
+            quantized = nncf.quantize(model, nncf.Dataset(indices, transform), subset_size=len(indices))
         ov.save_model(quantized, out / f"{part}.xml", compress_to_fp16=False)
 
 
