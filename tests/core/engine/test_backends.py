@@ -17,7 +17,7 @@ from tests.conftest import make_tiny_model_set
 
 
 def _images() -> list[np.ndarray]:
-    strips = [make_strip(seed).pixels for seed in (11, 12, 13)]  # full 1600x256 strips
+    strips = [make_strip(seed).pixels for seed in (11, 12)]  # full 1600x256 strips
     return strips + [np.ascontiguousarray(make_strip(14).pixels[:200, :200])]  # a NEU-sized patch, odd /32
 
 
@@ -45,7 +45,7 @@ def test_exported_fp32_matches_torch_fp32(exported_set, backend):
 def test_a_set_with_its_own_segmenter_encoder_exports_and_matches(tmp_path):
     folder = make_tiny_model_set(tmp_path / "own", source="own")
     export_model_set(folder, ("onnx",))
-    images = _images()[2:]  # a full strip and the 200x200 patch, which the U-Net pads to 224x224
+    images = _images()[1:]  # a full strip and the 200x200 patch, which the U-Net pads to 224x224
     reference = list(Inspector.load(folder, "cpu", backend="torch", precision="fp32").inspect_many(images))
     exported = list(Inspector.load(folder, "cpu", backend="onnx").inspect_many(images))
     _assert_same_verdicts(exported, reference)
@@ -74,4 +74,4 @@ def test_changed_thresholds_reuse_the_loaded_backend(exported_set):
     inspector = Inspector.load(exported_set, "cpu", backend="onnx")
     changed = with_overrides(inspector, {"pits": {"threshold": 0.99}})
     assert changed.backend is inspector.backend and changed.card.classes[0].threshold == 0.99
-    assert changed.inspect(_images()[3]).backend == "onnx"
+    assert changed.inspect(_images()[-1]).backend == "onnx"
