@@ -23,9 +23,10 @@ GRADCAM_LOCK = threading.Lock()  # Grad-CAM hooks on a shared network: one expla
 
 @st.cache_resource(show_spinner="Loading the model set (once per server process)…", max_entries=4)
 def _inspector(folder: str, fingerprint: str, device: str, batch_size: int, max_pixels: int,
-               precision: str) -> Inspector:
+               precision: str, backend: str = "auto") -> Inspector:
     # `fingerprint` is only a cache key: new weights in the same folder load afresh.
-    return Inspector.load(folder, device, batch_size=batch_size, max_pixels=max_pixels, precision=precision)
+    return Inspector.load(folder, device, batch_size=batch_size, max_pixels=max_pixels, precision=precision,
+                          backend=backend)
 
 
 def active_inspector() -> Inspector | None:
@@ -36,7 +37,7 @@ def active_inspector() -> Inspector | None:
         # A newly fitted training domain changes no weights (nor the fingerprint): key on it too.
         key = f"{chosen.card.fingerprint}+domain:{chosen.card.domain.get('stats_sha256', '')[:12]}"
         base = _inspector(str(chosen.folder), key, current.device, current.batch_size,
-                          current.max_pixels, current.precision)
+                          current.max_pixels, current.precision, current.backend)
     except NoModelSetError as exc:
         st.error(f"**No model set to run.** {exc.source}: {exc.reason}.")
         st.info(exc.fix)
@@ -53,7 +54,8 @@ def load_problem(folder: str, fingerprint: str) -> str:
     """Why a model set cannot be loaded ('' when it loads): the Models page shows it on the active set."""
     current = settings()
     try:
-        _inspector(folder, fingerprint, current.device, current.batch_size, current.max_pixels, current.precision)
+        _inspector(folder, fingerprint, current.device, current.batch_size, current.max_pixels, current.precision,
+                   current.backend)
     except SteelScanError as exc:
         return str(exc)
     return ""

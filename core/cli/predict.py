@@ -1,6 +1,7 @@
 """Inspect images from the command line.
 
-    python -m core.predict PATH... [--model-set NAME] [--device auto|cpu|cuda|mps] [--json] [--overlay-dir DIR]
+    python -m core.predict PATH... [--model-set NAME] [--device auto|cpu|cuda|mps] [--backend auto|torch|onnx|openvino]
+                           [--json] [--overlay-dir DIR]
 
 Files and folders (searched recursively for JPEG/PNG/BMP/TIFF). One line per image on stdout,
 bad files on stderr; exits 1 only when nothing could be inspected (2 for a usage error).
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=settings.device, choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--precision", default=settings.precision, choices=["auto", "fp32"],
                         help="auto: fp16 on CUDA, bf16 on CPUs with AMX; fp32: full precision")
+    parser.add_argument("--backend", default=settings.backend, choices=["auto", "torch", "onnx", "openvino"],
+                        help="auto: torch on a GPU; on a CPU the set's OpenVINO (INT8 if it passed the gate) or "
+                             "ONNX export, else torch")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--overlay-dir", type=Path, help="write <image>.overlay.png pictures here")
     parser.add_argument("--batch-size", type=int, default=settings.batch_size)
@@ -76,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             max_pixels=settings.max_pixels,
             precision=args.precision,
+            backend=args.backend,
         )
     except SteelScanError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     # auto: fp16 on CUDA, bf16 on CPUs with AMX; fp32: always full precision
     precision: Literal["auto", "fp32"] = "auto"
+    # What runs the networks. auto: torch on a GPU; on a CPU the set's OpenVINO export (INT8 when it passed
+    # the accuracy gate and precision is auto), else its ONNX export, else torch. See core.engine.backends.
+    backend: Literal["auto", "torch", "onnx", "openvino"] = "auto"
     max_pixels: int = Field(40_000_000, gt=0)
     batch_size: int = Field(8, ge=1, le=256)
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'steelscan.db'}"

@@ -54,6 +54,8 @@ class Verdict:
     # (and for verdicts stored before the score existed).
     ood_score: float | None = None
     out_of_domain: bool = False
+    backend: str = "torch"  # what ran the networks: torch, onnx (ONNX Runtime) or openvino
+    precision: str = "fp32"  # fp32, bf16, fp16 (torch autocast) or int8 (a quantized export)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "masks", _read_only(self.masks))
@@ -105,6 +107,8 @@ class Verdict:
             "model_trained": self.model_trained,
             "device": self.device,
             "segmenter_ran": self.segmenter_ran,
+            "backend": self.backend,
+            "precision": self.precision,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "created_at": self.created_at,
             "ood_score": None if self.ood_score is None else round(self.ood_score, 4),
@@ -168,4 +172,13 @@ class Verdict:
             created_at=data["created_at"],
             ood_score=data.get("ood_score"),
             out_of_domain=bool(data.get("out_of_domain", False)),
+            # Verdicts stored before backends existed all ran in torch; their precision is in the device label.
+            backend=data.get("backend", "torch"),
+            precision=data.get("precision") or _precision_from_device(data["device"]),
         )
+
+
+def _precision_from_device(device: str) -> str:
+    """'cpu/bf16' -> 'bf16', 'cuda/fp16' -> 'fp16', a bare device ran in fp32 (the old engine's labels)."""
+    _, _, dtype = device.partition("/")
+    return dtype or "fp32"

@@ -2,7 +2,8 @@
 
 The backbone runs once per strip: the classifier's feature pyramid feeds the U-Net decoder when
 the model set shares its encoder, and the segmenter runs only on strips the classifier calls
-defective. Decoding overlaps with the networks in a small thread pool.
+defective. Decoding overlaps with the networks in a small thread pool. What runs the networks
+(torch, ONNX Runtime, OpenVINO) is a backend (core.engine.backends); the rest is the same for all.
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from core.contract.errors import ImageError
 from core.contract.verdict import Verdict
+from core.engine.backends import Backend, open_backend
 from core.engine.domain import DomainModel, load_domain
 from core.engine.postprocess import apply_mask_rules, classes_called, find_regions
 from core.imaging.imageio import DEFAULT_MAX_PIXELS, LoadedImage, load_image
-from core.modelsets.devices import autocast, inference_dtype, pick_device
+from core.modelsets.devices import pick_device
 from core.modelsets.modelset import ModelSet, load_model_set
-from core.modelsets.networks import backbone_features, classifier_head, decode_masks
 from core.modelsets.preprocess import Normaliser
 
 ImageSource = LoadedImage | np.ndarray | str | Path | tuple[bytes, str]
@@ -64,6 +64,7 @@ class Inspector:
         batch_size: int = 4,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         precision: str = "auto",
+        backend: str | Backend = "torch",
     ) -> None:
         self.model_set = model_set
         self.card = model_set.card
@@ -71,16 +72,17 @@ class Inspector:
         self.batch_size = max(1, batch_size)
         self.max_pixels = max_pixels
         self.precision = precision
-        self.dtype = inference_dtype(self.device, precision)
-        dtype_name = {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(self.dtype)
-        self.device_label = f"{self.device}/{dtype_name}" if dtype_name else str(self.device)
+        # A Backend instance is shared as it is (an Inspector with changed thresholds reuses the loaded graphs).
+        self.backend = (open_backend(backend, model_set, self.device, precision) if isinstance(backend, str)
+                        else backend)
+        self.device_label = self.backend.device_label
         self.normaliser = Normaliser.from_card(self.card)
         self.domain: DomainModel | None = load_domain(model_set.folder, self.card)
 
     @classmethod
-    def load(cls, folder: str | Path, device: str = "auto", **kwargs) -> Inspector:
+    def load(cls, folder: str | Path, device: str = "auto", backend: str = "auto", **kwargs) -> Inspector:
         torch_device = pick_device(device)
-        return cls(load_model_set(folder, torch_device), torch_device, **kwargs)
+        return cls(load_model_set(folder, torch_device), torch_device, backend=backend, **kwargs)
 
     def inspect(self, image: ImageSource) -> Verdict:
         """One image, one verdict; raises ImageError for an unreadable image."""
@@ -130,20 +132,20 @@ class Inspector:
     def _run(self, batch: list[tuple[LoadedImage, float]]) -> list[Verdict]:
         images = [item[0] for item in batch]
         count = len(images)
-        with torch.inference_mode(), autocast(self.device, self.dtype):
+        with torch.inference_mode(), self.backend.context():
             t0 = time.perf_counter()
             x = self.to_tensor([im.pixels for im in images])
             t1 = time.perf_counter()
-            features = backbone_features(self.model_set.classifier, x)
-            logits = classifier_head(self.model_set.classifier, features[-1]).float()
-            ood = self.domain.scores(pooled(features[-1])) if self.domain is not None else [None] * count
+            logits, state = self.backend.classify(x)
+            top = self.backend.top_features(state)
+            ood = self.domain.scores(pooled(top)) if self.domain is not None else [None] * count
             probs = (
                 (torch.softmax(logits, 1) if self.card.task == "single-label" else torch.sigmoid(logits)).cpu().numpy()
             )
             t2 = time.perf_counter()
             called = [classes_called(self.card, p) for p in probs]
             to_segment = [i for i in range(count) if called[i].any()]
-            pixel_probs = self._segment(x, features, to_segment) if to_segment else {}
+            pixel_probs = self._segment(x, state, to_segment) if to_segment else {}
             t3 = time.perf_counter()
         verdicts = []
         for i, image in enumerate(images):
@@ -169,8 +171,9 @@ class Inspector:
         them: what the training domain is fitted on. Unreadable images raise their ImageError."""
         for source in sources:
             image = to_loaded(source, self.max_pixels)
-            with torch.inference_mode(), autocast(self.device, self.dtype):
-                top = backbone_features(self.model_set.classifier, self.to_tensor([image.pixels]))[-1]
+            with torch.inference_mode(), self.backend.context():
+                _, state = self.backend.classify(self.to_tensor([image.pixels]))
+                top = self.backend.top_features(state)
             yield pooled(top)[0], (image.width, image.height)
 
     def to_tensor(self, pixels: list[np.ndarray]) -> torch.Tensor:
@@ -178,20 +181,9 @@ class Inspector:
         batch = torch.from_numpy(np.stack(pixels)).to(self.device, non_blocking=True).permute(0, 3, 1, 2)
         return self.normaliser(batch.float())
 
-    def _segment(self, x: torch.Tensor, features: list[torch.Tensor], indices: list[int]) -> dict[int, np.ndarray]:
-        index = torch.tensor(indices, device=x.device)
-        if self.card.shared_encoder:
-            logits = decode_masks(self.model_set.segmenter, [f.index_select(0, index) for f in features])
-        else:
-            logits = self._run_full_unet(x.index_select(0, index))
-        probs = torch.sigmoid(logits.float()).cpu().numpy()
+    def _segment(self, x: torch.Tensor, state, indices: list[int]) -> dict[int, np.ndarray]:
+        probs = torch.sigmoid(self.backend.segment(x, state, indices).float()).cpu().numpy()
         return {i: probs[k] for k, i in enumerate(indices)}
-
-    def _run_full_unet(self, x: torch.Tensor) -> torch.Tensor:
-        height, width = x.shape[-2:]
-        pad_h, pad_w = (-height) % 32, (-width) % 32  # the U-Net's encoder needs multiples of 32
-        padded = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
-        return self.model_set.segmenter(padded)[..., :height, :width]
 
     def _verdict(
         self,
@@ -224,4 +216,6 @@ class Inspector:
             segmenter_ran=segmenter_ran,
             timings_ms=timings,
             created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            backend=self.backend.name,
+            precision=self.backend.precision,
         )

@@ -67,6 +67,7 @@ class CardSchema(_Strict):
     metrics: dict[str, Any] = {}
     training: dict[str, Any] = {}
     sha256: dict[str, str] = {}
+    exports: dict[str, Any] = {}  # exported copies of the networks (core.modelsets.export) and their sha256
     domain: dict[str, Any] = {}  # the training domain (core.engine.domain): statistics file, sizes, class counts
 
     @field_validator("decoder_channels")

@@ -64,6 +64,9 @@ class ModelCard:
     # feature statistics' file with its sha256. Not part of `fingerprint`: fitting it changes no weights.
     domain: dict = field(default_factory=dict)
     schema_version: int = CARD_SCHEMA_VERSION  # card_schema.upgrade_card reads older cards
+    # Exported copies of the networks (core.modelsets.export), e.g. "openvino-int8" -> {"files": {relative
+    # path: sha256}, ...}. Kept apart from `sha256` so exporting never changes the set's fingerprint.
+    exports: dict = field(default_factory=dict)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -164,14 +167,26 @@ def read_card(folder: str | Path) -> ModelCard:
     return ModelCard.from_dict(data, str(path))
 
 
+def write_card(folder: Path, card: ModelCard) -> None:
+    """Replace card.json atomically: a crash mid-write never leaves a set without a readable card."""
+    temporary = folder / f".{CARD_FILE}.tmp"
+    temporary.write_text(card.to_json() + "\n")
+    temporary.replace(folder / CARD_FILE)
+
+
 def verify_weights(folder: Path, card: ModelCard) -> None:
-    for file_name in (CLASSIFIER_FILE, SEGMENTER_FILE):
+    verify_files(folder, {name: card.sha256.get(name) for name in (CLASSIFIER_FILE, SEGMENTER_FILE)},
+                 "re-save the model set")
+
+
+def verify_files(folder: Path, expected_hashes: dict[str, str | None], fix_missing_hash: str) -> None:
+    """Each file must exist and match the card's sha256, or loading stops naming the file."""
+    for file_name, expected in expected_hashes.items():
         path = folder / file_name
-        expected = card.sha256.get(file_name)
         if not path.is_file():
             raise ModelSetError(path, "is missing", "re-copy the model set folder")
         if not expected:
-            raise ModelSetError(folder / CARD_FILE, f"has no sha256 for {file_name}", "re-save the model set")
+            raise ModelSetError(folder / CARD_FILE, f"has no sha256 for {file_name}", fix_missing_hash)
         actual = sha256_file(path)
         if actual != expected:
             raise ModelSetError(

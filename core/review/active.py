@@ -80,7 +80,8 @@ def with_overrides(inspector: Inspector, overrides: dict[str, dict[str, float | 
     if not overrides:
         return inspector
     model_set = replace(inspector.model_set, card=effective_card(inspector.model_set.card, overrides))
-    return Inspector(model_set, inspector.device, inspector.batch_size, inspector.max_pixels, inspector.precision)
+    return Inspector(model_set, inspector.device, inspector.batch_size, inspector.max_pixels, inspector.precision,
+                     backend=inspector.backend)
 
 
 def change_class_settings(log: ReviewLog, card: ModelCard, current: ModelCard,
