@@ -38,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         model_set = resolve_model_set(args.model_set, settings.models_dir)
-        paths = [str(p) for p in folder_images(args.folder)]
+        # The operator names the folder on the server's shell: it is its own root (the dashboard's image_roots
+        # confine what browser users may pick), and a day's images may be many more than Folder mode's walk limit.
+        listing = folder_images(args.folder, [args.folder], max_files=10**8, max_seconds=3600.0)
+        paths = [str(p) for p in listing.files]
         if not paths:
             raise SteelScanError(args.folder, "holds no JPEG/PNG/BMP/TIFF image", "give a folder of images")
         start = time.perf_counter()
