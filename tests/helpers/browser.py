@@ -48,7 +48,7 @@ def streamlit_server(env: dict[str, str], log_path: Path, health_timeout_s: floa
                     pass
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"streamlit did not start: {log_path.read_text()[-2000:]}")
-                time.sleep(0.5)
+                time.sleep(0.1)
             yield url
         finally:
             server.terminate()
