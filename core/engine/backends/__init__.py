@@ -40,7 +40,8 @@ def resolve_choice(choice: str, model_set: ModelSet, device: torch.device, preci
     """(backend, export precision) the choice means for this set on this device.
 
     auto: torch on a GPU; on a CPU OpenVINO INT8 (precision auto, and only if it passed the gate), then
-    OpenVINO fp32, then ONNX Runtime fp32, then torch — the order measured fastest on a 2-core AVX2 CPU."""
+    ONNX Runtime fp32, then OpenVINO fp32, then torch: the order measured fastest on a quiet 2-core AVX2 CPU
+    (benchmarks/bench_backends.py: INT8 2.68, ONNX fp32 1.89, OpenVINO fp32 1.60, torch fp32 1.18 strips/s)."""
     if choice not in BACKENDS:
         raise SteelScanError("backend", f"{choice!r} is not a backend", f"use one of {', '.join(BACKENDS)}")
     exports = model_set.card.exports
@@ -50,7 +51,7 @@ def resolve_choice(choice: str, model_set: ModelSet, device: torch.device, preci
         raise SteelScanError("backend", f"the {choice} backend runs on the CPU, the device is {device}",
                              "use --backend torch on a GPU, or --device cpu")
     if choice == "auto":
-        order = (["openvino-int8"] if precision == "auto" else []) + ["openvino-fp32", "onnx-fp32"]
+        order = (["openvino-int8"] if precision == "auto" else []) + ["onnx-fp32", "openvino-fp32"]
         found = next((key for key in order if key in exports), None)
         return tuple(found.split("-")) if found else ("torch", precision)  # type: ignore[return-value]
     if choice == "openvino" and precision == "auto" and "openvino-int8" in exports:
