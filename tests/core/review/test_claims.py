@@ -4,31 +4,22 @@ two reviewers."""
 from __future__ import annotations
 
 import multiprocessing as mp
-import uuid
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from core.review.loadtest import fake_inference
 from core.review.queue import Claims, claim_next
 from core.review.store import Decision, ReviewLog
-from tests.core.review.test_loadtest import postgres_url
+from tests.helpers.databases import fresh_postgres_schema
 
 BAND = 0.15
 
 
 @pytest.fixture
 def pg_url():
-    base = postgres_url()
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(base)
-    with engine.begin() as connection:
-        connection.execute(text(f"create schema {schema}"))
-    yield f"{base}?options=-csearch_path%3D{schema}"
-    with engine.begin() as connection:
-        connection.execute(text(f"drop schema {schema} cascade"))
-    engine.dispose()
+    with fresh_postgres_schema() as url:
+        yield url
 
 
 def test_claims_expire_renew_and_hold_one_sheet_per_reviewer(tmp_path):

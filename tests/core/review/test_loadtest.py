@@ -6,30 +6,14 @@ import multiprocessing as mp
 import os
 import signal
 import time
-import uuid
-from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from core.review.loadtest import fake_inference, run_load
 from core.review.store import Decision, ReviewLog
 from core.review.store.models import ReviewRow
-
-PROJECT = Path(__file__).resolve().parents[3]
-
-
-def postgres_url() -> str:
-    url = os.environ.get("STEELSCAN_TEST_POSTGRES_URL")
-    url_file = PROJECT / ".venv" / "test-postgres-url"
-    if not url and url_file.is_file():
-        url = url_file.read_text().strip()
-    if not url:
-        pytest.fail(
-            "no PostgreSQL for the tests: run `bash scripts/ensure_services.sh` (as root) or set "
-            "STEELSCAN_TEST_POSTGRES_URL; `make test` does the former"
-        )
-    return url
+from tests.helpers.databases import fresh_postgres_schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -37,16 +21,8 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'log.db'}"
         return
-    # A fresh schema per test, so runs never see each other's rows.
-    base = postgres_url()
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(base)
-    with engine.begin() as connection:
-        connection.execute(text(f"create schema {schema}"))
-    yield f"{base}?options=-csearch_path%3D{schema}"
-    with engine.begin() as connection:
-        connection.execute(text(f"drop schema {schema} cascade"))
-    engine.dispose()
+    with fresh_postgres_schema() as url:
+        yield url
 
 
 def test_eight_reviewers_lose_and_duplicate_nothing(database_url, tmp_path):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import shutil
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from core.accounts.rows import _Base
 from core.cli.db import main as db_cli
 from core.review.store import ReviewLog, migrate
 from core.review.store.models import Base
-from tests.core.review.test_loadtest import postgres_url
+from tests.helpers.databases import fresh_postgres_schema
 
 HELPERS = Path(__file__).resolve().parents[2] / "helpers"
 OLD_TOKEN = "an-old-session-token"
@@ -31,14 +30,8 @@ def empty_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'log.db'}"
         return
-    base, schema = postgres_url(), f"m_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(base)
-    with engine.begin() as connection:
-        connection.execute(text(f"create schema {schema}"))
-    yield f"{base}?options=-csearch_path%3D{schema}"
-    with engine.begin() as connection:
-        connection.execute(text(f"drop schema {schema} cascade"))
-    engine.dispose()
+    with fresh_postgres_schema("m") as url:
+        yield url
 
 
 def build_release_1_2(url: str) -> None:
