@@ -21,7 +21,7 @@ def test_models_without_a_set_is_a_usage_error(tmp_path, capsys):
 
 def test_predict_backend_selects_what_runs_the_networks(tmp_path, exported_set, tiny_set, capsys):
     images = write_small_strips(tmp_path / "strips", range(5000, 5002)) / "train_images"
-    for backend, expected in (("onnx", "onnx"), ("torch", "torch"), ("openvino", "openvino"), ("auto", "openvino")):
+    for backend, expected in (("onnx", "onnx"), ("torch", "torch"), ("openvino", "openvino"), ("auto", "onnx")):
         assert main(["predict", str(images), "--model-set", str(exported_set), "--backend", backend, "--json"]) == 0
         lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
         assert len(lines) == 2 and {line["backend"] for line in lines} == {expected}
