@@ -33,15 +33,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.batchscore.engines import score_local, score_ray
     from core.batchscore.rows import record_rows
-    from core.cli.predict import resolve_model_set
-    from core.review.batch import folder_images
+    from core.cli.predict import expand_paths, resolve_model_set
 
     try:
         model_set = resolve_model_set(args.model_set, settings.models_dir)
-        # The operator names the folder on the server's shell: it is its own root (the dashboard's image_roots
-        # confine what browser users may pick), and a day's images may be many more than Folder mode's walk limit.
-        listing = folder_images(args.folder, [args.folder], max_files=10**8, max_seconds=3600.0)
-        paths = [str(p) for p in listing.files]
+        # The operator names the folder on the server's shell, as for `steelscan predict` (the same walk);
+        # image_roots confine what browser users may pick, not the shell.
+        paths = [str(p) for p in expand_paths([args.folder])]
         if not paths:
             raise SteelScanError(args.folder, "holds no JPEG/PNG/BMP/TIFF image", "give a folder of images")
         start = time.perf_counter()
