@@ -22,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_backends import cpu_description  # noqa: E402  (this folder: one CPU description for all benchmarks)
+
 from core.accounts.auth import Accounts  # noqa: E402
 from tests.helpers.browser import chromium_page, streamlit_server  # noqa: E402
 
@@ -33,15 +35,6 @@ new MutationObserver(() => {
   if (document.querySelector(nav)) window.__navSeen = true;
 }).observe(document, {subtree: true, childList: true});
 """
-
-
-def cpu_line() -> str:
-    info = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("Model name")), "?")
-    flags = next((line for line in info.splitlines() if line.startswith("Flags")), "")
-    features = [name for name, flag in (("AVX2", "avx2"), ("AVX-512", "avx512f"), ("AMX", "amx_tile"))
-                if f" {flag}" in flags]
-    return f"{model}, {os.cpu_count()} cores, {'/'.join(features) or 'no AVX2'}"
 
 
 def sign_in_screen_seconds(env: dict[str, str], work: Path, runs: int) -> tuple[list[float], bool]:
@@ -79,7 +72,7 @@ def main() -> int:
         Accounts(env["STEELSCAN_DATABASE_URL"]).add_user("bench", "a-bench-password-1", "inspector", "benchmark")
         screen, nav_seen = sign_in_screen_seconds(env, work, args.runs)
         cli = users_cli_seconds(env, args.runs)
-    print(f"CPU: {cpu_line()}")
+    print(f"CPU: {cpu_description()}")
     print(f"sign-in screen after a fresh `streamlit run`: median {statistics.median(screen):.2f} s "
           f"(runs: {', '.join(f'{t:.2f}' for t in screen)}); target <= 2 s")
     print(f"page list shown to the anonymous visitor at any moment: {'YES' if nav_seen else 'no'}")
