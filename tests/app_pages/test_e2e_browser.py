@@ -74,7 +74,7 @@ def test_sign_in_upload_accept_and_statistics_change_in_chromium(tmp_path):
         open_page(page, "Statistics")
         expect_metric(page, "Reviewed", "1")
         expect_metric(page, "Override rate", "0%")
-        page.locator('[data-testid="stPlotlyChart"]').first.wait_for()  # charts render after the metrics
+        page.locator('[data-testid="stPlotlyChart"]').nth(1).wait_for()  # charts render one by one, after the metrics
         assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2
 
         page.get_by_role("button", name="Sign out").click()
