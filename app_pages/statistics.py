@@ -6,12 +6,12 @@ import plotly.express as px
 import streamlit as st
 
 from core.review.queue import waiting
-from core.review.stats import FREQS, StatsFilter, all_classes, compute, confusion_array, sheet_csv, to_local
-from ui import auth, state
+from core.review.stats import FREQS, StatsFilter, all_classes, confusion_array, sheet_csv, to_local
+from ui import auth, state, stats_view
 
 settings, log = state.settings(), state.review_log()
 auth.page_header("Statistics", "statistics")
-images, reviews = log.images_frame(), log.reviews_frame()
+version, images, _ = stats_view.frames()
 if images.empty:
     st.info("No sheets inspected yet: inspect some on the Inspect page, and their statistics appear here.")
     st.stop()
@@ -26,29 +26,26 @@ known = list(all_classes(images))
 classes = right.multiselect("Classes", known, default=known, key="stats_classes")
 picked = tuple(dates) if isinstance(dates, tuple) else (dates,)  # one date while the user is picking a range
 start, end = (picked[0], picked[-1]) if picked else (default_start, last)
-report = compute(images, reviews, StatsFilter(start, end, tuple(classes), freq, settings.timezone,
-                                              settings.uncertainty_band), waiting(log, settings.uncertainty_band))
+filters = StatsFilter(start, end, tuple(classes), freq, settings.timezone, settings.uncertainty_band)
+report = stats_view.report(log.url, version, filters, waiting(log, settings.uncertainty_band))
+palette = stats_view.colors(images)
 st.caption(f"Times in {settings.timezone} · shifts start at 06:00, 14:00, 22:00 · a sheet's label is its "
            "latest review, else the model's verdict")
 
 metrics = st.columns(5)
 metrics[0].metric("Sheets inspected", report.images)
 metrics[1].metric("Defective", report.defective, f"{report.defect_share:.1%} of sheets", delta_color="off",
-                  delta_arrow="off")
+                  delta_arrow="off", help="Sheets whose label (latest review, else the model) has a chosen class.")
 metrics[2].metric("Reviewed", report.reviewed)
 metrics[3].metric("Override rate", f"{report.override_rate:.0%}", f"{report.overrides} of {report.decisions} decisions",
-                  delta_color="off", delta_arrow="off")
-metrics[4].metric("Waiting for review", report.waiting)
+                  delta_color="off", delta_arrow="off", help="Decisions that changed the model's classes.")
+metrics[4].metric("Waiting for review", report.waiting, help=stats_view.TERMS["flagged"])
 
 st.subheader("Defect rate over time")
 if report.defect_rate.empty:
     st.caption("No sheets in this selection.")
 else:
-    chart = px.line(report.defect_rate, x="period_label", y="rate", color="class_name", markers=True,
-                    hover_data=["sheets", "defective"],
-                    labels={"rate": "share of sheets", "class_name": "class", "period_label": freq})
-    chart.update_xaxes(type="category")  # period names, never a zoom into milliseconds
-    st.plotly_chart(chart.update_yaxes(tickformat=".0%", rangemode="tozero"), key="rate_chart")
+    st.plotly_chart(stats_view.rate_chart(report, palette, freq), key="rate_chart")
 
 areas_col, agree_col = st.columns(2)
 with areas_col:
@@ -56,9 +53,8 @@ with areas_col:
     if report.areas.empty:
         st.caption("No defect regions in this selection.")
     else:
-        st.plotly_chart(px.box(report.areas, x="class_name", y="area_px", color="class_name", points="all",
-                               log_y=True, labels={"area_px": "area (pixels)", "class_name": "class"}),
-                        key="area_chart")
+        st.caption("Each box: the middle half of the regions' areas, the line the median, whiskers min and max.")
+        st.plotly_chart(stats_view.area_chart(report, palette), key="area_chart")
 with agree_col:
     st.subheader("Model vs inspector")
     if report.confusion.empty:
@@ -70,28 +66,33 @@ with agree_col:
                          labels={"x": "model says", "y": "inspector says", "color": "sheets"})
         grid.for_each_annotation(lambda a: a.update(text=names[int(a.text.split("=")[1])]))
         st.plotly_chart(grid.update_coloraxes(showscale=False), key="confusion_chart")
-        st.dataframe(report.agreement, hide_index=True,
-                     column_config={"agreement": st.column_config.NumberColumn(format="percent")})
+        agreement = report.agreement[["class_name", "agreement", "reviewed", "agree", "model_missed", "false_alarm"]]
+        st.dataframe(agreement, hide_index=True, width="stretch", column_config={
+            "class_name": st.column_config.TextColumn("class", width="small"),
+            "agreement": st.column_config.ProgressColumn("agreement", format="percent", min_value=0, max_value=1,
+                                                         width="small", help=stats_view.TERMS["agreement"]),
+            "model_missed": st.column_config.NumberColumn("missed", width="small", help=stats_view.TERMS["missed"]),
+            "false_alarm": st.column_config.NumberColumn("false alarm", width="small",
+                                                         help=stats_view.TERMS["false_alarm"])})
 
 backlog_col, throughput_col = st.columns(2)
 with backlog_col:
-    st.subheader("Review backlog")
+    st.subheader("Review backlog", help=stats_view.TERMS["flagged"])
     if report.backlog.empty:
         st.caption("Nothing flagged in this selection.")
     else:
         backlog = px.line(report.backlog, x="period_label", y="waiting", line_shape="hv", markers=True,
-                          labels={"period_label": freq, "waiting": "sheets waiting"})
+                          labels={"period_label": freq, "waiting": "flagged sheets waiting"})
         st.plotly_chart(backlog.update_xaxes(type="category"), key="backlog_chart")
 with throughput_col:
     st.subheader("Review throughput")
     if report.throughput.empty:
         st.caption("No decisions in this selection.")
     else:
-        throughput = px.bar(report.throughput, x="period_label", y="decisions", color="reviewer",
-                            hover_data=["overrides"], labels={"period_label": freq})
-        st.plotly_chart(throughput.update_xaxes(type="category"), key="throughput_chart")
+        st.plotly_chart(stats_view.throughput_chart(report, freq), key="throughput_chart")
 
 st.subheader("Sheets")
-st.dataframe(report.table, hide_index=True)
+sheets, sheet_columns = stats_view.sheets_for_people(report.table)
+st.dataframe(sheets, hide_index=True, column_config=sheet_columns)
 st.download_button("Download CSV", sheet_csv(report.table), file_name=f"steelscan_{start}_{end}.csv",
                    mime="text/csv", icon=":material/download:")

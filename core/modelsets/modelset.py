@@ -18,13 +18,14 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from core.contract.errors import ModelSetError
+from core.imaging.palette import PALETTE as _PALETTE
 from core.modelsets.card_schema import CARD_SCHEMA_VERSION, TASKS, validate_card  # noqa: F401 (TASKS re-exported)
 from core.modelsets.networks import build_classifier, build_segmenter, share_encoder
 
 CARD_FILE = "card.json"
 CLASSIFIER_FILE = "classifier.safetensors"
 SEGMENTER_FILE = "segmenter.safetensors"
-PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45")
+PALETTE = _PALETTE  # one palette for overlays and charts (core.imaging.palette)
 
 
 @dataclass(frozen=True)

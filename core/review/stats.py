@@ -120,17 +120,27 @@ def _in_dates(local: pd.Series, start: date | None, end: date | None) -> pd.Seri
 
 
 def class_calls(images: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:
-    """Long table: one row per (sheet, class the sheet's model set knows and the filter keeps)."""
-    rows = []
-    labels = current_classes(images)
-    for (index, row), label in zip(images.iterrows(), labels, strict=True):
-        per_class = zip(row["class_names"], row["probabilities"], row["thresholds"], strict=True)
-        for name, probability, threshold in per_class:
-            if name in classes:
-                rows.append((index, row["image_sha256"], row["local_time"], name, probability, threshold,
-                             name in row["model_classes"], name in label, bool(row["reviewed"])))
-    return pd.DataFrame(rows, columns=["row", "image_sha256", "local_time", "class_name", "probability",
-                                       "threshold", "model_present", "present", "reviewed"])
+    """Long table: one row per (sheet, class the sheet's model set knows and the filter keeps).
+
+    Column-wise (explode, then list comprehensions over plain lists): no pandas call per row, so 10,000 sheets
+    take milliseconds, not seconds."""
+    columns = ["row", "image_sha256", "local_time", "class_name", "probability", "threshold", "model_present",
+               "present", "reviewed"]
+    if images.empty:
+        return pd.DataFrame(columns=columns)
+    frame = images[["image_sha256", "local_time", "class_names", "probabilities", "thresholds", "model_classes",
+                    "reviewed"]].assign(label=current_classes(images), row=images.index)
+    long = frame.explode(["class_names", "probabilities", "thresholds"], ignore_index=True)
+    long = long[long["class_names"].isin(classes)]
+    return pd.DataFrame({
+        "row": long["row"].to_numpy(), "image_sha256": long["image_sha256"].to_numpy(),
+        "local_time": long["local_time"].to_numpy(), "class_name": long["class_names"].to_numpy(),
+        "probability": long["probabilities"].astype(float).to_numpy(),
+        "threshold": long["thresholds"].astype(float).to_numpy(),
+        "model_present": [n in m for n, m in zip(long["class_names"], long["model_classes"], strict=True)],
+        "present": [n in label for n, label in zip(long["class_names"], long["label"], strict=True)],
+        "reviewed": long["reviewed"].astype(bool).to_numpy(),
+    }, columns=columns)
 
 
 def defect_rate(images: pd.DataFrame, classes: tuple[str, ...], freq: str,
@@ -155,9 +165,24 @@ def defect_rate(images: pd.DataFrame, classes: tuple[str, ...], freq: str,
 
 def area_distribution(images: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:
     """Every defect region the model found: class, area in pixels, sheet."""
-    rows = [(row["image_name"], row["local_time"], region["class"], int(region["area_px"]))
-            for _, row in images.iterrows() for region in row["regions"] if region["class"] in classes]
+    wanted = set(classes)
+    rows = [(name, at, region["class"], int(region["area_px"]))
+            for name, at, regions in zip(images["image_name"], images["local_time"], images["regions"], strict=True)
+            for region in regions if region["class"] in wanted]
     return pd.DataFrame(rows, columns=["image_name", "local_time", "class_name", "area_px"])
+
+
+def area_summary(areas: pd.DataFrame) -> pd.DataFrame:
+    """Per class: regions and the five numbers of a box plot (min, quartiles, max) of their areas in pixels.
+
+    The chart draws these, not every region: 10,000 sheets have tens of thousands of regions."""
+    columns = ["class_name", "regions", "min", "q1", "median", "q3", "max"]
+    if areas.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = areas.groupby("class_name", sort=False)["area_px"]
+    table = grouped.agg(regions="count", min="min", max="max").join(
+        grouped.quantile([0.25, 0.5, 0.75]).unstack().set_axis(["q1", "median", "q3"], axis=1))
+    return table.reset_index()[columns]
 
 
 def agreement(reviews: pd.DataFrame, classes: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:

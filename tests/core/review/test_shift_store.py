@@ -4,11 +4,13 @@ labels, changes that name the review they replace, and inspectors' batches kept 
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from core.review.store import Decision, DecisionConflict, DecisionError, ReviewLog, StoreError
+from core.review.store.frames import refreshed
 from core.review.store.models import ReviewRow
 from tests.helpers.dashboard import make_verdict, noise_png
 from tests.helpers.databases import fresh_postgres_schema
@@ -180,3 +182,47 @@ def test_a_batch_keeps_its_images_in_order_until_closed(log):
         log.open_batch("ann", "camera")
     with pytest.raises(StoreError, match="has no inference"):
         log.add_to_batch(other, 99_999)
+
+
+def test_the_statistics_frames_read_labels_and_json_columns_on_every_backend(log):
+    a, a_id = _sheet(log, 30, probabilities=(0.9, 0.1, 0.7, 0.1), name="a.png")
+    b, _ = _sheet(log, 31, probabilities=(0.1, 0.1, 0.1, 0.1), name="b.png")
+    first = log.add_review(a_id, "ann", Decision.accept(a), at=datetime(2026, 1, 1, 8))
+    log.add_review(a_id, "bob", Decision.change(a, ["scratches"], "no pits", first), at=datetime(2026, 1, 1, 9))
+    assert log.log_version() == (2, first + 1)
+    images = log.images_frame().set_index("image_name")
+    assert images.loc["a.png", "class_names"] == list(a.class_names)
+    assert images.loc["a.png", "probabilities"] == list(a.probabilities)
+    assert images.loc["a.png", "model_classes"] == ["pits", "scratches"]
+    assert images.loc["a.png", "final_classes"] == ["scratches"] and images.loc["a.png", "reviewer"] == "bob"
+    assert images.loc["a.png", "first_reviewed_at"] == datetime(2026, 1, 1, 8)
+    assert images.loc["a.png", "decided_at"] == datetime(2026, 1, 1, 9)
+    assert [r["class"] for r in images.loc["a.png", "regions"]] == ["pits", "scratches"]
+    assert not images.loc["b.png", "reviewed"] and images.loc["b.png", "regions"] == []
+    reviews = log.reviews_frame()
+    assert reviews["classes"].tolist() == [["pits", "scratches"], ["scratches"]]
+    assert reviews["masks_rle"].iloc[0].keys() == {"pits", "scratches"}
+    assert log.reviews_frame(with_masks=False)["masks_rle"].tolist() == [None, None]
+
+
+def test_a_cached_images_frame_brought_up_to_date_equals_a_fresh_one(log):
+    sheets = [_sheet(log, 40 + i, name=f"s{i}.png") for i in range(4)]
+    first = log.add_review(sheets[0][1], "ann", Decision.accept(sheets[0][0]))
+    before, images = log.log_version(), log.images_frame()
+    log.add_review(sheets[0][1], "bob", Decision.change(sheets[0][0], [], "clean", first))  # a label changes
+    log.add_review(sheets[1][1], "ann", Decision.accept(sheets[1][0]))  # a first review
+    again = make_verdict(noise_png(42), "s2_again.png", (0.1, 0.1, 0.1, 0.9))
+    log.record_inference(again, noise_png(42))  # a newer verdict of a known image
+    new, _ = _sheet(log, 50, name="new.png")  # a new image
+    changed = log.changed_shas(before)
+    assert set(changed) == {sheets[0][0].image_sha256, sheets[1][0].image_sha256, again.image_sha256,
+                            new.image_sha256}
+    updated = refreshed(images, log.images_frame(shas=changed))
+    fresh = log.images_frame()
+    key = ["image_sha256"]
+    columns = ["image_name", "inference_id", "model_classes", "final_classes", "reviewer", "decision", "reviewed",
+               "decided_at", "first_reviewed_at"]
+    left = updated.sort_values(key).set_index(key)[columns].astype(str)
+    right = fresh.sort_values(key).set_index(key)[columns].astype(str)
+    assert left.equals(right)
+    assert len(log.reviews_frame(after_id=first)) == 2

@@ -1,0 +1,108 @@
+"""Statistics with a big review log: how soon the page shows all its charts in a real browser.
+
+    .venv/bin/python benchmarks/bench_statistics.py [--sheets 10000] [--runs 10] [--screenshot FILE]
+
+A fresh review log gets `--sheets` reviewed sheets (bulk rows, spread over 30 days: tests/helpers/big_log.py), then
+`streamlit run app.py` serves it to headless Chromium at 1366x768. Signed in as an admin, the browser goes from the
+light Users page to Statistics through the sidebar link; the clock runs from the click to the moment every chart on
+the page (5) has drawn its SVG. Three figures, median of `--runs` each:
+  cold: the first open after the server started (nothing cached);
+  new data: one new decision recorded before each open (the log changed: frames re-read, numbers recomputed);
+  unchanged: reopened with nothing new (the cached frames and numbers serve it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench_backends import cpu_description  # noqa: E402  (this folder: one CPU description for all benchmarks)
+
+from core.accounts.auth import Accounts  # noqa: E402
+from core.review.store import Decision, ReviewLog  # noqa: E402
+from tests.helpers.big_log import fill_reviewed_sheets  # noqa: E402
+from tests.helpers.browser import chromium_page, streamlit_server  # noqa: E402
+
+PASSWORD = "a-bench-password-1"
+CHARTS = 5  # defect rate, areas, model vs inspector, backlog, throughput
+DRAWN = '[data-testid="stPlotlyChart"] .main-svg'
+
+
+def open_statistics(page) -> float:
+    """Users page -> Statistics; seconds until all charts are drawn."""
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Users").click()
+    page.get_by_role("heading", name="Users").wait_for()
+    page.wait_for_function(f"document.querySelectorAll('{DRAWN}').length === 0")
+    started = time.perf_counter()
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Statistics").click()
+    page.wait_for_function(f"new Set([...document.querySelectorAll('{DRAWN}')].map("
+                           f"e => e.closest('[data-testid=\"stPlotlyChart\"]'))).size >= {CHARTS}",
+                           timeout=120_000)
+    return time.perf_counter() - started
+
+
+def new_decision(log: ReviewLog, index: int) -> None:
+    """Change one sheet's label (a new review): the log's version moves on, as on a working line."""
+    sha = log.images_frame()["image_sha256"].iloc[index]
+    current = log.current_label(sha)
+    inference_id = log.latest_inference_id(sha)
+    decision = Decision("override", ("scratches",), "bench change", current.review_id if current else None)
+    log.add_review(inference_id, "bench", decision, page="bench")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sheets", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--screenshot", type=Path, help="save the page at 1366x768 after the last open")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        env = {"STEELSCAN_DATABASE_URL": f"sqlite:///{work / 'review.db'}", "STEELSCAN_IMAGE_STORE": str(work / "img"),
+               "STEELSCAN_SETTINGS": str(work / "none.toml")}
+        log = ReviewLog(env["STEELSCAN_DATABASE_URL"], env["STEELSCAN_IMAGE_STORE"])
+        fill_reviewed_sheets(log, args.sheets)
+        Accounts(env["STEELSCAN_DATABASE_URL"]).add_user("bench", PASSWORD, "admin", "benchmark")
+        cold, changed, unchanged = [], [], []
+        with streamlit_server(env, work / "server.log") as url, \
+                chromium_page(work / "profile", height=768, width=1366) as page:
+            page.goto(f"{url}/users")
+            page.get_by_label("User name").fill("bench")
+            page.get_by_role("textbox", name="Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("heading", name="Users").wait_for()
+            cold.append(open_statistics(page))
+            for run in range(args.runs):
+                new_decision(log, run)
+                changed.append(open_statistics(page))
+            for _ in range(args.runs):
+                unchanged.append(open_statistics(page))
+            if args.screenshot:
+                page.screenshot(path=str(args.screenshot), full_page=False)
+                page.screenshot(path=str(args.screenshot.with_suffix(".full.png")), full_page=True)
+        load = os.getloadavg()
+        log.close()
+
+    def line(name: str, times: list[float]) -> str:
+        return (f"{name}: median {statistics.median(times):.2f} s (runs: {', '.join(f'{t:.2f}' for t in times)})")
+
+    print(f"CPU: {cpu_description()}")
+    print(f"review log: {args.sheets} reviewed sheets (SQLite); browser: headless Chromium 1366x768")
+    print("Statistics, click -> all 5 charts drawn; target <= 2 s")
+    print(line("  cold (first open after start)", cold))
+    print(line("  new decision before each open", changed))
+    print(line("  unchanged log", unchanged))
+    print(f"load average (1, 5, 15 min) at the end: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
