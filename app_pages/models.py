@@ -18,6 +18,7 @@ from core.review.active import (
 from ui import auth, engine, state
 from ui.dataset_view import describe_expander
 from ui.markup import swatch_html
+from ui.model_card_view import metrics_view
 
 settings, log = state.settings(), state.review_log()
 user = auth.page_header("Models", "models.view")
@@ -83,7 +84,7 @@ for entry in installed:
             if "validation" in card.metrics:
                 st.caption("Validation figures: those images chose the epoch and the thresholds, so they flatter the "
                            "model. Quote a hold-out evaluation (`steelscan evaluate --split holdout`).")
-            st.json(card.metrics, expanded=False)
+            metrics_view(card.metrics, key=f"metrics-{entry.name}")
         if card.training:
             with st.popover("Training details"):
                 st.code(json.dumps(card.training, indent=2), language="json")

@@ -28,6 +28,7 @@ def apply(change, key: str, username: str, old: str, new: str, done: str) -> Non
         return
     log.log_setting_change(key, new, admin.username, old_value=old, reason=f"account {username}")
     st.session_state.users_notice = done
+    st.session_state.users_added = key == "user_added"
     st.rerun()
 
 
@@ -35,8 +36,11 @@ notice = st.session_state.pop("users_notice", "")
 if notice:
     st.success(notice)
 
+if st.session_state.pop("users_added", False):  # emptied only after it worked: a refused form keeps what was typed
+    for key in ("new_user_name", "new_user_password"):
+        st.session_state.pop(key, None)
 add_col, reset_col = st.columns(2)
-with add_col, st.form("add_user", clear_on_submit=True):
+with add_col, st.form("add_user"):
     st.markdown("**Add a user**")
     new_name = st.text_input("User name", key="new_user_name")
     new_role = st.selectbox("Role", ROLES, key="new_user_role")

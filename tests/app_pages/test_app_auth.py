@@ -179,6 +179,7 @@ def test_admin_manages_users_and_each_change_names_the_admin():
     app.text_input(key="new_user_password").input("ivans-first-password")
     button(app, "Add user").click().run()
     assert not app.exception and any("Added ivan (inspector)" in s.value for s in app.success)
+    assert app.text_input(key="new_user_name").value == ""  # done: the form is empty for the next one
     owner = accounts()
     _, ivan_token = owner.sign_in("ivan", "ivans-first-password")
 
@@ -196,9 +197,14 @@ def test_admin_manages_users_and_each_change_names_the_admin():
     # The admin cannot lock themselves out from here, and a too short password is refused, not crashed on.
     assert "ada" not in app.selectbox(key="manage_user").options
     app.text_input(key="new_user_name").input("bob")
+    app.selectbox(key="new_user_role").set_value("supervisor")
     app.text_input(key="new_user_password").input("short")
     button(app, "Add user").click().run()
     assert any("shorter than" in e.value for e in app.error)
+    # Refused: what was entered stays, to be corrected rather than typed again.
+    assert app.text_input(key="new_user_name").value == "bob"
+    assert app.selectbox(key="new_user_role").value == "supervisor"
+    assert app.text_input(key="new_user_password").value == "short"
     owner.close()
 
     changes = ReviewLog.from_settings(load_settings()).setting_changes()

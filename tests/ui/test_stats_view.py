@@ -1,0 +1,53 @@
+"""The Statistics page's pictures: log-axis labels people read, a box per class from five numbers, the sheets
+table without its hash column."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from core.review.stats import area_summary
+from ui.stats_view import _log_ticks, sheets_for_people
+
+
+def test_log_axis_ticks_are_powers_of_ten_with_plain_labels():
+    values, labels = _log_ticks(3, 250_000)
+    assert values == [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000]
+    assert labels == ["1", "10", "100", "1k", "10k", "100k", "1M"]
+    assert _log_ticks(40, 40) == ([10, 100], ["10", "100"])  # never a single tick
+
+
+def test_area_summary_gives_each_class_its_five_numbers():
+    areas = pd.DataFrame({"class_name": ["pits"] * 5 + ["patches"], "area_px": [1, 2, 3, 4, 100, 7]})
+    summary = area_summary(areas).set_index("class_name")
+    assert summary.loc["pits"].to_dict() == {"regions": 5, "min": 1, "q1": 2.0, "median": 3.0, "q3": 4.0,
+                                             "max": 100}
+    assert summary.loc["patches", "median"] == 7
+    assert area_summary(areas.iloc[:0]).empty
+
+
+def test_the_sheets_table_leads_with_a_short_image_name_and_hides_the_hash():
+    table = pd.DataFrame({"inspected_at": [pd.Timestamp("2026-01-01")], "image": ["cam1/2026/coil_7.jpg"],
+                          "sha256": ["ab" * 32], "p_pits": [0.5]})
+    shown, config = sheets_for_people(table)
+    assert shown.columns.tolist() == ["image", "inspected_at", "p_pits"]
+    assert shown["image"].tolist() == ["coil_7.jpg"] and "p_pits" in config
+
+
+def test_a_model_cards_metrics_render_as_tables_and_charts_not_json():
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import json
+        from pathlib import Path
+
+        from ui.model_card_view import metrics_view
+
+        card = json.loads((Path.cwd() / "models" / "severstal-synthetic" / "card.json").read_text())
+        metrics_view(card["metrics"], key="m")
+
+    app = AppTest.from_function(page, default_timeout=60).run()
+    assert not app.exception and not app.json
+    assert len(app.dataframe) == 2  # validation summary, per-class tuning
+    assert app.dataframe[1].value["class"].tolist() == ["pits", "crazing", "scratches", "patches"]
+    assert len(app.get("plotly_chart")) == 2
+    assert any("optimistic" in c.value for c in app.caption)
