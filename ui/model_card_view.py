@@ -22,6 +22,7 @@ def metrics_view(metrics: dict, key: str) -> None:
         if section.kind == "summary":
             table_col, chart_col = st.columns([2, 3])
             table_col.dataframe(section.table[["metric", "value"]], hide_index=True, width="stretch",
+                                height=38 + 35 * len(section.table),  # every row, no inner scrolling
                                 column_config={"value": st.column_config.NumberColumn(format="%.4g")})
             scores = section.table[section.table["is_ratio"]]
             if not scores.empty:

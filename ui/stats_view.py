@@ -101,7 +101,7 @@ def area_chart(report: StatsReport, palette: dict[str, str]) -> go.Figure:
     summary = area_summary(report.areas)
     figure = go.Figure()
     for row in summary.itertuples(index=False):  # one box per class: a handful of rows
-        figure.add_trace(go.Box(name=row.class_name, q1=[row.q1], median=[row.median], q3=[row.q3],
+        figure.add_trace(go.Box(name=row.class_name, x=[row.class_name], q1=[row.q1], median=[row.median], q3=[row.q3],
                                 lowerfence=[row.min], upperfence=[row.max], marker_color=palette.get(row.class_name),
                                 hovertemplate=f"{row.class_name}: {row.regions} regions<extra></extra>"))
     values, labels = _log_ticks(summary["min"].min(), summary["max"].max())

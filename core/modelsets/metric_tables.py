@@ -15,7 +15,7 @@ NAMES = {
     "macro_iou": "IoU (mean over classes)", "macro_dice_positive": "Dice on images with the class",
     "defective_accuracy": "defective vs clean accuracy", "top1_accuracy": "top-1 accuracy",
     "dice_positive": "Dice on images with the class", "validation_images_with_class": "validation images with it",
-    "pixel_threshold": "pixel threshold", "min_area": "min area (px)",
+    "pixel_threshold": "pixel threshold", "min_area": "min area (px)", "f1": "F1", "recall": "recall",
 }
 
 
