@@ -1,7 +1,8 @@
 """SteelScan operator dashboard: `streamlit run app.py`.
 
 A router only: page config, session defaults once, then what the visitor may see. No account
-yet: one page saying how to create the first admin. Not signed in: the sign-in page. Signed in:
+yet: one page saying how to create the first admin. Not signed in: the sign-in page, at every page's address
+(a browser with a live sign-in cookie is signed in: ui.auth). Signed in:
 the pages the role allows (each page checks the permission again: hiding is not refusing).
 """
 
@@ -33,13 +34,20 @@ def allowed_pages(role: str) -> list[st.Page]:
             for file, title, icon, _ in navigation_for(role)]
 
 
+def signed_out_pages() -> list[st.Page]:
+    return [st.Page(auth.sign_in_page, title="Sign in", icon=":material/login:", url_path=Path(file).stem,
+                    default=file == "inspect.py") for file, *_ in NAVIGATION]
+
+
 def run() -> None:
     st.set_page_config(page_title="SteelScan", page_icon=":material/precision_manufacturing:", layout="wide")
     init_session()
     if not auth.accounts().has_users():
         pages = [st.Page(auth.first_admin_page, title="Set up", icon=":material/admin_panel_settings:")]
     elif (user := auth.current_user()) is None:
-        pages = [st.Page(auth.sign_in_page, title="Sign in", icon=":material/login:")]
+        # Every page's address leads to sign-in, then (same address, rerun) to that page: a deep link survives.
+        st.navigation(signed_out_pages(), position="hidden").run()
+        return
     else:
         pages = allowed_pages(user.role)
     st.navigation(pages).run()

@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select  # noqa: E402
 
 from core.accounts.auth import Accounts, AuthError  # noqa: E402
-from core.review.loadtest import fake_inference  # noqa: E402
-from core.review.store import Decision, ReviewLog  # noqa: E402
+from core.review.loadtest import decide_against_latest, fake_inference  # noqa: E402
+from core.review.store import ReviewLog  # noqa: E402
 from core.review.store.models import ReviewRow  # noqa: E402
 
 PASSWORD = "the-real-password-1"
@@ -50,9 +50,10 @@ def reviewer(url: str, store: str, tag: str, worker: int, ids: list[int], barrie
     while time.time() < stop:
         began = time.perf_counter()
         try:
-            log.add_review(ids[(worker + i) % len(ids)], f"reviewer-{worker}",
-                           Decision("override" if i % 3 == 0 else "accept", ("pits",), f"{tag} w{worker} #{i}"),
-                           page="bench")
+            # Several reviewers on few sheets: each decision changes the label it read (retried on a conflict).
+            decide_against_latest(log, ids[(worker + i) % len(ids)], f"reviewer-{worker}",
+                                  "override" if i % 3 == 0 else "accept", ("pits",), f"{tag} w{worker} #{i}",
+                                  page="bench")
             written += 1
             latencies.append(time.perf_counter() - began)
         except Exception as exc:  # anything here would have reached an inspector as an error

@@ -1,17 +1,27 @@
 """Who is signed in: the sign-in page, the first-admin notice, the sidebar's user box, and page guards.
 
 Local accounts live in core.accounts.auth (Argon2id, expiring sessions). The session token sits in this
-browser session's state only; every rerun asks the database whether it is still live, so an
-expired, revoked or disabled session falls back to the sign-in page at the next click.
+browser session's state, and in a signed, expiring cookie (core.accounts.cookies) so a reload, a bookmark or a
+pasted link stays signed in. Every rerun asks the database whether the session is still live, so an
+expired, revoked or disabled session falls back to the sign-in page at the next click, cookie or not.
+
+Streamlit reads cookies (st.context.cookies: those sent when the browser connected) but cannot set them from
+Python, so a one-line script in the page (st.html with JavaScript) writes and deletes the cookie. That makes it a
+script-readable cookie rather than an HttpOnly one: SameSite=Strict, Secure on HTTPS, useless without the
+server's live session, and signed, so it cannot be forged or stretched.
 Optional single sign-on (OIDC) uses Streamlit's st.login when .streamlit/secrets.toml has an
 [auth] section; such a user still needs a local account (same user name) that gives the role.
 """
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from core.accounts.auth import PERMISSIONS, USERNAME, Accounts, AuthError, ThrottlePolicy, User
+from core.accounts.cookies import COOKIE_NAME, SessionCookie, load_or_create_secret
+from core.review.store.models import utc_now
 from ui import state
 
 FIRST_ADMIN_COMMAND = ".venv/bin/steelscan users add NAME --role admin"
@@ -28,6 +38,61 @@ def accounts() -> Accounts:
     current = state.settings()
     return _accounts(current.database_url, current.sign_in_max_failures, current.sign_in_client_max_failures,
                      current.sign_in_lock_minutes, current.sign_in_first_delay_seconds)
+
+
+@st.cache_resource(show_spinner=False)
+def _session_cookie(secret_path: str) -> SessionCookie:
+    return SessionCookie(load_or_create_secret(secret_path))
+
+
+def session_cookie() -> SessionCookie:
+    return _session_cookie(str(state.settings().session_secret_path))
+
+
+def browser_cookie() -> str | None:
+    """The sign-in cookie the browser sent when this session connected (a reload reconnects)."""
+    return st.context.cookies.get(COOKIE_NAME)
+
+
+def _cookie_script(value: str, max_age_s: int) -> str:
+    # json.dumps quotes the value safely for JavaScript; the value itself is base64url and digits only.
+    cookie = json.dumps(f"{COOKIE_NAME}={value}; Max-Age={max_age_s}; Path=/; SameSite=Strict")
+    return (f"<script>document.cookie = {cookie} + (location.protocol === 'https:' ? '; Secure' : '');"
+            "</script>")
+
+
+def _remember_in_browser(token: str) -> None:
+    """Queue the cookie for this session token; the next page drawn writes it (see write_cookie)."""
+    expires = accounts().session_expires_at(token)
+    if expires is not None:
+        value = session_cookie().issue(token, expires)
+        st.session_state.auth_cookie_write = (value, max(1, int((expires - utc_now()).total_seconds())))
+
+
+def write_cookie() -> None:
+    """Write or delete the browser's sign-in cookie if a sign-in or sign-out asked for it."""
+    pending = st.session_state.pop("auth_cookie_write", None)
+    if pending is not None:
+        st.html(_cookie_script(*pending), unsafe_allow_javascript=True, width="content")
+
+
+def _forget_in_browser() -> None:
+    st.session_state.auth_cookie_write = ("", 0)  # Max-Age=0 deletes it
+
+
+def _restore_from_cookie() -> User | None:
+    """The user of a live session named by the browser's cookie (a reload, a bookmark, a pasted link)."""
+    value = browser_cookie()
+    if not value or value == st.session_state.get("auth_cookie_refused"):
+        return None
+    token = session_cookie().token_from(value)
+    user = accounts().user_for(token) if token else None
+    if user is None:  # forged, expired, signed out or revoked: ask once, then delete it
+        st.session_state.auth_cookie_refused = value
+        _forget_in_browser()
+        return None
+    st.session_state.auth_token = token
+    return user
 
 
 def client_address() -> str:
@@ -92,7 +157,10 @@ def current_user() -> User | None:
         st.session_state.auth_token = None
         st.session_state.auth_notice = ("Your session has ended (expired, signed out or changed by an admin): "
                                         "sign in again.")
-    return _oidc_user()
+        st.session_state.auth_cookie_refused = browser_cookie()  # the ended session's cookie, if it came with one
+        _forget_in_browser()
+        return _oidc_user()
+    return _restore_from_cookie() or _oidc_user()
 
 
 def sign_out() -> None:
@@ -105,6 +173,8 @@ def sign_out() -> None:
         del st.session_state[key]
     state.init_session()
     st.session_state.auth_notice = "Signed out."
+    st.session_state.auth_cookie_refused = browser_cookie()  # this connection still carries the old cookie
+    _forget_in_browser()
     if oidc_configured() and st.user.get("is_logged_in", False):
         st.logout()
 
@@ -129,11 +199,14 @@ def user_box(user: User, database: str) -> None:
     with st.sidebar:
         st.markdown(f"Signed in: **{user.username}** · {user.role}")
         st.button("Sign out", key="sign_out", icon=":material/logout:", on_click=sign_out)
-        st.caption(f"Review log: {database}")
+        if user.role == "admin":  # where the data lives is an admin's business, not an inspector's
+            st.caption(f"Review log: {database}")
+        write_cookie()
 
 
 def sign_in_page() -> None:
     st.title("Sign in to SteelScan")
+    write_cookie()  # after a sign-out: delete the cookie
     notice = st.session_state.pop("auth_notice", "")
     if notice:
         st.info(notice)
@@ -149,7 +222,8 @@ def sign_in_page() -> None:
             st.error(str(exc))
         else:
             st.session_state.auth_token = token
-            st.rerun()
+            _remember_in_browser(token)
+            st.rerun()  # the same URL: a deep link opens its page now
     if oidc_configured():
         st.button("Sign in with single sign-on", icon=":material/key:", on_click=st.login)
     st.caption("No account? An admin adds one on the Users page or with "

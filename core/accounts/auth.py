@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -329,6 +329,14 @@ class Accounts:
             if live.revoked or live.expires_at <= utc_now() or not user.active:
                 return None
             return User(user.username, user.role)
+
+    def session_expires_at(self, token: str) -> datetime | None:
+        """When a live session ends (UTC, naive as stored); None when it is not live. The sign-in cookie's expiry."""
+        if self.user_for(token) is None:
+            return None
+        with Session(self.engine) as session:
+            live = session.get(SessionRow, _token_hash(token))
+            return live.expires_at if live is not None else None
 
     def sign_out(self, token: str) -> None:
         with Session(self._writer) as session, session.begin():

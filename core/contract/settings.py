@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     batch_size: int = Field(8, ge=1, le=256)
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'steelscan.db'}"
     image_store: Path = PROJECT_ROOT / "var" / "images"
+    # The secret that signs sign-in cookies (made once, mode 0600); unset: session.key beside the image store.
+    session_secret_file: Path | None = None
     # |p - threshold| under this sends a sheet to the review queue
     uncertainty_band: float = Field(0.15, ge=0.0, le=0.5)
     timezone: str = "UTC"  # the plant's time zone: statistics group hours, shifts and days in it
@@ -44,6 +46,10 @@ class Settings(BaseSettings):
     # `steelscan watch` with no folders watches these (STEELSCAN_WATCH_FOLDERS: separated by os.pathsep)
     watch_folders: list[Path] = []
     watch_patterns: list[str] = ["*.jpg", "*.jpeg", "*.png", "*.bmp", "*.tif", "*.tiff"]
+
+    @property
+    def session_secret_path(self) -> Path:
+        return self.session_secret_file or self.image_store.parent / "session.key"
 
     @field_validator("watch_folders", "watch_patterns", mode="before")
     @classmethod

@@ -22,7 +22,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from core.contract.verdict import Verdict
-from core.review.store import Decision, ReviewLog
+from core.review.store import Decision, DecisionConflict, ReviewLog
 from core.review.store.models import ReviewRow
 
 CLASSES = ("pits", "crazing", "scratches", "patches")
@@ -45,23 +45,38 @@ def fake_inference(log: ReviewLog, seed: int) -> int:
     return log.record_inference(verdict, data, source="loadtest")
 
 
-def _reviewer(args: tuple) -> tuple[int, list[str], float]:
+def decide_against_latest(log: ReviewLog, inference_id: int, reviewer: str, kind: str, classes: tuple[str, ...],
+                          reason: str, page: str = "loadtest", attempts: int = 100) -> tuple[int, int]:
+    """Record a decision against the image's label as read now, as a person changing it would; when a colleague
+    decided in between (DecisionConflict, nothing recorded), read again and retry. Returns (review id, conflicts)."""
+    sha = log.inference_image(inference_id)[0]
+    for conflicts in range(attempts):
+        current = log.current_label(sha)
+        try:
+            decision = Decision(kind, classes, reason, current.review_id if current else None)
+            return log.add_review(inference_id, reviewer, decision, page=page), conflicts
+        except DecisionConflict:
+            continue
+    raise RuntimeError(f"{reason}: still in conflict after {attempts} attempts")
+
+
+def _reviewer(args: tuple) -> tuple[int, list[str], float, int]:
     url, store, tag, worker, count, inference_ids = args
     log = ReviewLog(url, store)
-    written, errors = 0, []
+    written, errors, conflicts = 0, [], 0
     start = time.perf_counter()
     for i in range(count):
         inference_id = inference_ids[(worker + i) % len(inference_ids)]
         # The reason carries a unique tag, so every decision can be found and counted afterwards.
         kind, classes = ("accept", ("pits",)) if i % 3 else ("override", ("scratches",))
         try:
-            log.add_review(inference_id, f"reviewer-{worker}", Decision(kind, classes, f"{tag} w{worker} #{i}"),
-                           page="loadtest")
+            conflicts += decide_against_latest(log, inference_id, f"reviewer-{worker}", kind, classes,
+                                               f"{tag} w{worker} #{i}")[1]
             written += 1
         except Exception as exc:  # anything here would have reached a person as an error
             errors.append(f"{type(exc).__name__}: {exc}")
     log.close()
-    return written, errors, time.perf_counter() - start
+    return written, errors, time.perf_counter() - start, conflicts
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,8 @@ class LoadResult:
     distinct: int
     errors: tuple[str, ...]
     seconds: float
+    conflicts: int = 0  # decisions refused because a colleague's landed first (then retried on the new label)
+    broken_chains: int = 0  # reviews whose replaces_review_id is not the review before them on that image
 
     @property
     def expected(self) -> int:
@@ -81,7 +98,8 @@ class LoadResult:
     def line(self) -> str:
         return (f"{self.processes} processes x {self.decisions_each} decisions: written {self.written}, "
                 f"found {self.found}, distinct {self.distinct}, duplicates {self.found - self.distinct}, "
-                f"errors {len(self.errors)}, {self.seconds:.1f} s ({self.written / self.seconds:.0f} decisions/s)")
+                f"errors {len(self.errors)}, conflicts retried {self.conflicts}, broken chains {self.broken_chains}, "
+                f"{self.seconds:.1f} s ({self.written / self.seconds:.0f} decisions/s)")
 
 
 def run_load(url: str, image_store: str | Path, processes: int = 8, decisions: int = 250) -> LoadResult:
@@ -97,6 +115,13 @@ def run_load(url: str, image_store: str | Path, processes: int = 8, decisions: i
         mine = ReviewRow.reason.like(f"{tag} %")
         found = connection.execute(select(func.count()).where(mine)).scalar_one()
         distinct = connection.execute(select(func.count(func.distinct(ReviewRow.reason))).where(mine)).scalar_one()
+        chains = connection.execute(select(ReviewRow.image_sha256, ReviewRow.id, ReviewRow.replaces_review_id)
+                                    .where(mine).order_by(ReviewRow.image_sha256, ReviewRow.id)).all()
     log.close()
+    previous: dict[str, int | None] = {}
+    broken = 0
+    for sha, review_id, replaces in chains:  # each decision must replace exactly the one before it
+        broken += replaces != previous.get(sha)
+        previous[sha] = review_id
     return LoadResult(processes, decisions, sum(r[0] for r in results), found, distinct,
-                      tuple(e for r in results for e in r[1]), seconds)
+                      tuple(e for r in results for e in r[1]), seconds, sum(r[3] for r in results), broken)

@@ -9,7 +9,11 @@ import importlib
 
 _EXPORTS = {
     "StoreError": "core.review.store.db",
+    "Batch": "core.review.store.batches",
+    "BatchItem": "core.review.store.batches",
+    "CurrentLabel": "core.review.store.decisions",
     "Decision": "core.review.store.decisions",
+    "DecisionConflict": "core.review.store.decisions",
     "DecisionError": "core.review.store.decisions",
     "check_reviewer": "core.review.store.decisions",
     "ExportSummary": "core.review.store.export",

@@ -1,9 +1,11 @@
-"""What a person decides about one verdict: accept it, or override the classes with a reason."""
+"""What a person decides about one verdict: accept it, override the classes with a reason, or change an earlier
+decision (naming the review it replaces, so a colleague's decision is never overwritten unseen)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from core.contract.errors import SteelScanError
 from core.contract.verdict import Verdict
@@ -16,10 +18,46 @@ class DecisionError(SteelScanError):
 
 
 @dataclass(frozen=True)
+class CurrentLabel:
+    """An image's label now: its latest review."""
+
+    review_id: int
+    classes: tuple[str, ...]
+    kind: str  # accept | override
+    reviewer: str
+    decided_at: datetime  # UTC, naive (as stored)
+    reason: str
+
+    def describe(self) -> str:
+        label = ", ".join(self.classes) or "defect-free"
+        return f"{self.reviewer} decided {label} ({self.kind}) at {self.decided_at:%Y-%m-%d %H:%M} UTC"
+
+
+class DecisionConflict(DecisionError):
+    """The image's label is not the one the decision was made against: someone decided meanwhile.
+
+    Nothing was recorded; `current` is the label now (None if the image has no review after all).
+    """
+
+    def __init__(self, image: str, current: CurrentLabel | None, expected: int | None) -> None:
+        self.current = current
+        self.expected = expected
+        if current is None:
+            reason = f"has no review {expected} to change (the decision names one that is not there)"
+        elif expected is None:
+            reason = f"was already reviewed: {current.describe()}"
+        else:
+            reason = f"changed since you looked: {current.describe()}"
+        super().__init__(image, reason, "look at the current label, then confirm with 'Change decision' "
+                                        "if yours should replace it")
+
+
+@dataclass(frozen=True)
 class Decision:
     kind: str  # accept | override
     classes: tuple[str, ...]  # the classes present, in the model set's class order; () = defect-free
     reason: str = ""
+    replaces: int | None = None  # the review this one changes (its id); None = the image's first decision
 
     @classmethod
     def accept(cls, verdict: Verdict) -> Decision:
@@ -27,12 +65,7 @@ class Decision:
 
     @classmethod
     def override(cls, verdict: Verdict, classes: Iterable[str], reason: str) -> Decision:
-        chosen = set(classes)
-        unknown = sorted(chosen - set(verdict.class_names))
-        if unknown:
-            raise DecisionError("override", f"unknown classes {unknown}",
-                                f"choose from {', '.join(verdict.class_names)}")
-        ordered = tuple(name for name in verdict.class_names if name in chosen)
+        ordered = _ordered(verdict, classes)
         if ordered == tuple(verdict.classes_present):
             raise DecisionError("override", "gives the same classes as the model",
                                 "use Accept, or change which classes are present")
@@ -43,6 +76,31 @@ class Decision:
     @classmethod
     def defect_free(cls, verdict: Verdict, reason: str) -> Decision:
         return cls.override(verdict, (), reason)
+
+    @classmethod
+    def change(cls, verdict: Verdict, classes: Iterable[str], reason: str, replaces: int) -> Decision:
+        """A new decision for an image already reviewed: always with a reason, and naming the review it replaces
+        (the label the person saw). Its kind says whether the new label agrees with the model."""
+        ordered = _ordered(verdict, classes)
+        if not reason or not reason.strip():
+            raise DecisionError("change of decision", "needs a reason", "say in a few words why the label changes")
+        if replaces is None:
+            raise DecisionError("change of decision", "names no review to replace",
+                                "pass the review id of the label shown (CurrentLabel.review_id)")
+        kind = "accept" if ordered == tuple(verdict.classes_present) else "override"
+        return cls(kind, ordered, reason.strip(), int(replaces))
+
+    def replacing(self, review_id: int | None) -> Decision:
+        """The same decision made against another label (after the person confirmed it)."""
+        return replace(self, replaces=review_id)
+
+
+def _ordered(verdict: Verdict, classes: Iterable[str]) -> tuple[str, ...]:
+    chosen = set(classes)
+    unknown = sorted(chosen - set(verdict.class_names))
+    if unknown:
+        raise DecisionError("decision", f"unknown classes {unknown}", f"choose from {', '.join(verdict.class_names)}")
+    return tuple(name for name in verdict.class_names if name in chosen)
 
 
 def check_reviewer(name: str | None) -> str:

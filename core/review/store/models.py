@@ -82,8 +82,12 @@ class ReviewRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     page: Mapped[str] = mapped_column(String(32), default="")  # inspect | queue
     decided_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now, index=True)
+    # The review this one changes (None: the image's first decision). Unique: a label is replaced at most once,
+    # so two people changing the same label at once cannot both land (migration 0005_shift).
+    replaces_review_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
-    __table_args__ = (Index("ix_reviews_image_id", "image_sha256", "id"),)
+    __table_args__ = (Index("ix_reviews_image_id", "image_sha256", "id"),
+                      Index("ux_reviews_replaces", "replaces_review_id", unique=True))
 
 
 class SettingChangeRow(Base):
@@ -179,3 +183,29 @@ class WatcherHeartbeatRow(Base):
     last_image: Mapped[str] = mapped_column(String(512), default="")
     last_image_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+# -- an inspector's batch (upload, folder, queue), kept so it survives reload, navigation and restarts -------
+# (made by migration 0005_shift)
+
+
+class BatchRow(Base):
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # upload | folder | queue
+    label: Mapped[str] = mapped_column(String(512), default="")  # e.g. the folder, or "12 uploads"
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class BatchItemRow(Base):
+    __tablename__ = "batch_items"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    inference_id: Mapped[int] = mapped_column(ForeignKey("inferences.id"))
+    image_name: Mapped[str] = mapped_column(String(512))  # the name it had in this batch
+
+    __table_args__ = (Index("ux_batch_items_inference", "batch_id", "inference_id", unique=True),)

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from core.contract.verdict import Verdict
 from core.review.store.audit import SettingsAudit
+from core.review.store.batches import BatchStore
 from core.review.store.db import Database, StoreError
-from core.review.store.decisions import Decision, check_reviewer
+from core.review.store.decisions import CurrentLabel, Decision, DecisionConflict, check_reviewer
 from core.review.store.frames import ReviewFrames
 from core.review.store.images import ImageStore
 from core.review.store.models import ImageRow, InferenceRow, ReviewRow, utc_now
@@ -32,7 +33,20 @@ def _flagged(band: float):
             | InferenceRow.verdict["out_of_domain"].as_boolean().is_(True))
 
 
-class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit):
+def _current_labels(session: Session, shas: list[str]) -> dict[str, CurrentLabel]:
+    latest = (select(func.max(ReviewRow.id).label("id")).where(ReviewRow.image_sha256.in_(shas))
+              .group_by(ReviewRow.image_sha256).subquery())
+    rows = session.scalars(select(ReviewRow).join(latest, ReviewRow.id == latest.c.id))
+    return {r.image_sha256: CurrentLabel(r.id, tuple(r.classes), r.decision, r.reviewer, r.decided_at, r.reason)
+            for r in rows}
+
+
+def _image_label(session: Session, sha: str) -> str:
+    image = session.get(ImageRow, sha)
+    return f"{image.original_name} ({sha[:12]})" if image is not None else sha[:12]
+
+
+class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
     def __init__(self, database_url: str, image_store: str | Path) -> None:
         ImageStore.__init__(self, image_store)
         Database.__init__(self, database_url)
@@ -114,7 +128,13 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit):
 
     def add_review(self, inference_id: int, reviewer: str, decision: Decision, page: str = "",
                    at: datetime | None = None) -> int:
-        """Append one decision; the model's masks travel with the classes the reviewer kept."""
+        """Append one decision; the model's masks travel with the classes the reviewer kept.
+
+        Never overwrites unseen: a first decision (replaces=None) on a reviewed image, or a change naming a review
+        that is no longer the latest, raises DecisionConflict and records nothing. The check and the insert share
+        one write transaction, with the image's row locked (PostgreSQL; SQLite's write lock is taken at BEGIN), and
+        the unique replaces_review_id backs it in the database itself.
+        """
         reviewer = check_reviewer(reviewer)
 
         def work(session: Session) -> int:
@@ -125,17 +145,42 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit):
             if unknown:
                 raise StoreError("review", f"classes {sorted(unknown)} are not in {inference.model_set}",
                                  f"choose from {', '.join(inference.class_names)}")
+            sha = inference.image_sha256
+            session.get(ImageRow, sha, with_for_update=True)  # decisions on one image queue here, one at a time
+            current = _current_labels(session, [sha]).get(sha)
+            if (current.review_id if current else None) != decision.replaces:
+                raise DecisionConflict(_image_label(session, sha), current, decision.replaces)
             masks = inference.verdict.get("masks_rle", {})
-            row = ReviewRow(image_sha256=inference.image_sha256, inference_id=inference_id, reviewer=reviewer,
+            row = ReviewRow(image_sha256=sha, inference_id=inference_id, reviewer=reviewer,
                             decision=decision.kind, model_classes=list(inference.classes_present),
                             classes=list(decision.classes),
                             masks_rle={c: masks[c] for c in decision.classes if c in masks},
-                            reason=decision.reason, page=page, decided_at=at or utc_now())
+                            reason=decision.reason, page=page, decided_at=at or utc_now(),
+                            replaces_review_id=decision.replaces)
             session.add(row)
             session.flush()
             return row.id
 
-        return self._write(work)
+        try:
+            return self._write(work)
+        except IntegrityError:
+            # The unique replaces_review_id refused a second change of one label: report who got there first.
+            sha = self.inference_image(inference_id)[0]
+            current = self.current_label(sha)
+            if current is None or current.review_id == decision.replaces:
+                raise
+            raise DecisionConflict(sha[:12], current, decision.replaces) from None
+
+    def current_label(self, sha256: str) -> CurrentLabel | None:
+        """The image's label now (its latest review), or None if nobody has decided it."""
+        return self.current_labels([sha256]).get(sha256)
+
+    def current_labels(self, shas: Iterable[str]) -> dict[str, CurrentLabel]:
+        """Labels of the reviewed images among `shas` (unreviewed ones are absent)."""
+        wanted = list(set(shas))
+        if not wanted:
+            return {}
+        return self._read(lambda s: _current_labels(s, wanted))
 
     def reviews_of(self, sha256: str) -> list[ReviewRow]:
         return self._read(lambda s: list(s.scalars(

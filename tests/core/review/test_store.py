@@ -61,7 +61,7 @@ def test_reviews_are_append_only_and_the_latest_is_the_label(log):
     verdict = make_verdict(data, "s.png", (0.9, 0.1, 0.1, 0.1))
     inference_id = log.record_inference(verdict, data)
     first = log.add_review(inference_id, "ann", Decision.accept(verdict), page="inspect")
-    second = log.add_review(inference_id, "bob", Decision.override(verdict, ["scratches"], "it is a scratch"))
+    second = log.add_review(inference_id, "bob", Decision.change(verdict, ["scratches"], "it is a scratch", first))
     reviews = log.reviews_of(verdict.image_sha256)
     assert [r.id for r in reviews] == [first, second]
     assert (reviews[0].reviewer, reviews[0].decision, reviews[0].classes) == ("ann", "accept", ["pits"])
@@ -137,9 +137,9 @@ def test_export_reads_back_through_the_severstal_reader(log, tmp_path):
         data = strip_png(200 + seed)
         verdict = make_verdict(data, f"{name}.png", probs)
         inference_id = log.record_inference(verdict, data)
-        log.add_review(inference_id, "ann", Decision.accept(verdict))  # superseded below where overridden
+        first = log.add_review(inference_id, "ann", Decision.accept(verdict))  # changed below where overridden
         if decision != "accept":
-            log.add_review(inference_id, "bob", Decision.override(verdict, decision, "looked closer"))
+            log.add_review(inference_id, "bob", Decision.change(verdict, decision, "looked closer", first))
         final = verdict.classes_present if decision == "accept" else decision
         rles = verdict.mask_rles()
         if name != "added_a_class":

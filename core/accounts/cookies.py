@@ -1,0 +1,93 @@
+"""The sign-in cookie: a session token, its expiry, and an HMAC over both with a server secret.
+
+The browser keeps it so a reload, a bookmark or a pasted link stays signed in. The cookie alone is never enough:
+the token is looked up in the server's session table on every use (core.accounts.auth.Accounts.user_for), so
+sign-out, an admin's reset or a disabled account ends it at once. The signature lets the server refuse a forged or
+stretched cookie without a database read, and the expiry in it ends the cookie with the session.
+
+The secret is made once (32 random bytes) in a file readable only by the server's user (0600), outside the
+repository: settings `session_secret_file`, by default `session.key` beside the image store.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.contract.errors import SteelScanError
+
+COOKIE_NAME = "steelscan_session"
+SECRET_BYTES = 32
+
+
+class CookieSecretError(SteelScanError):
+    """The cookie-signing secret cannot be read or made safely."""
+
+
+def load_or_create_secret(path: str | Path) -> bytes:
+    """The server's signing secret: read it, or make it once (atomically: processes starting together agree)."""
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(descriptor, secrets.token_bytes(SECRET_BYTES))
+        finally:
+            os.close(descriptor)
+        try:
+            os.link(draft, path)  # fails if another process made it first: then theirs is the secret
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise CookieSecretError(path, f"is readable by other users (mode {stat.filemode(mode)})",
+                                f"run `chmod 600 {path}`")
+    secret = path.read_bytes()
+    if len(secret) < SECRET_BYTES:
+        raise CookieSecretError(path, f"holds {len(secret)} bytes, not a {SECRET_BYTES}-byte secret",
+                                "delete it (everyone signs in again) and restart the app")
+    return secret
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class SessionCookie:
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def _signature(self, token: str, expires: int) -> str:
+        return _b64(hmac.new(self._secret, f"{token}.{expires}".encode(), hashlib.sha256).digest())
+
+    def issue(self, token: str, expires_at: datetime) -> str:
+        """The cookie value for a session token; `expires_at` is the session's (UTC, naive as stored, or aware)."""
+        if "." in token:
+            raise ValueError("session tokens are URL-safe base64 and never contain '.'")
+        expires = int(_aware(expires_at).timestamp())
+        return f"{token}.{expires}.{self._signature(token, expires)}"
+
+    def token_from(self, value: str | None, now: datetime | None = None) -> str | None:
+        """The session token in a cookie signed by this server and not past its expiry; None otherwise."""
+        parts = (value or "").split(".")
+        if len(parts) != 3 or not parts[1].isdigit():
+            return None
+        token, expires, signature = parts[0], int(parts[1]), parts[2]
+        if not hmac.compare_digest(signature, self._signature(token, expires)):
+            return None
+        if expires <= _aware(now or datetime.now(UTC)).timestamp():
+            return None
+        return token
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
