@@ -1,42 +1,169 @@
-"""A long run (a batch upload, a folder) with a progress bar and a Stop button.
+"""A batch (an upload or a folder) inspected in the background, and its overview.
 
-Stop works the Streamlit way: the click reruns the script, which ends the loop; the items
-finished so far were already recorded and handed to `on_item`, so nothing is lost.
+The inspection runs in a server thread, one per inspector, not in the page's script: a decision, N/P or a reload
+never stops it, and each image joins the inspector's batch in the review log (add_to_batch) as it finishes, so the
+first verdict is on screen while the rest are still running, and the batch comes back after a reload or a restart.
+A progress fragment polls the job each second while it runs; it reruns the whole page only when the first result
+arrives (nothing was shown yet) and when the job ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
+from core.contract.errors import SteelScanError
 from core.engine.inference import Inspector
-from core.review.batch import BatchItem, Source, inspect_and_record
-from core.review.store import ReviewLog
+from core.imaging.imageio import load_image
+from core.review.batch import Source, inspect_and_record
+from core.review.sheets import Sheet, sheets_of
+from core.review.store import Batch, ReviewLog
 from ui.engine import inference_slots
+from ui.sheet_screen import select
+
+OVERVIEW_PAGE = 12
+FILTERS = ("All", "Undecided", "Flagged")
 
 
-def request_stop() -> None:
-    st.session_state.stop_requested = True
+@dataclass
+class BatchJob:
+    batch_id: int
+    total: int
+    done: int = 0
+    recorded: int = 0  # images in the batch (done counts the refused ones too)
+    errors: list[str] = field(default_factory=list)
+    failure: str = ""
+    stop: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def running(self) -> bool:
+        return not self.finished.is_set()
 
 
-def clear_stop() -> None:
-    st.session_state.stop_requested = False
+@st.cache_resource(show_spinner=False)
+def _jobs() -> dict[str, list[BatchJob]]:
+    """Jobs of this server process, by inspector: a reload finds its jobs again."""
+    return {}
 
 
-def run_batch(inspector: Inspector, log: ReviewLog, sources: Sequence[Source], band: float, origin: str,
-              on_item: Callable[[int, BatchItem], None]) -> None:
-    total = len(sources)
-    slots = inference_slots()
-    ahead = slots.waiting + slots.running
-    busy = f" (waiting behind {ahead} other run(s))" if slots.running >= slots.concurrency else ""
-    bar = st.progress(0.0, text=f"Inspecting {total} image{'s' if total != 1 else ''}…{busy}")
-    stop_slot = st.empty()
-    stop_slot.button("Stop", key=f"stop-{origin}", on_click=request_stop, icon=":material/stop_circle:")
-    results = inspect_and_record(inspector, log, sources, band, origin,
-                                 should_stop=lambda: st.session_state.stop_requested, slots=slots)
-    for index, item in enumerate(results):
-        on_item(index, item)
-        bar.progress((index + 1) / total, text=f"{index + 1} of {total} inspected · {item.name}")
-    bar.empty()
-    stop_slot.empty()
+def jobs_of(owner: str, batch_id: int | None) -> list[BatchJob]:
+    return [job for job in _jobs().get(owner, []) if job.batch_id == batch_id]
+
+
+def _run(job: BatchJob, inspector: Inspector, log: ReviewLog, sources: Sequence[Source], band: float,
+         origin: str) -> None:
+    try:
+        # The first image alone, then the rest in the model's batches: its verdict is on screen in about the
+        # time of one image instead of one batch.
+        for chunk in (sources[:1], sources[1:]):
+            for item in inspect_and_record(inspector, log, chunk, band, origin, should_stop=job.stop.is_set,
+                                           slots=inference_slots()):
+                if item.inference_id is not None:
+                    log.add_to_batch(job.batch_id, item.inference_id)
+                    job.recorded += 1
+                else:
+                    job.errors.append(item.error)
+                job.done += 1
+    except (SteelScanError, OSError, RuntimeError) as exc:  # shown by the progress fragment, never swallowed
+        job.failure = f"The batch stopped after {job.done} of {job.total} images: {exc}"
+    finally:
+        job.finished.set()
+
+
+def start_job(inspector: Inspector, log: ReviewLog, owner: str, batch_id: int, sources: Sequence[Source],
+              band: float, origin: str) -> BatchJob:
+    """Inspect `sources` into batch `batch_id` in a server thread (the inference slots still queue the work)."""
+    job = BatchJob(batch_id, len(sources))
+    kept = [j for j in _jobs().get(owner, []) if j.running and j.batch_id == batch_id]  # older batches: done with
+    _jobs()[owner] = [*kept, job]
+    threading.Thread(target=_run, args=(job, inspector, log, list(sources), band, origin), daemon=True,
+                     name=f"batch-{batch_id}").start()
+    return job
+
+
+def _stop(jobs: Sequence[BatchJob]) -> None:
+    for job in jobs:
+        job.stop.set()
+
+
+def _progress(owner: str, batch_id: int | None, shown: bool) -> None:
+    jobs = jobs_of(owner, batch_id)
+    if not jobs:
+        return
+    done, total = sum(j.done for j in jobs), sum(j.total for j in jobs)
+    if any(j.running for j in jobs):
+        left, right = st.columns([4, 1], vertical_alignment="center")
+        left.progress(done / max(total, 1), text=f"Inspecting: {done} of {total} done")
+        right.button("Stop", key="stop-batch", icon=":material/stop_circle:", on_click=_stop, args=(jobs,))
+        if any(j.recorded for j in jobs) and not shown:
+            st.rerun(scope="app")  # the first result: show it
+    elif not st.session_state.get(f"jobs-seen-{id(jobs[-1])}"):
+        st.session_state[f"jobs-seen-{id(jobs[-1])}"] = True
+        st.rerun(scope="app")  # finished: the overview and counts catch up once
+    if any(j.stop.is_set() for j in jobs) and done < total:
+        st.warning(f"Stopped after {done} of {total} images; the inspected ones are in the batch.")
+    for job in jobs:
+        for error in job.errors:
+            st.error(error)
+        if job.failure:
+            st.error(job.failure)
+
+
+def progress_ui(owner: str, batch_id: int | None, shown: bool) -> None:
+    """The running jobs' progress, refreshed each second while they run (only this fragment reruns)."""
+    running = any(j.running for j in jobs_of(owner, batch_id))
+    st.fragment(_progress, run_every=1.0 if running else None)(owner, batch_id, shown)
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _thumbnail(path: str, width: int = 320) -> np.ndarray:
+    pixels = load_image(path).pixels
+    step = max(1, pixels.shape[1] // width)  # integer subsampling: fast and enough for a thumbnail
+    return np.ascontiguousarray(pixels[::step, ::step])
+
+
+def _badges(sheet: Sheet) -> str:
+    model = ":red-badge[" + ", ".join(sheet.classes) + "]" if sheet.defective else ":green-badge[clean]"
+    if sheet.label is None:
+        decided = ":orange-badge[undecided]" + (" :violet-badge[flagged]" if sheet.flagged else "")
+    else:
+        decided = f":blue-badge[✓ {', '.join(sheet.label.classes) or 'defect-free'} · {sheet.label.reviewer}]"
+    return f"{model} {decided}"
+
+
+def _overview(log: ReviewLog, batch: Batch, band: float, page: str) -> None:
+    sheets = sheets_of(log, [item.inference_id for item in batch.items], band)
+    left, right = st.columns([2, 3], vertical_alignment="bottom")
+    which = left.segmented_control("Show", FILTERS, default="All", key="overview-filter") or "All"
+    classes = sorted({c for s in sheets for c in s.classes})
+    wanted = right.pills("Model's classes", classes, selection_mode="multi", key="overview-classes")
+    shown = [s for s in sheets if (which != "Undecided" or not s.decided)
+             and (which != "Flagged" or s.flagged) and (not wanted or set(wanted) & set(s.classes))]
+    pages = max(1, -(-len(shown) // OVERVIEW_PAGE))
+    number = st.number_input(f"Page (of {pages})", 1, pages, 1, key="overview-page") if pages > 1 else 1
+    grid = st.columns(4)
+    for i, sheet in enumerate(shown[(number - 1) * OVERVIEW_PAGE: number * OVERVIEW_PAGE]):
+        with grid[i % 4]:
+            st.image(_thumbnail(str(log.image_path(sheet.image_sha256))), width="stretch")
+            st.markdown(f"**{sheet.name}**  \n{_badges(sheet)}")
+            if st.button("Open", key=f"open-{sheet.inference_id}"):
+                select(page, sheet.inference_id)
+                st.rerun(scope="app")  # the sheet screen above is another fragment
+    if not shown:
+        st.caption("No sheet matches these filters.")
+
+
+def overview_ui(log: ReviewLog, batch: Batch, band: float, page: str) -> None:
+    """Thumbnails of the batch with the model's verdict and the decision, filtered; Open shows one above."""
+    with st.expander(f"Batch overview: {batch.label or batch.source} ({len(batch.items)} sheets)"):
+        st.fragment(_overview)(log, batch, band, page)
+
+
+def batch_label(paths: Sequence[Path | str]) -> str:
+    return f"{len(paths)} image{'s' * (len(paths) != 1)}"

@@ -1,61 +1,30 @@
-"""One verdict on screen (overlay, Grad-CAM, probabilities, regions) and the inspector's decision."""
+"""One verdict on screen: the strip (zoomable, at full resolution), a legend, and the details below it
+(probabilities, regions, Grad-CAM, history). The decision controls live in ui.decision_panel."""
 
 from __future__ import annotations
 
-import numpy as np
-import streamlit as st
+import base64
+import io
+from dataclasses import replace
 
-from core.contract.verdict import Verdict
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+
+from core.contract.verdict import Region, Verdict
 from core.engine.domain import domain_message
 from core.engine.explain import explain
 from core.engine.inference import Inspector
 from core.imaging.render import draw_regions, overlay_heatmap, overlay_masks
 from core.modelsets.modelset import PALETTE
-from core.review.store import Decision, DecisionError, ReviewLog
-from core.review.tables import history_table, probability_table, region_table, regions_to_label, verdict_headline
-from ui.engine import GRADCAM_LOCK, inference_slots, model_banner
+from core.review.store import CurrentLabel, ReviewLog
+from core.review.tables import history_table, probability_table, region_table, verdict_headline
+from ui.engine import GRADCAM_LOCK, inference_slots
 from ui.markup import swatch_html
 
-
-def legend(names, colors) -> None:
-    st.markdown(" ".join(swatch_html(n, c) for n, c in zip(names, colors, strict=True)), unsafe_allow_html=True)
-
-
-def overlay_ui(verdict: Verdict, pixels: np.ndarray, colors: list[str]) -> None:
-    names = list(verdict.class_names)
-    left, right = st.columns([1, 3])
-    opacity = left.slider("Mask opacity", 0.0, 1.0, 0.45, 0.05, key="overlay_opacity")
-    with right:
-        shown = st.pills("Classes shown", names, selection_mode="multi", default=names,
-                         key=f"shown-{'|'.join(names)}")
-        legend(names, colors)
-    visible = [name in shown for name in names]
-    picture = overlay_masks(pixels, verdict.masks, colors, opacity, True, visible)
-    labelled = regions_to_label([r for r in verdict.regions if visible[r.class_index]])
-    hidden = sum(visible[r.class_index] for r in verdict.regions) - len(labelled)
-    caption = f"{verdict.image_name} · {verdict.width}×{verdict.height}"
-    if hidden:
-        caption += f" · boxes on the {len(labelled)} largest regions ({hidden} smaller not boxed)"
-    st.image(draw_regions(picture, labelled, colors), width="stretch", caption=caption)
-
-
-def gradcam_ui(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None) -> None:
-    if inspector is None or inspector.card.fingerprint != verdict.model_fingerprint:
-        st.caption(f"Grad-CAM needs the model set that made this verdict ({verdict.model_set} "
-                   f"{verdict.model_version}) to be the active one.")
-        return
-    names = list(verdict.class_names)
-    left, right = st.columns([2, 1], vertical_alignment="bottom")
-    chosen = left.selectbox("Explain class", names, index=names.index(verdict.top_class), key="gradcam_class")
-    key = (verdict.image_sha256, verdict.model_fingerprint, chosen)
-    if right.button("Show Grad-CAM", key="gradcam_button"):
-        with GRADCAM_LOCK, inference_slots().slot(), st.spinner("Computing Grad-CAM…"):
-            st.session_state.gradcam = (key, explain(inspector, pixels, chosen))
-    stored = st.session_state.gradcam
-    if stored and stored[0] == key:
-        explanation = stored[1]
-        st.image(overlay_heatmap(pixels, explanation.heatmap, 0.5), width="stretch",
-                 caption=f"Grad-CAM for {chosen} (p = {explanation.probability:.3f}): red = most evidence")
+SPECK_PX = 10  # regions smaller than this are never drawn or listed, whatever the card's minimum area
+REGION_PAGE = 10
 
 
 def verdict_colors(verdict: Verdict, inspector: Inspector | None) -> list[str]:
@@ -64,88 +33,143 @@ def verdict_colors(verdict: Verdict, inspector: Inspector | None) -> list[str]:
     return [PALETTE[i % len(PALETTE)] for i in range(len(verdict.class_names))]
 
 
-def verdict_picture(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None) -> None:
-    """The headline, the untrained warning and the overlay: what an inspector looks at first."""
-    st.badge(verdict_headline(verdict), color="red" if verdict.defective else "green",
-             icon=":material/warning:" if verdict.defective else ":material/check_circle:")
+def min_areas(verdict: Verdict, inspector: Inspector | None) -> list[int]:
+    """Per class, the smallest region worth showing: the card's min_area (the rule postprocess applies to a
+    whole class mask), and never under SPECK_PX."""
+    if inspector is not None and inspector.card.class_names == verdict.class_names:
+        return [max(c.min_area, SPECK_PX) for c in inspector.card.classes]
+    return [SPECK_PX] * len(verdict.class_names)
+
+
+def shown_regions(verdict: Verdict, inspector: Inspector | None) -> tuple[list[Region], int]:
+    """(regions at or over their class minimum area, largest first; how many smaller ones are left out)."""
+    floor = min_areas(verdict, inspector)
+    kept = sorted((r for r in verdict.regions if r.area_px >= floor[r.class_index]), key=lambda r: -r.area_px)
+    return kept, len(verdict.regions) - len(kept)
+
+
+def _data_uri(pixels: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)  # a tenth of PNG's bytes for steel texture
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def strip_figure(picture: np.ndarray) -> go.Figure:
+    """The picture at full resolution in a Plotly figure: drag to zoom, double-click to reset, scroll to zoom."""
+    height, width = picture.shape[:2]
+    figure = go.Figure(go.Image(source=_data_uri(picture)))
+    shown = int(min(250, max(160, 900 * height / width)))  # a 1600x256 strip fills the width at 1366 px
+    figure.update_layout(height=shown, margin={"l": 0, "r": 0, "t": 0, "b": 0}, dragmode="zoom",
+                         plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")
+    figure.update_xaxes(visible=False, range=[0, width], constrain="domain")
+    figure.update_yaxes(visible=False, range=[height, 0], scaleanchor="x", constrain="domain")
+    return figure
+
+
+def verdict_picture(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None, key: str) -> None:
+    """The strip with the masks and boxes of the chosen classes, and the view choices beside the legend.
+    The class filter is per sheet (its key holds the sheet); the opacity is remembered across sheets."""
+    names, colors = list(verdict.class_names), verdict_colors(verdict, inspector)
+    regions, left_out = shown_regions(verdict, inspector)
+    opacity = st.session_state.setdefault("overlay_opacity_value", 0.45)
+    shown = st.session_state.get(f"shown-{key}", names)
+    visible = [name in shown for name in names]
+    picture = overlay_masks(pixels, verdict.masks, colors, opacity, True, visible)
+    picture = draw_regions(picture, [r for r in regions if visible[r.class_index]], colors, label=False)
+    st.plotly_chart(strip_figure(picture), config={"scrollZoom": True, "displaylogo": False,
+                                                   "modeBarButtonsToRemove": ["select2d", "lasso2d"]},
+                    key=f"strip-{key}")
+    legend_col, view_col = st.columns([5, 1], vertical_alignment="center")
+    note = f"{verdict.width}×{verdict.height} · drag to zoom, double-click resets"
+    if left_out:
+        note += f" · {left_out} specks under the class minimum area hidden"
+    legend_col.markdown(" ".join(swatch_html(n, c) for n, c in zip(names, colors, strict=True))
+                        + f" <small style='opacity:.7;margin-left:1em'>{note}</small>", unsafe_allow_html=True)
+    with view_col.popover("View", icon=":material/tune:", width="stretch"):
+        st.pills("Classes shown", names, selection_mode="multi", default=names, key=f"shown-{key}")
+        st.slider("Mask opacity", 0.0, 1.0, key="overlay_opacity_value", step=0.05)
+
+
+def verdict_notes(verdict: Verdict, inspector: Inspector | None) -> None:
+    """Warnings that change how far the verdict can be trusted; silent when there is nothing to say."""
     if verdict.out_of_domain:
         st.warning(domain_message(verdict.ood_score, True), icon=":material/help:")
-    elif verdict.ood_score is not None:
-        st.caption(domain_message(verdict.ood_score, False))
     made_by_active = inspector is not None and inspector.card.fingerprint == verdict.model_fingerprint
     if not verdict.model_trained and not made_by_active:  # the active set's own banner already warns
         st.warning(f"Made by the untrained model set {verdict.model_set}: a demonstration, not a verdict.")
-    overlay_ui(verdict, pixels, verdict_colors(verdict, inspector))
 
 
-def verdict_details(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None) -> None:
-    """Probabilities, regions, Grad-CAM on demand, and where the verdict came from."""
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Probabilities**")
+def verdict_badge(verdict: Verdict, label: CurrentLabel | None) -> None:
+    """The sheet's label now: the reviewer's when decided (who, when), else the model's verdict."""
+    if label is None:
+        st.badge(f"Model: {verdict_headline(verdict)} · undecided", color="red" if verdict.defective else "green",
+                 icon=":material/warning:" if verdict.defective else ":material/check_circle:")
+        return
+    shown = ", ".join(label.classes) or "defect-free"
+    st.badge(f"Decided: {shown} · {label.reviewer} · {label.decided_at:%Y-%m-%d %H:%M} UTC",
+             color="red" if label.classes else "green", icon=":material/how_to_reg:")
+    st.caption(f"Model said {verdict_headline(verdict).lower()}; {label.kind}"
+               f"{': ' + label.reason if label.reason else ''}")
+
+
+def gradcam_ui(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None, key: str) -> None:
+    if inspector is None or inspector.card.fingerprint != verdict.model_fingerprint:
+        st.caption(f"Grad-CAM needs the model set that made this verdict ({verdict.model_set} "
+                   f"{verdict.model_version}) to be the active one.")
+        return
+    names = list(verdict.class_names)
+    left, right = st.columns([2, 1], vertical_alignment="bottom")
+    chosen = left.selectbox("Explain class", names, index=names.index(verdict.top_class), key=f"gradcam-{key}")
+    wanted = (verdict.image_sha256, verdict.model_fingerprint, chosen)
+    if right.button("Show Grad-CAM", key=f"gradcam-button-{key}"):
+        with GRADCAM_LOCK, inference_slots().slot(), st.spinner("Computing Grad-CAM…"):
+            st.session_state.gradcam = (wanted, explain(inspector, pixels, chosen))
+    stored = st.session_state.gradcam
+    if stored and stored[0] == wanted:
+        explanation = stored[1]
+        st.image(overlay_heatmap(pixels, explanation.heatmap, 0.5), width="stretch",
+                 caption=f"Grad-CAM for {chosen} (p = {explanation.probability:.3f}): red = most evidence")
+
+
+def regions_ui(verdict: Verdict, inspector: Inspector | None, key: str) -> None:
+    regions, left_out = shown_regions(verdict, inspector)
+    if not regions:
+        st.caption("No defect regions" + (f" over the class minimum area ({left_out} smaller)." if left_out else "."))
+        return
+    table = region_table(replace(verdict, regions=tuple(regions)))
+    pages = -(-len(table) // REGION_PAGE)
+    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"regions-page-{key}") if pages > 1 else 1
+    st.dataframe(table.iloc[(page - 1) * REGION_PAGE: page * REGION_PAGE], hide_index=True)
+    st.caption(f"{len(regions)} regions, largest first" + (f"; {left_out} under the class minimum area left out"
+                                                           if left_out else ""))
+
+
+def verdict_details(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None, log: ReviewLog,
+                    key: str) -> None:
+    """Below the decision: what an inspector reads only when the picture is not enough."""
+    tabs = st.tabs(["Probabilities", "Regions", "Grad-CAM", "History", "Model"])
+    with tabs[0]:
         st.dataframe(probability_table(verdict), hide_index=True, column_config={
             "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0,
-                                                           format="%.3f")})
-    with right:
-        st.markdown("**Defect regions** (pixels)")
-        regions = region_table(verdict)
-        if regions.empty:
-            st.caption("No defect regions.")
-        else:
-            st.dataframe(regions, hide_index=True)
-    st.markdown("**Grad-CAM: where the classifier looked**")
-    gradcam_ui(verdict, pixels, inspector)
-    timings = " · ".join(f"{k} {v:.0f} ms" for k, v in verdict.timings_ms.items())
-    st.caption(f"Model set {verdict.model_set} {verdict.model_version} ({verdict.model_fingerprint}) on "
-               f"{verdict.device} · inspected {verdict.created_at} · {timings}")
-
-
-def decision_ui(verdict: Verdict, key: str) -> Decision | None:
-    """Accept in one click; override with classes and a reason. Returns the decision, or None."""
-    names = list(verdict.class_names)
-    accept_col, override_col = st.columns([1, 2])
-    with accept_col:
-        st.markdown("**The model is right**")
-        if st.button(f"Accept: {verdict_headline(verdict)}", type="primary", key=f"accept-{key}"):
-            return Decision.accept(verdict)
-    with override_col, st.form(f"override-{key}", clear_on_submit=True):
-        st.markdown("**The model is wrong**")
-        classes = st.multiselect("Classes actually present", names, default=list(verdict.classes_present),
-                                 key=f"classes-{key}")
-        reason = st.text_input("Reason (required)", key=f"reason-{key}", placeholder="what the model got wrong")
-        left, right = st.columns(2)
-        override = left.form_submit_button("Override with these classes")
-        defect_free = right.form_submit_button("Override: defect-free")
-    try:
-        if defect_free:
-            return Decision.defect_free(verdict, reason)
-        if override:
-            return Decision.override(verdict, classes, reason)
-    except DecisionError as exc:
-        st.error(str(exc))
-    return None
-
-
-def record_decision(log: ReviewLog, inference_id: int, decision: Decision, page: str, reviewer: str) -> bool:
-    """Append the decision under the signed-in user's name (never a typed one)."""
-    try:
-        log.add_review(inference_id, reviewer, decision, page=page)
-    except DecisionError as exc:
-        st.error(str(exc))
-        return False
-    label = ", ".join(decision.classes) or "defect-free"
-    st.toast(f"Recorded: {decision.kind} ({label})", icon=":material/check_circle:")
-    return True
-
-
-def history_ui(log: ReviewLog, sha256: str) -> None:
-    reviews = log.reviews_of(sha256)
-    if reviews:
-        latest = reviews[-1]
-        st.success(f"Reviewed: **{', '.join(latest.classes) or 'defect-free'}** ({latest.decision} by "
-                   f"{latest.reviewer}). A new decision is added to the history; nothing is overwritten.")
-        with st.expander(f"Review history ({len(reviews)})"):
+                                                           format="%.3f"),
+            "distance": st.column_config.NumberColumn(
+                "distance", help="how far the probability is from the class threshold: small = uncertain")})
+    with tabs[1]:
+        regions_ui(verdict, inspector, key)
+    with tabs[2]:
+        gradcam_ui(verdict, pixels, inspector, key)
+    with tabs[3]:
+        reviews = log.reviews_of(verdict.image_sha256)
+        if reviews:
             st.dataframe(history_table(reviews), hide_index=True)
+        else:
+            st.caption("Nobody has decided this sheet yet.")
+    with tabs[4]:
+        timings = " · ".join(f"{k} {v:.0f} ms" for k, v in verdict.timings_ms.items())
+        st.caption(f"Model set {verdict.model_set} {verdict.model_version} ({verdict.model_fingerprint}) on "
+                   f"{verdict.device} · inspected {verdict.created_at} · {timings}")
+        if verdict.ood_score is not None and not verdict.out_of_domain:
+            st.caption(domain_message(verdict.ood_score, False))
 
 
-__all__ = ["decision_ui", "history_ui", "model_banner", "record_decision", "verdict_details", "verdict_picture"]
+__all__ = ["verdict_badge", "verdict_details", "verdict_notes", "verdict_picture"]

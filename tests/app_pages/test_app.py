@@ -22,6 +22,7 @@ from tests.helpers.dashboard import (  # noqa: F401  (fixtures)
     models_dir,
     strip_png,
 )
+from ui.batch_view import _jobs
 
 TIMEOUT = 180
 pytestmark = pytest.mark.usefixtures("dashboard_env")
@@ -52,65 +53,121 @@ def badges(app: AppTest) -> list[str]:
     return [m.value for m in app.markdown if "-badge[" in m.value]
 
 
+def settle(app: AppTest) -> AppTest:
+    """Wait for the background inspection of the batch, then redraw (as the progress fragment would)."""
+    for jobs in list(_jobs().values()):
+        for job in jobs:
+            assert job.finished.wait(TIMEOUT), "a batch job did not finish"
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def sheet_names(app: AppTest) -> list[str]:
+    return list(app.selectbox(key="inspect-sheet-pick").options)  # AppTest lists the labels shown
+
+
 def test_upload_shows_the_verdict_and_accept_is_logged():
     data = strip_png(11)
     expected = Inspector.load(load_settings().models_dir / MODEL_SET, "cpu").inspect((data, "sheet.png"))
     app = start(username="ivan", role="inspector")
     app.file_uploader[0].upload("sheet.png", data, "image/png").run()
-    assert not app.exception and not app.error
+    settle(app)
+    assert not app.error
     headline = "Defective: " + ", ".join(expected.classes_present) if expected.defective else "Clean"
-    assert any(headline in b for b in badges(app))
+    assert any(f"Model: {headline} · undecided" in b for b in badges(app))
     assert any("untrained" in w.value for w in app.warning)  # the model set is untrained and the page says so
     probabilities = app.dataframe[0].value
     assert list(probabilities["class"]) == list(CLASS_NAMES)
     assert list(probabilities["probability"]) == pytest.approx(expected.probabilities, abs=1e-3)
+    assert [b.label for b in app.button if b.label == "Defect-free"] == (["Defect-free"] if expected.defective else [])
 
     button(app, "Accept").click().run()
     assert not app.exception
     (review,) = open_log().reviews_of(expected.image_sha256)
     assert (review.reviewer, review.decision, review.page) == ("ivan", "accept", "inspect")
     assert tuple(review.classes) == expected.classes_present
-    assert any("Reviewed" in s.value for s in app.success)
+    assert any("Decided:" in b and "ivan" in b for b in badges(app))  # the label now, not the model's
+    assert not [b for b in app.button if b.label.startswith("Accept")]  # a decided sheet is changed, not accepted
+    assert sheet_names(app)[0].startswith("✓ sheet.png")
 
 
-def test_override_needs_a_reason_then_is_logged(monkeypatch):
+def test_a_refused_override_keeps_its_classes_and_reason_then_is_logged(monkeypatch):
     monkeypatch.setenv("STEELSCAN_MODEL_SET", KNOWN_SET)  # every sheet is called "pits": no branch on chance
     data = strip_png(12)
-    app = start()
-    app.file_uploader[0].upload("sheet.png", data, "image/png").run()
+    app = settle(start().file_uploader[0].upload("sheet.png", data, "image/png").run())
     log = open_log()
     sha = log.images_frame().iloc[0]["image_sha256"]
-    assert log.verdict(int(log.images_frame().iloc[0]["inference_id"])).classes_present == ("pits",)
-    button(app, "Override: defect-free").click().run()
+    button(app, "Override").click().run()
+    button(app, "patches").click().run()  # toggles patches on (pits stays: the model's classes are the start)
+    button(app, "pits").click().run()
+    button(app, "Record").click().run()  # no reason: refused, nothing recorded, nothing lost
     assert any("needs a reason" in e.value for e in app.error)
     assert log.reviews_of(sha) == []
-    app.multiselect[0].set_value(["patches"])
-    app.text_input(key=[t.key for t in app.text_input if t.key and t.key.startswith("reason-")][0]).input(
-        "edge glare, not a defect")
-    button(app, "Override with these classes").click().run()
+    assert [b.label for b in app.button if b.label in CLASS_NAMES and b.proto.type == "primary"] == ["patches"]
+    button(app, "wrong class").click().run()
     assert not app.exception and not app.error
     (review,) = log.reviews_of(sha)
-    assert (review.decision, review.classes, review.reason) == ("override", ["patches"], "edge glare, not a defect")
+    assert (review.decision, review.classes, review.reason) == ("override", ["patches"], "wrong class")
+
+
+def test_defect_free_is_one_action_and_a_change_needs_its_own_reason(monkeypatch):
+    monkeypatch.setenv("STEELSCAN_MODEL_SET", KNOWN_SET)
+    data = strip_png(13)
+    app = settle(start().file_uploader[0].upload("sheet.png", data, "image/png").run())
+    button(app, "Defect-free").click().run()
+    log = open_log()
+    (first,) = log.reviews_of(log.images_frame().iloc[0]["image_sha256"])
+    assert (first.decision, first.classes, first.reason) == ("override", [], "false alarm")
+    button(app, "Change decision").click().run()
+    button(app, "pits").click().run()
+    reason = [t for t in app.text_input if t.key and t.key.startswith("reason-")][0]
+    reason.input("looked again: pits after all")
+    button(app, "Record").click().run()
+    reviews = log.reviews_of(first.image_sha256)
+    assert [(r.decision, r.classes) for r in reviews] == [("override", []), ("accept", ["pits"])]
+    assert reviews[1].replaces_review_id == first.id and reviews[1].reason == "looked again: pits after all"
+
+
+def test_a_colleagues_decision_meanwhile_is_shown_not_overwritten(monkeypatch):
+    monkeypatch.setenv("STEELSCAN_MODEL_SET", KNOWN_SET)
+    data = strip_png(14)
+    app = settle(start(username="ivan", role="inspector").file_uploader[0].upload("sheet.png", data,
+                                                                                   "image/png").run())
+    log = open_log()
+    iid = int(log.images_frame().iloc[0]["inference_id"])
+    log.add_review(iid, "ann", Decision.defect_free(log.verdict(iid), "edge glare"))  # while ivan looks
+    button(app, "Accept").click().run()
+    assert [r.reviewer for r in log.reviews_of(log.verdict(iid).image_sha256)] == ["ann"]  # nothing recorded
+    assert any("ann decided defect-free" in w.value for w in app.warning)
+    button(app, "Replace it with pits").click().run()
+    reviews = log.reviews_of(log.verdict(iid).image_sha256)
+    assert [(r.reviewer, r.classes) for r in reviews] == [("ann", []), ("ivan", ["pits"])]
+    assert reviews[1].replaces_review_id == reviews[0].id
 
 
 def test_batch_upload_reports_bad_files_and_advances_after_each_decision():
     app = start()
     uploader = app.file_uploader[0]
     uploader.upload("one.png", strip_png(21), "image/png").upload("broken.png", b"not an image", "image/png")
-    uploader.upload("two.png", strip_png(22), "image/png").run()
-    assert not app.exception
+    uploader.upload("two.png", strip_png(22), "image/png").upload("three.png", strip_png(23), "image/png").run()
+    settle(app)
     assert any("broken.png" in e.value and "not an image" in e.value for e in app.error)
-    sheet = app.selectbox[0]
-    assert len(sheet.options) == 2 and "one.png" in sheet.options[0] and "two.png" in sheet.options[1]
-    first = app.session_state["selected_inference"]
-    button(app, "Accept").click().run()
-    second = app.session_state["selected_inference"]
-    assert second != first  # moved on to the sheet nobody has decided yet
+    assert [n.split(" — ")[0] for n in sheet_names(app)] == ["• one.png", "• two.png", "• three.png"]
+    ids = [item.inference_id for item in open_log().current_batch("ann").items]
+    button(app, "Next").click().run()
+    assert app.session_state["inspect-selected"] == ids[1]
+    button(app, "Accept").click().run()  # the next undecided after two.png is three.png, not the first one
+    assert app.session_state["inspect-selected"] == ids[2]
+    button(app, "Skip").click().run()
+    assert app.session_state["inspect-selected"] == ids[0]
     button(app, "Accept").click().run()
     assert len(open_log().reviews_frame()) == 2
+    app2 = start()  # a new session (a reload, another browser) of the same inspector: the batch is back
+    assert [n.split(" — ")[0] for n in sheet_names(app2)] == ["✓ one.png", "✓ two.png", "• three.png"]
 
 
-def test_folder_browse_inspects_new_images_and_filters(tmp_path, monkeypatch):
+def test_folder_opens_as_a_batch_inspects_new_images_and_filters(tmp_path, monkeypatch):
     folder = tmp_path / "plant-images" / "line3"
     folder.mkdir(parents=True)
     for seed in range(3):
@@ -122,14 +179,14 @@ def test_folder_browse_inspects_new_images_and_filters(tmp_path, monkeypatch):
     assert not [t for t in app.text_input if t.key == "folder_path"]  # a root and a subfolder are picked, not typed
     assert app.selectbox(key="folder_root").options == [str(tmp_path / "plant-images")]
     app.selectbox(key="folder_sub").set_value("line3").run()
-    button(app, "Inspect 3 new images").click().run()
-    assert not app.exception
+    button(app, "Open as my batch (3 to inspect)").click().run()
+    settle(app)
     log = open_log()
     assert len(log.images_frame()) == 3
     assert any("3 images · 3 inspected" in c.value for c in app.caption)
-    button(app, "Open").click().run()
+    assert len(sheet_names(app)) == 3
     button(app, "Accept").click().run()
-    app.segmented_control(key="folder_filter").set_value("Not yet reviewed").run()
+    app.segmented_control(key="overview-filter").set_value("Undecided").run()
     assert len([b for b in app.button if b.label == "Open"]) == 2
 
 
@@ -151,26 +208,33 @@ def _queue_with(log: ReviewLog) -> dict[str, int]:
     return ids
 
 
+def showing(app: AppTest) -> str | None:
+    """The name of the queue sheet on screen, or None."""
+    pickers = [s for s in app.selectbox if s.key == "queue-sheet-pick"]
+    return pickers[0].options[0].split(" — ")[0][2:] if pickers else None  # one sheet at a time
+
+
 def test_review_queue_shows_most_uncertain_first_and_advances():
     log = open_log()
     _queue_with(log)
     app = start("app_pages/review_queue.py")
     assert app.metric[0].value == "3"
-    assert app.subheader[0].value == "borderline.png"
+    assert showing(app) == "borderline.png"
     button(app, "Accept").click().run()
-    assert app.metric[0].value == "2" and app.subheader[0].value == "near.png"
-    button(app, "Skip for now").click().run()
-    assert app.subheader[0].value == "defect.png"
-    app.multiselect[0].set_value(["pits", "patches"])
+    assert app.metric[0].value == "2" and showing(app) == "near.png"
+    button(app, "Skip").click().run()
+    assert showing(app) == "defect.png"
+    button(app, "Override").click().run()
+    button(app, "patches").click().run()
     [reason] = [t for t in app.text_input if t.key and t.key.startswith("reason-")]
     reason.input("patch next to the pits")
-    button(app, "Override with these classes").click().run()
+    button(app, "Record").click().run()
     assert app.metric[0].value == "1"
     assert any("You skipped" in i.value for i in app.info)
     button(app, "Show skipped sheets again").click().run()
-    assert app.subheader[0].value == "near.png"
+    assert showing(app) == "near.png"
     app.segmented_control(key="queue_order").set_value("oldest").run()
-    assert app.subheader[0].value == "near.png"
+    assert showing(app) == "near.png"
     reviews = log.reviews_frame()
     assert reviews["page"].tolist() == ["queue", "queue"]
     assert reviews["decision"].tolist() == ["accept", "override"]
@@ -216,7 +280,7 @@ def test_models_page_logs_threshold_changes_that_inspection_then_uses():
     assert sorted(zip(changes["key"], changes["class_name"], changes["new_value"], changes["changed_by"],
                       strict=True)) == [("min_area", "scratches", "250", "ann"), ("threshold", "pits", "0.99", "ann")]
     app.switch_page("app_pages/inspect.py").run()
-    app.file_uploader[0].upload("sheet.png", strip_png(70), "image/png").run()
+    settle(app.file_uploader[0].upload("sheet.png", strip_png(70), "image/png").run())
     thresholds = app.dataframe[0].value["threshold"].tolist()
     assert thresholds == [0.99, 0.5, 0.5, 0.5]
 
@@ -253,15 +317,15 @@ def test_two_reviewers_on_the_queue_are_shown_different_sheets():
     _queue_with(log)  # three flagged: borderline, near, defect (most uncertain first)
     ann = start("app_pages/review_queue.py", username="ann", role="inspector")
     bob = start("app_pages/review_queue.py", username="bob", role="inspector")
-    assert ann.subheader[0].value == "borderline.png" and bob.subheader[0].value == "near.png"
+    assert showing(ann) == "borderline.png" and showing(bob) == "near.png"
     cara = start("app_pages/review_queue.py", username="cara", role="inspector")
-    assert cara.subheader[0].value == "defect.png"
+    assert showing(cara) == "defect.png"
     dan = start("app_pages/review_queue.py", username="dan", role="inspector")
-    assert not dan.subheader and any("3 waiting sheets are open with another reviewer" in i.value for i in dan.info)
+    assert showing(dan) is None and any("3 waiting sheets are open with another reviewer" in i.value for i in dan.info)
     button(ann, "Accept").click().run()  # ann decides and moves on; her claim ends with the decision
-    assert not ann.subheader and any("2 waiting sheets are open" in i.value for i in ann.info)
-    button(bob, "Skip for now").click().run()  # a skip frees the sheet for the others
+    assert showing(ann) is None and any("2 waiting sheets are open" in i.value for i in ann.info)
+    button(bob, "Skip").click().run()  # a skip frees the sheet for the others
     dan.run()
-    assert dan.subheader[0].value == "near.png"
+    assert showing(dan) == "near.png"
     reviews = log.reviews_frame()
     assert reviews[["reviewer", "image_name"]].values.tolist() == [["ann", "borderline.png"]]

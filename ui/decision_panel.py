@@ -1,0 +1,161 @@
+"""The inspector's decision on one sheet, keyboard first: every control shows its key on the button.
+
+A accept · F defect-free (a false alarm) · O open the override form (or "Change decision" on a decided sheet) ·
+S skip · N/P next/previous sheet · in the form: 1-9 toggle a class, X/M/W/U record with a quick reason, Enter in
+the reason box records, Esc closes. Single-key shortcuts are ignored while the focus is in a text box (Streamlit
+filters them), so typing a reason never fires Accept.
+
+Everything happens in on_click callbacks: they run before the rerun, so a decision, the move to the next sheet
+and the redraw cost one (fragment) rerun, and a refused form keeps its classes and reason (nothing is cleared
+unless the decision was recorded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from core.contract.verdict import Verdict
+from core.review.store import CurrentLabel, Decision, DecisionConflict, DecisionError
+
+QUICK_REASONS = (("X", "false alarm"), ("M", "missed defect"), ("W", "wrong class"),
+                 ("U", "unsure: needs a second look"))
+Decide = Callable[[Decision], None]  # records or raises DecisionError / DecisionConflict
+Navigate = Callable[[str], None]  # "skip" | "next" | "prev"
+
+
+def _state(key: str) -> dict:
+    """This sheet's panel state: is the form open, the classes chosen, a message, a pending conflict."""
+    return st.session_state.setdefault(f"panel-{key}", {"open": False, "classes": None, "error": "",
+                                                        "conflict": None})
+
+
+def _forget(key: str) -> None:
+    st.session_state.pop(f"panel-{key}", None)
+    st.session_state.pop(f"reason-{key}", None)
+
+
+def _submit(key: str, decide: Decide, make: Callable[[], Decision]) -> None:
+    panel = _state(key)
+    try:
+        decision = make()
+        decide(decision)
+    except DecisionConflict as exc:
+        panel.update(conflict=(decision, exc.current, str(exc)), error="")
+        return
+    except DecisionError as exc:
+        panel["error"] = str(exc)
+        return
+    _forget(key)
+
+
+def _override(verdict: Verdict, label: CurrentLabel | None, key: str, quick: str) -> Decision:
+    typed = str(st.session_state.get(f"reason-{key}", "")).strip()
+    reason = "; ".join(part for part in (quick, typed) if part)
+    classes = _state(key)["classes"]
+    if label is not None:
+        return Decision.change(verdict, classes, reason, label.review_id)
+    return Decision.override(verdict, classes, reason)
+
+
+def _confirm(verdict: Verdict, key: str, decide: Decide) -> None:
+    decision, current, _ = _state(key)["conflict"]
+    _state(key)["conflict"] = None
+    if current is None:  # the label it conflicted with is gone: record as a first decision
+        _submit(key, decide, lambda: decision.replacing(None))
+        return
+    reason = decision.reason or f"confirmed over {current.reviewer}'s decision"
+    _submit(key, decide, lambda: Decision.change(verdict, decision.classes, reason, current.review_id))
+
+
+def _open_form(verdict: Verdict, label: CurrentLabel | None, key: str) -> None:
+    panel = _state(key)
+    panel.update(open=not panel["open"], error="")
+    if panel["classes"] is None:  # start from the label shown; kept while the form is refused
+        panel["classes"] = list(label.classes if label is not None else verdict.classes_present)
+
+
+def _toggle(key: str, name: str) -> None:
+    chosen = _state(key)["classes"]
+    chosen.remove(name) if name in chosen else chosen.append(name)
+
+
+def decision_panel(verdict: Verdict, label: CurrentLabel | None, key: str, decide: Decide, navigate: Navigate,
+                   editor: Callable[[Verdict, list[str]], None] | None = None) -> None:
+    """The decision row (and the override form when open) for one sheet. `decide` records a decision; `navigate`
+    moves to another sheet. `editor`, when given, is drawn inside the open override form under the class toggles
+    (the place for a mask editor): it gets the verdict and the classes chosen so far."""
+    panel = _state(key)
+    row = st.container(horizontal=True, vertical_alignment="center")
+    if label is None:
+        model = ", ".join(verdict.classes_present) or "clean"
+        row.button(f"Accept: {model}", type="primary", shortcut="A", key=f"accept-{key}",
+                   icon=":material/check:", on_click=_submit, args=(key, decide, lambda: Decision.accept(verdict)))
+        if verdict.defective:  # "defect-free" on a clean verdict would just be Accept
+            row.button("Defect-free", shortcut="F", help="the model saw a defect that is not there (false alarm)",
+                       key=f"defect-free-{key}",
+                       icon=":material/layers_clear:", on_click=_submit,
+                       args=(key, decide, lambda: Decision.defect_free(verdict, "false alarm")))
+        row.button("Override…", shortcut="O", key=f"override-{key}", icon=":material/edit:",
+                   on_click=_open_form, args=(verdict, label, key))
+    else:
+        row.button("Change decision…", shortcut="O", key=f"change-{key}", icon=":material/edit:",
+                   on_click=_open_form, args=(verdict, label, key))
+    row.button("Skip", shortcut="S", key=f"skip-{key}", icon=":material/skip_next:", on_click=navigate,
+               args=("skip",))
+    row.button("Prev", shortcut="P", key=f"prev-{key}", icon=":material/chevron_left:", on_click=navigate,
+               args=("prev",))
+    row.button("Next", shortcut="N", key=f"next-{key}", icon=":material/chevron_right:", on_click=navigate,
+               args=("next",))
+    if panel["conflict"] is not None:
+        _conflict_ui(verdict, key, decide)
+    if panel["error"]:
+        st.error(panel["error"])
+    if panel["open"]:
+        _form(verdict, label, key, decide, editor)
+
+
+def _conflict_ui(verdict: Verdict, key: str, decide: Decide) -> None:
+    decision, current, message = _state(key)["conflict"]
+    mine = ", ".join(decision.classes) or "defect-free"
+    with st.container(border=True):
+        st.warning(f"Not recorded: {message}. Yours would be **{mine}**.", icon=":material/group:")
+        row = st.container(horizontal=True)
+        row.button(f"Replace it with {mine}", key=f"confirm-{key}", type="primary", on_click=_confirm,
+                   args=(verdict, key, decide))
+        row.button("Keep theirs", key=f"keep-{key}", on_click=lambda: _state(key).update(conflict=None))
+
+
+def _form(verdict: Verdict, label: CurrentLabel | None, key: str, decide: Decide,
+          editor: Callable[[Verdict, list[str]], None] | None) -> None:
+    chosen = _state(key)["classes"]
+    title = "Change the decision" if label is not None else "Override the model"
+    with st.form(f"override-form-{key}", enter_to_submit=True):
+        head = st.container(horizontal=True, vertical_alignment="bottom")
+        # Rendered first on purpose: Enter in the reason box submits a form through its first submit button.
+        head.form_submit_button("Record (Enter)", type="primary", icon=":material/save:", on_click=_submit,
+                                args=(key, decide, lambda: _override(verdict, label, key, "")))
+        head.text_input(f"{title}: reason (optional with a quick reason)", key=f"reason-{key}",
+                        placeholder="what the model got wrong", width=420)
+        head.form_submit_button("Close", shortcut="Esc", key=f"close-{key}",
+                                on_click=lambda: _state(key).update(open=False))
+        classes = st.container(horizontal=True)
+        classes.caption("Classes present (toggle):")
+        for index, name in enumerate(verdict.class_names[:9]):
+            classes.form_submit_button(name, shortcut=str(index + 1), key=f"class-{key}-{index}",
+                                       type="primary" if name in chosen else "secondary",
+                                       icon=":material/check_box:" if name in chosen else
+                                       ":material/check_box_outline_blank:", on_click=_toggle, args=(key, name))
+        # A mask editor (or any other per-class tool) goes here, between the classes and the reasons.
+        if editor is not None:
+            editor(verdict, list(chosen))
+        reasons = st.container(horizontal=True)
+        reasons.caption("Record with a quick reason:")
+        for letter, reason in QUICK_REASONS:
+            reasons.form_submit_button(reason, shortcut=letter, key=f"quick-{key}-{letter}", on_click=_submit,
+                                       args=(key, decide, lambda r=reason: _override(verdict, label, key, r)))
+        shown = ", ".join(n for n in verdict.class_names if n in chosen) or "defect-free"
+        old = "" if label is None else ", ".join(label.classes) or "defect-free"
+        replaced = f" (replacing {label.reviewer}'s {old})" if label is not None else ""
+        st.caption(f"Will record: **{shown}**{replaced}")

@@ -1,0 +1,102 @@
+"""The decision screen: sheet list, strip, label and decision controls on one screen, details below.
+
+A fragment: a decision, a skip or N/P reruns only this part of the page. The sheets are read from the review log on
+every run (through `load`), so results that finished meanwhile are in the list without a full rerun.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import streamlit as st
+
+from core.engine.inference import Inspector
+from core.review.sheets import Sheet, next_undecided, sheets_of, step
+from core.review.store import Decision, ReviewLog
+from ui.decision_panel import decision_panel
+from ui.engine import stored_pixels
+from ui.verdict_view import verdict_badge, verdict_details, verdict_notes, verdict_picture
+
+
+def selection_key(page: str) -> str:
+    return f"{page}-selected"
+
+
+def select(page: str, inference_id: int | None) -> None:
+    st.session_state[selection_key(page)] = inference_id
+
+
+def _navigate(page: str, sheets: Sequence[Sheet], current: int,
+              on_skip: Callable[[int], None] | None) -> Callable[[str], None]:
+    def go(where: str) -> None:
+        if where == "skip" and on_skip is not None:
+            on_skip(current)
+            select(page, None)
+        elif where == "skip":
+            select(page, next_undecided(sheets, current) or step(sheets, current, 1))
+        else:
+            select(page, step(sheets, current, 1 if where == "next" else -1))
+    return go
+
+
+def _decide(log: ReviewLog, page: str, sheets: Sequence[Sheet], current: int, reviewer: str,
+            after: Callable[[], None] | None) -> Callable[[Decision], None]:
+    def record(decision: Decision) -> None:
+        log.add_review(current, reviewer, decision, page=page)  # DecisionConflict/DecisionError: the panel says why
+        label = ", ".join(decision.classes) or "defect-free"
+        # Shown by the fragment's next run: an element drawn inside a callback would land at the page's top.
+        st.session_state[f"{page}-notice"] = f"Recorded: {decision.kind} ({label})"
+        # On to the next undecided sheet after this one, in this list's order; stay when none is left.
+        select(page, next_undecided(sheets, current) or current)
+        if after is not None:
+            after()
+    return record
+
+
+def sheet_list_ui(sheets: Sequence[Sheet], selected: int, page: str):
+    """The sheet picker (current labels, not the model's, on decided sheets); returns the column beside it."""
+    decided = sum(s.decided for s in sheets)
+    ids = [s.inference_id for s in sheets]
+    names = {s.inference_id: s.describe() for s in sheets}
+    left, right = st.columns([3, 2])
+    pick = f"{page}-sheet-pick"
+    st.session_state[pick] = selected  # a move made by a decision or N/P shows in the list at once
+    left.selectbox("Sheet", ids, format_func=names.get, key=pick, label_visibility="collapsed",
+                   on_change=lambda: select(page, st.session_state[pick]))
+    left.caption(f"{len(sheets)} sheets · {decided} decided · **{len(sheets) - decided} to decide** · "
+                 "keys: A accept · F defect-free · O override · S skip · N/P next/previous")
+    return right
+
+
+def sheet_screen(log: ReviewLog, inspector: Inspector | None, load: Callable[[], list[int]], band: float,
+                 reviewer: str, page: str, after: Callable[[], None] | None = None,
+                 on_skip: Callable[[int], None] | None = None) -> Sheet | None:
+    """Draw the selected sheet of `load()`'s list with its decision controls; returns the sheet shown.
+    `after` runs after each recorded decision; `on_skip` replaces the default skip (the next undecided sheet)."""
+    sheets = sheets_of(log, load(), band)
+    if not sheets:
+        return None
+    ids = [s.inference_id for s in sheets]
+    selected = st.session_state.get(selection_key(page))
+    if selected not in ids:
+        selected = next_undecided(sheets, None) or ids[0]
+        select(page, selected)
+    sheet = sheets[ids.index(selected)]
+    notice = st.session_state.pop(f"{page}-notice", "")
+    if notice:
+        st.toast(notice, icon=":material/check_circle:")
+    beside = sheet_list_ui(sheets, selected, page)
+    verdict = log.verdict(selected)
+    pixels = stored_pixels(str(log.image_path(sheet.image_sha256)))
+    key = f"{page}-{selected}"
+    with beside:
+        verdict_badge(verdict, sheet.label)
+    verdict_notes(verdict, inspector)
+    verdict_picture(verdict, pixels, inspector, key)
+    decision_panel(verdict, sheet.label, key, _decide(log, page, sheets, selected, reviewer, after),
+                   _navigate(page, sheets, selected, on_skip))
+    verdict_details(verdict, pixels, inspector, log, key)
+    return sheet
+
+
+fragment = st.fragment(sheet_screen)
