@@ -104,10 +104,10 @@ def all_classes(images: pd.DataFrame) -> tuple[str, ...]:
 
 
 def current_classes(images: pd.DataFrame) -> pd.Series:
-    """The label of each sheet: its latest review's classes, else the model's."""
-    return pd.Series([list(final) if reviewed else list(model) for final, model, reviewed in
-                      zip(images["final_classes"], images["model_classes"], images["reviewed"], strict=True)],
-                     index=images.index, dtype=object)
+    """The label of each sheet: its latest review's classes, else the model's (the frame's own lists, not copies)."""
+    columns = (images[c].tolist() for c in ("final_classes", "model_classes", "reviewed"))
+    labels = [final if reviewed else model for final, model, reviewed in zip(*columns, strict=True)]
+    return pd.Series(labels, index=images.index, dtype=object)
 
 
 def _in_dates(local: pd.Series, start: date | None, end: date | None) -> pd.Series:
@@ -132,13 +132,14 @@ def class_calls(images: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:
                     "reviewed"]].assign(label=current_classes(images), row=images.index)
     long = frame.explode(["class_names", "probabilities", "thresholds"], ignore_index=True)
     long = long[long["class_names"].isin(classes)]
+    names = long["class_names"].tolist()  # plain lists: iterating pandas' Arrow-backed columns is slow
     return pd.DataFrame({
         "row": long["row"].to_numpy(), "image_sha256": long["image_sha256"].to_numpy(),
         "local_time": long["local_time"].to_numpy(), "class_name": long["class_names"].to_numpy(),
         "probability": long["probabilities"].astype(float).to_numpy(),
         "threshold": long["thresholds"].astype(float).to_numpy(),
-        "model_present": [n in m for n, m in zip(long["class_names"], long["model_classes"], strict=True)],
-        "present": [n in label for n, label in zip(long["class_names"], long["label"], strict=True)],
+        "model_present": [n in m for n, m in zip(names, long["model_classes"].tolist(), strict=True)],
+        "present": [n in label for n, label in zip(names, long["label"].tolist(), strict=True)],
         "reviewed": long["reviewed"].astype(bool).to_numpy(),
     }, columns=columns)
 
@@ -167,7 +168,8 @@ def area_distribution(images: pd.DataFrame, classes: tuple[str, ...]) -> pd.Data
     """Every defect region the model found: class, area in pixels, sheet."""
     wanted = set(classes)
     rows = [(name, at, region["class"], int(region["area_px"]))
-            for name, at, regions in zip(images["image_name"], images["local_time"], images["regions"], strict=True)
+            for name, at, regions in zip(images["image_name"].tolist(), images["local_time"].tolist(),
+                                         images["regions"].tolist(), strict=True)
             for region in regions if region["class"] in wanted]
     return pd.DataFrame(rows, columns=["image_name", "local_time", "class_name", "area_px"])
 
@@ -249,9 +251,10 @@ def sheet_table(images: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:
         "label_classes": current_classes(images).map(";".join),
         "reviewed_at": images["local_reviewed_latest"],
     })
+    by_class = [dict(zip(n, p, strict=True)) for n, p in zip(images["class_names"].tolist(),
+                                                                images["probabilities"].tolist(), strict=True)]
     for name in classes:
-        table[f"p_{name}"] = [dict(zip(n, p, strict=True)).get(name, np.nan)
-                              for n, p in zip(images["class_names"], images["probabilities"], strict=True)]
+        table[f"p_{name}"] = [probabilities.get(name, np.nan) for probabilities in by_class]
     return table.sort_values("inspected_at", ignore_index=True)
 
 
