@@ -12,17 +12,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.imaging.palette import NEUTRAL, card_colors, class_colors
+from core.review.glossary import TERMS  # noqa: F401  (the page reads stats_view.TERMS)
 from core.review.stats import ANY, StatsFilter, StatsReport, area_summary, compute
 from core.review.store.frames import refreshed
 from ui import state
-
-TERMS = {  # one line each, where the word is shown
-    "flagged": "Flagged: the model called a defect, or a class probability lies within the uncertainty band of its "
-               "threshold, or the sheet looks unlike the model's training images (out of domain).",
-    "agreement": "Agreement: share of reviewed sheets where the inspector's label and the model agree on this class.",
-    "missed": "Model missed: the inspector says present, the model said absent.",
-    "false_alarm": "False alarm: the model said present, the inspector says absent.",
-}
 
 
 class _FrameCache:
