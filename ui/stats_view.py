@@ -91,7 +91,8 @@ def _log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
 
 
 def area_chart(report: StatsReport, palette: dict[str, str]) -> go.Figure:
-    summary = area_summary(report.areas)
+    order = {name: i for i, name in enumerate(report.classes)}  # the model set's class order, as in the legend
+    summary = area_summary(report.areas).sort_values("class_name", key=lambda names: names.map(order))
     figure = go.Figure()
     for row in summary.itertuples(index=False):  # one box per class: a handful of rows
         figure.add_trace(go.Box(name=row.class_name, x=[row.class_name], q1=[row.q1], median=[row.median], q3=[row.q3],
