@@ -15,6 +15,7 @@ from core.review.active import (
     installed_model_sets,
     resolve_active,
 )
+from core.review.glossary import TERMS
 from ui import auth, engine, state
 from ui.dataset_view import describe_expander
 from ui.markup import swatch_html
@@ -74,6 +75,7 @@ for entry in installed:
             st.markdown(f"**Training domain** · {domain['images']} {domain['split']} images of {domain['data']} · "
                         f"sizes {domain['image_size']['width']} x {domain['image_size']['height']} px (width x height)"
                         f" · out of domain above the {domain['percentile']:g}th percentile of training images")
+            st.caption(TERMS["out_of_domain"])
             if domain.get("note"):
                 st.info(f"{domain['note'].capitalize()}.")
         else:

@@ -12,17 +12,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.imaging.palette import NEUTRAL, card_colors, class_colors
+from core.review.glossary import TERMS  # noqa: F401  (the page reads stats_view.TERMS)
 from core.review.stats import ANY, StatsFilter, StatsReport, area_summary, compute
 from core.review.store.frames import refreshed
 from ui import state
-
-TERMS = {  # one line each, where the word is shown
-    "flagged": "Flagged: the model called a defect, or a class probability lies within the uncertainty band of its "
-               "threshold, or the sheet looks unlike the model's training images (out of domain).",
-    "agreement": "Agreement: share of reviewed sheets where the inspector's label and the model agree on this class.",
-    "missed": "Model missed: the inspector says present, the model said absent.",
-    "false_alarm": "False alarm: the model said present, the inspector says absent.",
-}
 
 
 class _FrameCache:
@@ -98,7 +91,8 @@ def _log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
 
 
 def area_chart(report: StatsReport, palette: dict[str, str]) -> go.Figure:
-    summary = area_summary(report.areas)
+    order = {name: i for i, name in enumerate(report.classes)}  # the model set's class order, as in the legend
+    summary = area_summary(report.areas).sort_values("class_name", key=lambda names: names.map(order))
     figure = go.Figure()
     for row in summary.itertuples(index=False):  # one box per class: a handful of rows
         figure.add_trace(go.Box(name=row.class_name, x=[row.class_name], q1=[row.q1], median=[row.median], q3=[row.q3],

@@ -258,6 +258,7 @@ def test_statistics_reflect_the_decisions():
     assert values["Defective"] == "1"  # near.png is clean now: its latest review says so
     table = app.dataframe[-1].value
     assert sorted(table["reviewer"].tolist()) == ["", "", "Ann", "Bob"]
+    assert table.columns[0] == "image" and "sha256" not in table.columns  # the CSV keeps the hash; the page not
     app.multiselect(key="stats_classes").set_value(["patches"]).run()
     assert {m.label: m.value for m in app.metric}["Defective"] == "0"
     assert [c for c in app.dataframe[-1].value.columns if c.startswith("p_")] == ["p_patches"]

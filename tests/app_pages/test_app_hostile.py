@@ -164,15 +164,22 @@ def test_formula_names_and_reasons_reach_the_exports_as_text(tmp_path):
     assert not app.exception
     sheets = sorted(ReviewLog.from_settings(load_settings()).images_frame()["inference_id"].astype(int))
     assert len(sheets) == len(CSV_PAYLOADS), [e.value for e in app.error]
-    for sheet, payload in zip(sheets, CSV_PAYLOADS, strict=True):  # override each sheet with a formula as reason
-        app.selectbox[0].set_value(sheet).run()
+    # Override each sheet with a formula as reason: always the sheet the page shows, which after a decision is the
+    # next undecided one (choosing sheets by hand here once decided one sheet twice, which the log now refuses with
+    # DecisionConflict). A click that only re-shows a sheet is tried again with the same payload.
+    log = ReviewLog.from_settings(load_settings())
+    for _ in range(3 * len(CSV_PAYLOADS)):
+        done = len(log.reviews_frame())
+        if done == len(CSV_PAYLOADS):
+            break
         [reason] = [t for t in app.text_input if t.key and t.key.startswith("reason-")]
-        reason.input(payload)
+        reason.input(CSV_PAYLOADS[done])
         [override] = [b for b in app.button if b.label == "Override: defect-free"]
         override.click().run()
         assert not app.exception and not app.error, [e.value for e in app.error]
-    log = ReviewLog.from_settings(load_settings())
-    assert len(log.reviews_frame()) == len(CSV_PAYLOADS)
+    decided = log.reviews_frame()
+    assert sorted(decided["inference_id"]) == sheets  # every sheet decided exactly once
+    assert sorted(decided["reason"]) == sorted(p.strip() for p in CSV_PAYLOADS)
     export_training_set(log, tmp_path / "export")
     import csv
     with (tmp_path / "export" / "decisions.csv").open(newline="") as handle:

@@ -53,3 +53,19 @@ def test_a_forged_stretched_or_foreign_cookie_is_refused():
         assert cookie.token_from(junk, NOW) is None
     with pytest.raises(ValueError):
         cookie.issue("has.dot", NOW)
+
+
+def test_the_cookie_expires_with_the_live_session_only(tmp_path):
+    from core.accounts.auth import Accounts
+    from core.review.store.models import utc_now
+
+    accounts = Accounts(f"sqlite:///{tmp_path / 'log.db'}", session_hours=2)
+    accounts.add_user("ann", "a-long-password-1", "inspector", created_by="test")
+    _, token = accounts.sign_in("ann", "a-long-password-1")
+    expires = accounts.session_expires_at(token)
+    assert timedelta(hours=1, minutes=59) < expires - utc_now() <= timedelta(hours=2)
+    cookie = SessionCookie(b"s" * 32)
+    assert cookie.token_from(cookie.issue(token, expires)) == token
+    accounts.sign_out(token)
+    assert accounts.session_expires_at(token) is None and accounts.session_expires_at("unknown") is None
+    accounts.close()
