@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.contract.errors import SteelScanError
 from core.contract.verdict import Verdict
@@ -20,6 +20,9 @@ class Decision:
     kind: str  # accept | override
     classes: tuple[str, ...]  # the classes present, in the model set's class order; () = defect-free
     reason: str = ""
+    # Masks the inspector drew, class -> Severstal RLE at the image's size; they replace the model's mask of that
+    # class. (Issue 12 part 1 owns the painting; the replay uses this to answer with ground-truth masks.)
+    masks_rle: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def accept(cls, verdict: Verdict) -> Decision:

@@ -125,7 +125,11 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit):
             if unknown:
                 raise StoreError("review", f"classes {sorted(unknown)} are not in {inference.model_set}",
                                  f"choose from {', '.join(inference.class_names)}")
-            masks = inference.verdict.get("masks_rle", {})
+            unknown_masks = set(decision.masks_rle) - set(decision.classes)
+            if unknown_masks:
+                raise StoreError("review", f"masks for {sorted(unknown_masks)}, which the decision says are absent",
+                                 "draw masks only for the classes present")
+            masks = {**inference.verdict.get("masks_rle", {}), **decision.masks_rle}
             row = ReviewRow(image_sha256=inference.image_sha256, inference_id=inference_id, reviewer=reviewer,
                             decision=decision.kind, model_classes=list(inference.classes_present),
                             classes=list(decision.classes),
