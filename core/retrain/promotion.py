@@ -18,19 +18,20 @@ from core.review.store.models import utc_now
 KEY = "active_model_set"
 
 
-def _switch(log: ReviewLog, models_dir: Path, name: str, who: str, reason: str, kind: str) -> None:
+def _switch(log: ReviewLog, models_dir: Path, name: str, who: str, reason: str, kind: str, previous: str) -> None:
     if name not in list_model_sets(models_dir):
         raise SteelScanError(Path(models_dir) / name, "is not installed", "pick a set listed on the Models page")
     if not reason or not reason.strip():
         raise SteelScanError(kind, "needs a reason", "say in a few words why this set should run")
-    previous = log.active_model_set() or ""
+    previous = previous or log.active_model_set() or ""
     log.log_setting_change(KEY, name, who, model_set=name, model_fingerprint=read_card(Path(models_dir) / name)
                            .fingerprint, old_value=previous, reason=f"{kind}: {reason.strip()}")
 
 
-def promote(log: ReviewLog, models_dir: Path, name: str, who: str, reason: str) -> None:
-    """Make a candidate the active set (admins only: the caller checks the role) and note it in its lineage."""
-    _switch(log, models_dir, name, who, reason, "promote")
+def promote(log: ReviewLog, models_dir: Path, name: str, who: str, reason: str, previous: str = "") -> None:
+    """Make a candidate the active set (admins only: the caller checks the role) and note it in its lineage.
+    `previous`: the set running now (the settings' default when nobody chose one yet), for the log."""
+    _switch(log, models_dir, name, who, reason, "promote", previous)
     folder = Path(models_dir) / name
     card = read_card(folder)
     if card.lineage:
@@ -40,9 +41,9 @@ def promote(log: ReviewLog, models_dir: Path, name: str, who: str, reason: str) 
         write_card(folder, replace(card, lineage=lineage))
 
 
-def roll_back(log: ReviewLog, models_dir: Path, name: str, who: str, reason: str) -> None:
+def roll_back(log: ReviewLog, models_dir: Path, name: str, who: str, reason: str, previous: str = "") -> None:
     """Make any earlier set the active one again."""
-    _switch(log, models_dir, name, who, reason, "rollback")
+    _switch(log, models_dir, name, who, reason, "rollback", previous)
 
 
 def history(log: ReviewLog) -> pd.DataFrame:
