@@ -13,7 +13,7 @@ from core.retrain.parts import review_data
 from core.review.active import installed_model_sets
 from core.review.store.models import TrainingJobRow
 
-PRESETS = {"quick": "quick: ResNet18, short schedule (minutes on a CPU)",
+PRESET_LABELS = {"quick": "quick: ResNet18, short schedule (minutes on a CPU)",
            "standard": "standard: ResNet50, 12 epochs (hours on a CPU)",
            "tiny": "tiny: plumbing check only (seconds; the set learns nothing)"}
 RUNNING_REFRESH_S = 3
@@ -61,7 +61,7 @@ def summary_panel(log, settings, active) -> None:
 def start_form(log, settings, who: str) -> None:
     with st.form("train_from_log"):
         cols = st.columns([3, 1])
-        preset = cols[0].selectbox("Preset", list(PRESETS), format_func=PRESETS.get, key="train_preset")
+        preset = cols[0].selectbox("Preset", list(PRESET_LABELS), format_func=PRESET_LABELS.get, key="train_preset")
         seed = cols[1].number_input("Seed", 0, 10_000, 0, key="train_seed")
         started = st.form_submit_button("Start training", type="primary")
     if started:

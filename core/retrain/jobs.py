@@ -37,9 +37,27 @@ class JobError(SteelScanError):
     """A training job that cannot be started, cancelled or found as asked."""
 
 
+# Trainer options per preset (flags of `steelscan train`). "quick" is the replay's: a ResNet18, a short schedule,
+# minutes on two CPU cores. "tiny" only proves the plumbing (tests).
+PRESETS: dict[str, list[str]] = {
+    "standard": ["--arch", "resnet50", "--epochs", "12", "--seg-epochs", "3"],
+    "quick": ["--arch", "resnet18", "--epochs", "4", "--seg-epochs", "2", "--batch-size", "16",
+              "--crop", "128", "--patience", "0", "--crops-per-image", "4"],
+    "tiny": ["--arch", "resnet18", "--epochs", "1", "--seg-epochs", "1", "--batch-size", "4", "--crop", "64",
+             "--max-steps", "2", "--patience", "0", "--no-head-refit", "--no-augment"],
+}
+
+
+def preset_args(preset: str) -> list[str]:
+    if preset not in PRESETS:
+        raise JobError(f"preset {preset!r}", "is unknown", f"choose one of {', '.join(PRESETS)}")
+    return list(PRESETS[preset])
+
+
 def submit(log: ReviewLog, requested_by: str, options: dict) -> int:
     """Queue a job; it starts when no other job runs (`start_next`)."""
     requested_by = check_reviewer(requested_by)
+    preset_args(options.get("preset", "quick"))  # an unknown preset is refused now, not minutes later
 
     def work(session: Session) -> int:
         row = TrainingJobRow(status="queued", requested_by=requested_by, requested_at=utc_now(),

@@ -25,15 +25,6 @@ from core.review.active import resolve_active
 from core.review.store import ReviewLog
 from core.review.store.models import utc_now
 
-# Trainer options per preset (flags of `steelscan train`). "quick" is the replay's: a ResNet18, a short schedule,
-# minutes on two CPU cores. "tiny" only proves the plumbing (tests).
-PRESETS: dict[str, list[str]] = {
-    "standard": ["--arch", "resnet50", "--epochs", "12", "--seg-epochs", "3"],
-    "quick": ["--arch", "resnet18", "--epochs", "4", "--seg-epochs", "2", "--batch-size", "16",
-              "--crop", "128", "--patience", "0", "--crops-per-image", "4"],
-    "tiny": ["--arch", "resnet18", "--epochs", "1", "--seg-epochs", "1", "--batch-size", "4", "--crop", "64",
-             "--max-steps", "2", "--patience", "0", "--no-head-refit", "--no-augment"],
-}
 MIN_TRAINING_SHEETS = 4  # a train/validation split needs a few; fewer is a message, not a crash
 # Stage -> (start, width) of the whole job's progress; the rest is the gate.
 STAGES = {"classifier": (0.05, 0.60), "segmenter": (0.65, 0.15), "tuning thresholds": (0.80, 0.05),
@@ -42,12 +33,6 @@ STAGES = {"classifier": (0.05, 0.60), "segmenter": (0.65, 0.15), "tuning thresho
 
 class Cancelled(Exception):
     """SIGTERM from Cancel: stop where the trainer is."""
-
-
-def preset_args(preset: str) -> list[str]:
-    if preset not in PRESETS:
-        raise SteelScanError(f"preset {preset!r}", "is unknown", f"choose one of {', '.join(PRESETS)}")
-    return list(PRESETS[preset])
 
 
 def candidate_name(parent: str, job_id: int) -> str:
@@ -164,7 +149,7 @@ def _work(log: ReviewLog, row, settings, progress: _Progress) -> dict:
     argv = [str(folder), "--out", str(out), "--name", name, "--run-dir", str(run_dir), "--device",
             options.get("device", settings.device), "--seed", str(options.get("seed", 0)),
             "--description", f"trained from the review log (job {row.id}) on top of {parent_name}",
-            *preset_args(options.get("preset", "quick")), *[str(a) for a in options.get("extra_args", [])]]
+            *jobs.preset_args(options.get("preset", "quick")), *[str(a) for a in options.get("extra_args", [])]]
     if options.get("epochs"):
         argv += ["--epochs", str(options["epochs"])]
     args = build_parser().parse_args(argv)
