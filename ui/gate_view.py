@@ -35,7 +35,8 @@ def gate_panel(log, settings, who: str, can_edit: bool) -> None:
     elif can_edit and Path(settings.models_dir, candidate).is_dir():
         with st.form(f"promote_{row.id}"):
             reason = st.text_input("Why promote it", key="promote_reason")
-            if st.form_submit_button(f"Promote {candidate}", type="primary"):
+            kind = "primary" if gate["recommend"] == "promote" else "secondary"
+            if st.form_submit_button(f"Promote {candidate}", type=kind):
                 _switch("promote", log, settings, candidate, who, reason, gate.get("active_set") or "")
 
 
@@ -74,7 +75,7 @@ def rollback_panel(log, settings, active, who: str, can_edit: bool) -> None:
     changes = history(log)
     # Any installed set but the active one, those that ran most recently first.
     installed = [s.name for s in installed_model_sets(settings.models_dir) if s.card is not None]
-    ran = [n for n in dict.fromkeys([*changes["new_value"], *changes["old_value"]]) if n in installed]
+    ran = [n for n in dict.fromkeys([*changes["to"], *changes["from"]]) if n in installed]
     earlier = [n for n in dict.fromkeys([*ran, *installed]) if n != active.name]
     st.markdown("**Promotions and rollbacks**")
     if changes.empty:

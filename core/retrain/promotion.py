@@ -50,7 +50,9 @@ def history(log: ReviewLog) -> pd.DataFrame:
     """Every change of the active set, newest first: who, when, from, to, why."""
     changes = log.setting_changes()
     changes = changes[changes["key"] == KEY]
-    return changes[["changed_at", "changed_by", "old_value", "new_value", "reason"]].iloc[::-1]
+    table = changes[["changed_at", "changed_by", "old_value", "new_value", "reason"]].iloc[::-1]
+    return table.rename(columns={"changed_at": "when (UTC)", "changed_by": "who", "old_value": "from",
+                                 "new_value": "to"})
 
 
 def chain(models_dir: Path, name: str, limit: int = 20) -> list[dict]:

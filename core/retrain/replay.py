@@ -130,6 +130,9 @@ def replay(options: ReplayOptions, emit: Callable[[dict], None] = lambda line: p
                 "elapsed_s": round(time.perf_counter() - started, 1)}
         lines.append(line)
         emit(line)
+        # Written after every round: an interrupted replay still leaves its curve so far.
+        write_curve(lines, out / "learning_curve.png")
+        (out / "rounds.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
 
     measure({"round": 0, "promoted": False})
     for index in stream:
@@ -148,8 +151,8 @@ def replay(options: ReplayOptions, emit: Callable[[dict], None] = lambda line: p
             outcome = run_round(log, settings, options.preset, options.seed)
             rounds.pop(0)
             measure({"round": len(lines), **outcome, "round_s": round(time.perf_counter() - round_start, 1)})
-    write_curve(lines, out / "learning_curve.png")
-    (out / "rounds.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    if rounds:
+        emit({"note": f"the stream ended before rounds at {rounds} decisions", "decisions": decisions})
     return lines
 
 

@@ -177,6 +177,6 @@ def test_promotion_and_rollback_are_logged_with_reason(log, tmp_path):
     roll_back(log, models, "a", "ann", "false alarms on line 2")
     assert log.active_model_set() == "a"
     changes = history(log)
-    assert list(changes["new_value"]) == ["a", "b"]
+    assert list(changes["to"]) == ["a", "b"] and list(changes["who"]) == ["ann", "ann"]
     assert list(changes["reason"]) == ["rollback: false alarms on line 2", "promote: gate says better"]
     assert read_card(models / "b").lineage == {}  # not trained from the log: nothing to add to
