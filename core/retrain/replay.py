@@ -143,7 +143,8 @@ def replay(options: ReplayOptions, emit: Callable[[dict], None] = lambda line: p
         inference_id = log.record_inference(verdict, path.read_bytes(), source="replay")
         seen += 1
         flagged = {row.id for row in log.flagged_unreviewed(settings.uncertainty_band)}
-        if options.review == "all" or inference_id in flagged:
+        decided = verdict.image_sha256 in log.reviewed_shas([verdict.image_sha256])  # same bytes met before
+        if not decided and (options.review == "all" or inference_id in flagged):
             log.add_review(inference_id, INSPECTOR, careful_decision(verdict, dataset, index), page="replay")
             decisions += 1
         if decisions >= rounds[0]:

@@ -64,12 +64,14 @@ def test_parts_are_drawn_by_hash_at_the_share_and_never_redrawn(log):
 
 def test_review_data_labels_by_latest_decision_and_keeps_unmasked_sheets_out_of_training(log, tmp_path):
     shas = review_sheets(log, 12, painted=False)
-    # A second decision on sheet 0 changes its label: the latest one counts.
-    verdict = log.verdict(log.latest_inference_id(shas[0]))
-    log.add_review(log.latest_inference_id(shas[0]), "bob", Decision.override(verdict, (), "clean after all"))
-    data = review_data(log, make_verdict(noise_png(0), "x", (0.1,) * 4).class_names, 0.25)
+    # A later inspection and decision of sheet 0 changes its label: the latest decision counts. (A new inference
+    # of the same image, so the decision answers an undecided verdict.)
+    data0 = noise_png(0)
+    again = log.record_inference(make_verdict(data0, "s0-again.png", (0.1, 0.1, 0.1, 0.1)), data0)
+    log.add_review(again, "bob", Decision.accept(log.verdict(again)))
+    data = review_data(log, make_verdict(data0, "x", (0.1,) * 4).class_names, 0.25)
     by_sha = {s.sha256: s for s in data.sheets}
-    assert by_sha[shas[0]].classes == ()
+    assert by_sha[shas[0]].classes == () and len(data.sheets) == 12
     assert data.snapshot["decisions"] == 12
     assert by_sha[shas[1]].unmasked == ("scratches",)
     folder, dataset = write_training_folder(data, tmp_path / "train-data")
