@@ -3,6 +3,7 @@ promote (the next verdict comes from the new set), roll back."""
 
 from __future__ import annotations
 
+import sys
 import time
 
 import pytest
@@ -87,3 +88,32 @@ def test_an_admin_trains_from_the_review_log_gates_promotes_and_rolls_back(revie
     assert list(moves["reason"]) == ["promote: gate: better than the untrained start",
                                      "rollback: false alarms on line 2"]
     assert list(moves["changed_by"]) == ["ann", "ann"]
+
+
+def test_the_page_reattaches_to_a_running_job_and_cancels_it(tmp_path, monkeypatch):
+    """As after an app restart: the job's process runs on, the page finds it in the database, shows its log's tail
+    and stops it with Cancel."""
+    monkeypatch.setenv("STEELSCAN_RUNS_DIR", str(tmp_path / "runs"))
+    log = open_log()
+    job_id = jobs.submit(log, "ann", {"preset": "tiny"})
+
+    def stand_in(command, log_path, cwd, env):
+        script = "import time; print('classifier 1/4: still training', flush=True); time.sleep(120)"
+        return jobs.spawn([sys.executable, "-c", script], log_path, cwd, env)
+
+    jobs.start_next(log, load_settings(), stand_in)
+    row = jobs.job(log, job_id)
+    deadline = time.monotonic() + 30
+    while "still training" not in jobs.tail(row.log_path):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    app = start("app_pages/models.py")
+    assert f"**Job {job_id}** · running" in _markdown(app)
+    assert any("still training" in c.value for c in app.code)
+    button(app, f"Cancel job {job_id}").click().run()
+    assert jobs.job(log, job_id).status == "cancelled"
+    deadline = time.monotonic() + 20
+    while jobs.process_alive(row.pid):
+        assert time.monotonic() < deadline, "the job's process outlived Cancel"
+        time.sleep(0.2)
+    assert any(f"Job {job_id} cancelled (cancelled by ann)" in w.value for w in app.warning)
