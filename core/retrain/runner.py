@@ -128,7 +128,6 @@ def _work(log: ReviewLog, row, settings, progress: _Progress) -> dict:
     parent_folder = models_dir / parent_name
     parent_card = read_card(parent_folder)
     run_dir = Path(settings.runs_dir) / f"review-job-{row.id}"
-    progress.report("reading the review log", 0.0, force=True)
     jobs.report_progress(log, row.id, "reading the review log", 0.01, progress.started)
     data = review_data(log, parent_card.class_names, settings.eval_share)
     summary = data.summary()
@@ -159,7 +158,10 @@ def _work(log: ReviewLog, row, settings, progress: _Progress) -> dict:
     jobs.report_progress(log, row.id, "gate: candidate vs active", 0.93, progress.started)
     active = resolve_active(log, models_dir, settings.model_set)
     gate = compare(out, active.folder, data, options.get("device", settings.device))
+    # "parent": the set that ran when the job started, which the candidate replaces; the weights themselves are
+    # trained afresh on the whole review log (the trainer's public entry point has no warm start from a set).
     lineage = {"parent": parent_name, "parent_fingerprint": parent_card.fingerprint, "job": row.id,
+               "weights_from": args.pretrained or "random initialisation",
                "requested_by": row.requested_by, "snapshot": summary["snapshot"],
                "parts": {p: summary[p]["sheets"] for p in ("train", "eval")},
                "trained_on": summary["train"]["usable"], "eval_share": settings.eval_share,
