@@ -73,7 +73,7 @@ class _Progress:
                 for item in super().__iter__():
                     yield item
                     count += 1
-                    progress.report(self.desc, count / self.total if self.total else 0.0)
+                    progress.report(getattr(self, "desc", ""), count / self.total if self.total else 0.0)
 
         return ReportingBar
 

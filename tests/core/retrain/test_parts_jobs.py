@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import signal
 import sys
@@ -182,3 +183,25 @@ def test_promotion_and_rollback_are_logged_with_reason(log, tmp_path):
     assert list(changes["to"]) == ["a", "b"] and list(changes["who"]) == ["ann", "ann"]
     assert list(changes["reason"]) == ["rollback: false alarms on line 2", "promote: gate says better"]
     assert read_card(models / "b").lineage == {}  # not trained from the log: nothing to add to
+
+
+def test_the_trainers_bars_become_the_jobs_progress(log, tmp_path):
+    from core.retrain.runner import _Progress
+
+    job_id = jobs.submit(log, "ann", {})
+    jobs.start_next(log, settings_for(tmp_path), lambda *a: os.getpid())
+    progress = _Progress(log, job_id, jobs.job(log, job_id).started_at)
+    progress.report("classifier 2/4", 0.5, force=True)  # half of the second of four epochs
+    row = jobs.job(log, job_id)
+    assert row.stage == "classifier 2/4" and abs(row.progress - (0.05 + 0.60 * 1.5 / 4)) < 1e-9
+    progress.report("segmenter 1/2", 1.0)  # within the throttle: not written
+    assert jobs.job(log, job_id).stage == "classifier 2/4"
+    progress.report("segmenter 1/2", 1.0, force=True)
+    assert abs(jobs.job(log, job_id).progress - (0.65 + 0.15 * 1 / 2)) < 1e-9
+    bar = progress.bar_class()
+    assert list(bar(range(4), desc="tuning thresholds", file=io.StringIO(), mininterval=0)) == [0, 1, 2, 3]
+    time.sleep(0.01)
+    progress._last = 0.0  # past the throttle
+    assert list(bar(range(2), desc="tuning thresholds", file=io.StringIO())) == [0, 1]
+    row = jobs.job(log, job_id)  # written after the first item; the second fell within the throttle
+    assert row.stage == "tuning thresholds" and abs(row.progress - (0.80 + 0.05 * 1 / 2)) < 1e-9
