@@ -16,7 +16,7 @@ from core.review.active import (
     resolve_active,
 )
 from core.review.glossary import TERMS
-from ui import auth, engine, state
+from ui import auth, engine, state, training_view
 from ui.dataset_view import describe_expander
 from ui.markup import swatch_html
 from ui.model_card_view import metrics_view
@@ -121,6 +121,7 @@ for entry in installed:
                 st.toast(f"{count} setting{'s' * (count != 1)} changed and logged" if count else "Nothing changed")
                 st.rerun()
 
+training_view.render(log, settings, active, who, can_edit)
 describe_expander()
 
 history = log.setting_changes()

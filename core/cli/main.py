@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "api": ("core.cli.api", "serve the HTTP API for line systems (FastAPI + uvicorn)"),
     "keys": ("core.cli.keys", "add, revoke and list API keys (scopes score, record, read)"),
     "batch-score": ("core.cli.batch_score", "score a folder into a Parquet file, on Ray or in one process"),
+    "replay": ("core.cli.replay", "replay a labelled dataset as the line: review, train, gate; a learning curve"),
     "models": ("core.cli.models", "export a model set to ONNX / OpenVINO, quantise it to INT8 behind an accuracy gate"),
 }
 

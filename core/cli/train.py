@@ -2,6 +2,8 @@
 
     steelscan train DATA --out models/NAME [--epochs 12 --batch-size 32 --crop 128 ...]
     steelscan train --synthetic 400 --out models/severstal-synthetic
+    steelscan train --from-review-log [--preset quick] [--detach]   # a job, as the Models page starts it
+    steelscan train --jobs                                          # the latest jobs and their state
 
 DATA is any layout core.datasets reads (README, section Train on your own images). The result is a model set
 folder the engine loads as it is. The work is core.training.pipeline.run; this module only parses arguments.
@@ -17,7 +19,6 @@ from pathlib import Path
 from core.contract.errors import SteelScanError
 from core.modelsets.networks import CLASSIFIER_ARCHITECTURES, CLASSIFIER_POOLINGS
 from core.modelsets.preprocess import NORMALISATIONS
-from core.training.pipeline import run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="?", type=Path, help="dataset folder (any supported layout)")
     p.add_argument("--synthetic", type=int, metavar="N", help="train on N fresh synthetic strips instead of DATA")
     p.add_argument("--synthetic-seed", type=int, default=0, help="first seed of the synthetic strips")
-    p.add_argument("--out", type=Path, required=True, help="model set folder to write (e.g. models/my-line)")
+    p.add_argument("--out", type=Path, help="model set folder to write (e.g. models/my-line); required unless "
+                   "--from-review-log")
     p.add_argument("--name", help="model set name (default: the --out folder's name)")
     p.add_argument("--version", default="1.0.0")
     p.add_argument("--description", default="")
@@ -81,6 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", type=Path, help="checkpoints and logs (default runs/<name>)")
     p.add_argument("--resume", type=Path, help="checkpoint.pt of an interrupted run")
     p.add_argument("--max-steps", type=int, help="cap optimiser steps per epoch (smoke tests)")
+    loop = p.add_argument_group("training from the review log (a job, as on the Models page)")
+    loop.add_argument("--from-review-log", action="store_true",
+                      help="queue a job that trains on the reviewed sheets (labels: the latest decisions), gates the "
+                           "new set against the active one on the evaluation sheets; follow its log here")
+    loop.add_argument("--preset", default="quick", help="trainer preset: quick (resnet18, minutes), standard, tiny")
+    loop.add_argument("--parent", help="set to start from and compare with (default: the active set)")
+    loop.add_argument("--by", help="who requests the job (default: $USER)")
+    loop.add_argument("--detach", action="store_true", help="start the job and return; do not follow its log")
+    loop.add_argument("--jobs", action="store_true", help="list the latest training jobs and exit")
+    loop.add_argument("--cancel", type=int, metavar="JOB", help="cancel a queued or running job")
+    loop.add_argument("--job", type=int, help=argparse.SUPPRESS)  # the job's own process (core.retrain.jobs)
     return p
 
 
@@ -88,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = "steelscan train " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     try:
+        if args.from_review_log or args.jobs or args.cancel:
+            from core.cli.review_jobs import main as review_jobs
+
+            return review_jobs(args)
+        if args.out is None:
+            raise SteelScanError("command line", "--out is required", "pass --out models/NAME")
+        from core.training.pipeline import run
+
         run(args, command)
     except SteelScanError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     # Inference runs (all sessions of one server process) at once; the rest wait their turn in a queue.
     inference_workers: int = Field(1, ge=1, le=64)
     pixel_cache_mb: int = Field(256, ge=1)  # decoded images kept for redraws, bounded in bytes
+    # Training from the review log (core.retrain): the share of reviewed sheets drawn once, by image hash, into
+    # the evaluation part (never trained on), and where training jobs keep their logs and checkpoints.
+    eval_share: float = Field(0.2, gt=0.0, lt=1.0)
+    runs_dir: Path = PROJECT_ROOT / "runs"
 
     @field_validator("image_roots", mode="before")
     @classmethod

@@ -69,6 +69,7 @@ class CardSchema(_Strict):
     sha256: dict[str, str] = {}
     exports: dict[str, Any] = {}  # exported copies of the networks (core.modelsets.export) and their sha256
     domain: dict[str, Any] = {}  # the training domain (core.engine.domain): statistics file, sizes, class counts
+    lineage: dict[str, Any] = {}  # trained from the review log (core.retrain.lineage): parent, snapshot, gate
 
     @field_validator("decoder_channels")
     @classmethod

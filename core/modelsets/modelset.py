@@ -68,6 +68,9 @@ class ModelCard:
     # Exported copies of the networks (core.modelsets.export), e.g. "openvino-int8" -> {"files": {relative
     # path: sha256}, ...}. Kept apart from `sha256` so exporting never changes the set's fingerprint.
     exports: dict = field(default_factory=dict)
+    # Sets trained from the review log (core.retrain): parent set, review-log snapshot, the gate's evaluation
+    # and who promoted it. Not part of `fingerprint` either: promotion adds to it without changing weights.
+    lineage: dict = field(default_factory=dict)
 
     @property
     def class_names(self) -> tuple[str, ...]:

@@ -58,6 +58,9 @@ class Decision:
     classes: tuple[str, ...]  # the classes present, in the model set's class order; () = defect-free
     reason: str = ""
     replaces: int | None = None  # the review this one changes (its id); None = the image's first decision
+    # Masks the inspector drew, class -> Severstal RLE at the image's size; they replace the model's mask of that
+    # class. None = the model's masks for the classes kept.
+    masks_rle: dict[str, str] | None = None
 
     @classmethod
     def accept(cls, verdict: Verdict) -> Decision:

@@ -209,3 +209,41 @@ class BatchItemRow(Base):
     image_name: Mapped[str] = mapped_column(String(512))  # the name it had in this batch
 
     __table_args__ = (Index("ux_batch_items_inference", "batch_id", "inference_id", unique=True),)
+
+
+# -- the training loop: evaluation/training parts, training jobs (made by migration 0007_training_loop) -------
+
+
+class SheetPartRow(Base):
+    """Which part a reviewed sheet belongs to, drawn once by image hash and never re-drawn: an evaluation sheet
+    is never trained on, so the gate compares models on sheets neither has seen."""
+
+    __tablename__ = "sheet_parts"
+
+    image_sha256: Mapped[str] = mapped_column(ForeignKey("images.sha256"), primary_key=True)
+    part: Mapped[str] = mapped_column(String(8))  # eval | train
+    eval_share: Mapped[float] = mapped_column(Float)  # the share in force when this sheet was assigned
+    assigned_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+
+
+class TrainingJobRow(Base):
+    """One request to train a model set from the review log; the runner process updates it as it goes."""
+
+    __tablename__ = "training_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued | running | succeeded | failed | cancelled
+    requested_by: Mapped[str] = mapped_column(String(128))
+    requested_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+    options: Mapped[dict] = mapped_column(JSON)  # preset, output set name, parent set, trainer options
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    host: Mapped[str] = mapped_column(String(128), default="")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    stage: Mapped[str] = mapped_column(String(64), default="")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1
+    eta_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    log_path: Mapped[str] = mapped_column(String(512), default="")
+    result: Mapped[dict] = mapped_column(JSON, default=dict)  # candidate set, snapshot, gate report
+    error: Mapped[str] = mapped_column(Text, default="")

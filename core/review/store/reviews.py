@@ -150,7 +150,12 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
             current = _current_labels(session, [sha]).get(sha)
             if (current.review_id if current else None) != decision.replaces:
                 raise DecisionConflict(_image_label(session, sha), current, decision.replaces)
-            masks = inference.verdict.get("masks_rle", {})
+            painted = decision.masks_rle or {}
+            unknown_masks = set(painted) - set(decision.classes)
+            if unknown_masks:
+                raise StoreError("review", f"masks for {sorted(unknown_masks)}, which the decision says are absent",
+                                 "draw masks only for the classes present")
+            masks = {**inference.verdict.get("masks_rle", {}), **painted}
             row = ReviewRow(image_sha256=sha, inference_id=inference_id, reviewer=reviewer,
                             decision=decision.kind, model_classes=list(inference.classes_present),
                             classes=list(decision.classes),

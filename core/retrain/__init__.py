@@ -1,0 +1,1 @@
+"""Training from the review log: sheets' parts, jobs in their own process, the gate, lineage, replay."""
