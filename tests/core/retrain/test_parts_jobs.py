@@ -45,7 +45,7 @@ def review_sheets(log: ReviewLog, count: int, painted: bool = True) -> list[str]
         if i % 2:
             decision = Decision.override(verdict, ("pits", "scratches"), "a scratch too")
             if painted:
-                decision = Decision(decision.kind, decision.classes, decision.reason, {"scratches": "1 20"})
+                decision = Decision(decision.kind, decision.classes, decision.reason, masks_rle={"scratches": "1 20"})
         else:
             decision = Decision.accept(verdict)
         log.add_review(inference_id, "ann", decision)
@@ -69,7 +69,8 @@ def test_review_data_labels_by_latest_decision_and_keeps_unmasked_sheets_out_of_
     # of the same image, so the decision answers an undecided verdict.)
     data0 = noise_png(0)
     again = log.record_inference(make_verdict(data0, "s0-again.png", (0.1, 0.1, 0.1, 0.1)), data0)
-    log.add_review(again, "bob", Decision.accept(log.verdict(again)))
+    shown = log.current_label(shas[0])  # bob saw ann's label and changes it, naming it
+    log.add_review(again, "bob", Decision.change(log.verdict(again), (), "second look: clean", shown.review_id))
     data = review_data(log, make_verdict(data0, "x", (0.1,) * 4).class_names, 0.25)
     by_sha = {s.sha256: s for s in data.sheets}
     assert by_sha[shas[0]].classes == () and len(data.sheets) == 12
