@@ -12,6 +12,7 @@ _EXPORTS = {
     "Decision": "core.review.store.decisions",
     "DecisionError": "core.review.store.decisions",
     "check_reviewer": "core.review.store.decisions",
+    "painted_masks": "core.review.store.decisions",
     "ExportSummary": "core.review.store.export",
     "export_training_set": "core.review.store.export",
     "AppendOnlyError": "core.review.store.models",

@@ -1,4 +1,5 @@
-"""What a person decides about one verdict: accept it, or override the classes with a reason."""
+"""What a person decides about one verdict: accept it, or override the classes with a reason; either may carry
+masks the inspector painted (RLE at the image's size) for classes they say are present."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 
 from core.contract.errors import SteelScanError
 from core.contract.verdict import Verdict
+from core.imaging.rle import rle_decode, rle_encode
 
 KINDS = ("accept", "override")
 
@@ -20,13 +22,18 @@ class Decision:
     kind: str  # accept | override
     classes: tuple[str, ...]  # the classes present, in the model set's class order; () = defect-free
     reason: str = ""
+    # class -> RLE the inspector painted; None = the model's masks for the classes kept (as before issue 12)
+    masks_rle: dict[str, str] | None = None
 
     @classmethod
-    def accept(cls, verdict: Verdict) -> Decision:
-        return cls("accept", tuple(verdict.classes_present))
+    def accept(cls, verdict: Verdict, masks_rle: dict[str, str] | None = None) -> Decision:
+        classes = tuple(verdict.classes_present)
+        return cls("accept", classes, "", painted_masks(masks_rle, verdict.class_names, classes,
+                                                         (verdict.height, verdict.width)))
 
     @classmethod
-    def override(cls, verdict: Verdict, classes: Iterable[str], reason: str) -> Decision:
+    def override(cls, verdict: Verdict, classes: Iterable[str], reason: str,
+                 masks_rle: dict[str, str] | None = None) -> Decision:
         chosen = set(classes)
         unknown = sorted(chosen - set(verdict.class_names))
         if unknown:
@@ -38,11 +45,41 @@ class Decision:
                                 "use Accept, or change which classes are present")
         if not reason or not reason.strip():
             raise DecisionError("override", "needs a reason", "say in a few words why the model is wrong")
-        return cls("override", ordered, reason.strip())
+        masks = painted_masks(masks_rle, verdict.class_names, ordered, (verdict.height, verdict.width))
+        return cls("override", ordered, reason.strip(), masks)
 
     @classmethod
     def defect_free(cls, verdict: Verdict, reason: str) -> Decision:
         return cls.override(verdict, (), reason)
+
+
+def painted_masks(masks_rle: dict[str, str] | None, class_names: Iterable[str], classes: Iterable[str],
+                  shape: tuple[int, int]) -> dict[str, str] | None:
+    """Check masks an inspector painted against the sheet: each names a known class the decision says is
+    present, decodes to the image's (height, width) and marks at least one pixel. Returns them re-encoded
+    (canonical RLE) in class order, or None when there are none."""
+    if not masks_rle:
+        return None
+    names, present = tuple(class_names), set(classes)
+    height, width = shape
+    unknown = sorted(set(masks_rle) - set(names))
+    if unknown:
+        raise DecisionError("painted masks", f"name unknown classes {unknown}", f"choose from {', '.join(names)}")
+    checked: dict[str, str] = {}
+    for name in (n for n in names if n in masks_rle):
+        if name not in present:
+            raise DecisionError(f"painted mask for {name}", "is for a class the decision says is absent",
+                                f"mark {name} present, or reset its mask to the model's")
+        try:
+            mask = rle_decode(masks_rle[name], (height, width))
+        except ValueError as exc:
+            raise DecisionError(f"painted mask for {name}", f"does not fit the {width}x{height} image ({exc})",
+                                "repaint it on this sheet") from exc
+        if not mask.any():
+            raise DecisionError(f"painted mask for {name}", "is empty",
+                                f"paint where the {name} defect is, or mark {name} absent")
+        checked[name] = rle_encode(mask)
+    return checked
 
 
 def check_reviewer(name: str | None) -> str:

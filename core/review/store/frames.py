@@ -54,7 +54,7 @@ class ReviewFrames:
                        InferenceRow.model_set, InferenceRow.model_version, InferenceRow.class_names,
                        ReviewRow.reviewer, ReviewRow.decision, ReviewRow.model_classes, ReviewRow.classes,
                        ReviewRow.masks_rle, ReviewRow.reason, ReviewRow.page, ReviewRow.decided_at,
-                       ImageRow.stored_path)
+                       ImageRow.stored_path, ReviewRow.mask_sources)
                 .join(InferenceRow, InferenceRow.id == ReviewRow.inference_id)
                 .join(ImageRow, ImageRow.sha256 == ReviewRow.image_sha256)
                 .order_by(ReviewRow.id)).all()
@@ -62,6 +62,6 @@ class ReviewFrames:
         frame = pd.DataFrame(self._read(work), columns=[
             "review_id", "image_sha256", "image_name", "inference_id", "model_set", "model_version", "class_names",
             "reviewer", "decision", "model_classes", "classes", "masks_rle", "reason", "page", "decided_at",
-            "stored_path"])
+            "stored_path", "mask_sources"])
         frame["decided_at"] = pd.to_datetime(frame["decided_at"])
         return frame

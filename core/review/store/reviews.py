@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from core.contract.verdict import Verdict
 from core.review.store.audit import SettingsAudit
 from core.review.store.db import Database, StoreError
-from core.review.store.decisions import Decision, check_reviewer
+from core.review.store.decisions import Decision, check_reviewer, painted_masks
 from core.review.store.frames import ReviewFrames
 from core.review.store.images import ImageStore
 from core.review.store.models import ImageRow, InferenceRow, ReviewRow, utc_now
@@ -114,7 +114,8 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit):
 
     def add_review(self, inference_id: int, reviewer: str, decision: Decision, page: str = "",
                    at: datetime | None = None) -> int:
-        """Append one decision; the model's masks travel with the classes the reviewer kept."""
+        """Append one decision. Each class kept gets the mask the inspector painted, else the model's; which
+        one is recorded per class. Painted masks are checked against this inference's classes and image size."""
         reviewer = check_reviewer(reviewer)
 
         def work(session: Session) -> int:
@@ -125,11 +126,18 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit):
             if unknown:
                 raise StoreError("review", f"classes {sorted(unknown)} are not in {inference.model_set}",
                                  f"choose from {', '.join(inference.class_names)}")
-            masks = inference.verdict.get("masks_rle", {})
+            painted = {}
+            if decision.masks_rle:
+                image = session.get(ImageRow, inference.image_sha256)
+                painted = painted_masks(decision.masks_rle, inference.class_names, decision.classes,
+                                        (image.height, image.width))
+            model = inference.verdict.get("masks_rle", {})
+            masks = {c: painted[c] if c in painted else model[c] for c in decision.classes
+                     if c in painted or c in model}
             row = ReviewRow(image_sha256=inference.image_sha256, inference_id=inference_id, reviewer=reviewer,
                             decision=decision.kind, model_classes=list(inference.classes_present),
-                            classes=list(decision.classes),
-                            masks_rle={c: masks[c] for c in decision.classes if c in masks},
+                            classes=list(decision.classes), masks_rle=masks,
+                            mask_sources={c: "inspector" if c in painted else "model" for c in masks},
                             reason=decision.reason, page=page, decided_at=at or utc_now())
             session.add(row)
             session.flush()
