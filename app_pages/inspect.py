@@ -4,7 +4,14 @@ import streamlit as st
 
 from ui import auth, engine, state
 from ui.sources import folder_ui, upload_ui
-from ui.verdict_view import decision_ui, history_ui, record_decision, verdict_details, verdict_picture
+from ui.verdict_view import (
+    decision_ui,
+    history_ui,
+    record_decision,
+    verdict_colors,
+    verdict_details,
+    verdict_picture,
+)
 
 settings, log = state.settings(), state.review_log()
 band = settings.uncertainty_band
@@ -52,7 +59,7 @@ pixels = engine.stored_pixels(str(log.image_path(sha256)))
 st.subheader(verdict.image_name)
 verdict_picture(verdict, pixels, inspector)
 history_ui(log, sha256)
-decision = decision_ui(verdict, key=str(selected))
+decision = decision_ui(verdict, key=str(selected), pixels=pixels, colors=verdict_colors(verdict, inspector))
 if decision and record_decision(log, selected, decision, "inspect", user.username):
     # Move on to the next sheet of this batch nobody has decided yet.
     reviewed = log.reviewed_shas(item.image_sha256 for item in inspected)

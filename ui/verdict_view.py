@@ -15,6 +15,7 @@ from core.review.store import Decision, DecisionError, ReviewLog
 from core.review.tables import history_table, probability_table, region_table, regions_to_label, verdict_headline
 from ui.engine import GRADCAM_LOCK, inference_slots, model_banner
 from ui.markup import swatch_html
+from ui.mask_editor import mask_editor, painted_so_far
 
 
 def legend(names, colors) -> None:
@@ -100,14 +101,24 @@ def verdict_details(verdict: Verdict, pixels: np.ndarray, inspector: Inspector |
                f"{verdict.device} · inspected {verdict.created_at} · {timings}")
 
 
-def decision_ui(verdict: Verdict, key: str) -> Decision | None:
-    """Accept in one click; override with classes and a reason. Returns the decision, or None."""
+def decision_ui(verdict: Verdict, key: str, pixels: np.ndarray | None = None,
+                colors: list[str] | None = None) -> Decision | None:
+    """Accept in one click; override with classes and a reason; with the sheet's pixels, masks can be painted
+    first and go with either. Returns the decision, or None."""
     names = list(verdict.class_names)
+    masks = None
+    if pixels is not None:  # outside the override form: a custom component cannot live in an st.form
+        # Tracked open state: it stays open across the reruns painting causes, and sends the strip only when open.
+        panel = st.expander("Edit masks", key=f"masks-open-{key}", on_change="rerun")
+        if panel.open:
+            with panel:
+                masks = mask_editor(pixels, verdict.mask_rles(), names, colors or list(PALETTE), key=f"masks-{key}")
+        else:
+            masks = painted_so_far(f"masks-{key}")
     accept_col, override_col = st.columns([1, 2])
     with accept_col:
         st.markdown("**The model is right**")
-        if st.button(f"Accept: {verdict_headline(verdict)}", type="primary", key=f"accept-{key}"):
-            return Decision.accept(verdict)
+        accept = st.button(f"Accept: {verdict_headline(verdict)}", type="primary", key=f"accept-{key}")
     with override_col, st.form(f"override-{key}", clear_on_submit=True):
         st.markdown("**The model is wrong**")
         classes = st.multiselect("Classes actually present", names, default=list(verdict.classes_present),
@@ -117,10 +128,12 @@ def decision_ui(verdict: Verdict, key: str) -> Decision | None:
         override = left.form_submit_button("Override with these classes")
         defect_free = right.form_submit_button("Override: defect-free")
     try:
+        if accept:
+            return Decision.accept(verdict, masks)
         if defect_free:
             return Decision.defect_free(verdict, reason)
         if override:
-            return Decision.override(verdict, classes, reason)
+            return Decision.override(verdict, classes, reason, masks)
     except DecisionError as exc:
         st.error(str(exc))
     return None

@@ -1,0 +1,94 @@
+"""Paint, erase or box-fill one class's mask on a strip at full resolution, starting from the model's mask.
+
+Which component, and why: streamlit-drawable-canvas, the usual choice, is unmaintained (its last release predates
+Streamlit 1.39; on newer versions it fails at import looking for `streamlit.elements.image.image_to_url`, issue
+#157 on andfanilo/streamlit-drawable-canvas, and its background images break behind a base URL path, #133) and it
+returns an RGBA picture of the drawing at display size, not a mask at the image's size. No other maintained
+Streamlit painting component fits. So this is a small one of our own on Streamlit 1.67's components v2 API
+(`st.components.v2.component`): plain HTML/CSS/JS in ui/components/mask_editor/, no npm build, no iframe (the
+canvas sits in the page, in a shadow root), two-way through a state value. The browser keeps the mask as one byte
+per image pixel and sends it back as Severstal RLE (core.imaging.rle's code) when a stroke ends; it is decoded
+and re-encoded here, so a malformed or wrong-sized mask never leaves this module.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from core.imaging.rle import rle_area, rle_decode, rle_encode
+from ui.markup import HEX_COLOUR
+
+FRONTEND = Path(__file__).parent / "components" / "mask_editor"
+_component = st.components.v2.component(
+    "steelscan_mask_editor",
+    html=(FRONTEND / "editor.html").read_text(),
+    css=(FRONTEND / "editor.css").read_text(),
+    js=(FRONTEND / "editor.js").read_text(),
+)
+
+
+def _data_url(image: np.ndarray) -> str:
+    """The strip as a PNG data URL: lossless, so the inspector paints on the pixels the model saw."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _canonical(rle: str, shape: tuple[int, int]) -> str:
+    return rle_encode(rle_decode(rle, shape))
+
+
+def painted_so_far(key: str) -> dict[str, str] | None:
+    """What mask_editor(key=key) returned last, without showing it (e.g. while its expander is closed)."""
+    return dict(st.session_state.get(f"{key}-painted", {})) or None
+
+
+def mask_editor(image: np.ndarray, model_masks_rle: Mapping[str, str], class_names: Sequence[str],
+                colours: Sequence[str], key: str) -> dict[str, str] | None:
+    """The editor for one sheet. Returns {class: RLE at the image's size} for the classes whose mask the
+    inspector changed from the model's (an emptied mask stays in, as ''), or None when nothing was changed.
+    `key` must be unique per sheet (e.g. the inference id): painted masks live in session state under it."""
+    height, width = image.shape[:2]
+    names = list(class_names)
+    painted: dict[str, str] = st.session_state.setdefault(f"{key}-painted", {})
+    resets: int = st.session_state.setdefault(f"{key}-resets", 0)
+    left, right = st.columns([1, 3], vertical_alignment="bottom")
+    class_name = left.selectbox("Class to paint", names, key=f"{key}-class")
+    colour = colours[names.index(class_name)] if len(colours) == len(names) else ""
+    model_rle = model_masks_rle.get(class_name, "")
+    token = f"{key}:{class_name}:{resets}"
+    result = _component(key=f"{key}-canvas", on_mask_change=lambda: None, data={
+        "token": token, "width": width, "height": height, "class_name": class_name,
+        "color": colour if HEX_COLOUR.fullmatch(colour or "") else "#ff0000",
+        "image": _data_url(image), "model_rle": model_rle, "start_rle": painted.get(class_name, model_rle)})
+    sent = getattr(result, "mask", None)
+    if isinstance(sent, dict) and sent.get("token") == token:
+        try:
+            rle = _canonical(str(sent.get("rle", "")), (height, width))
+        except ValueError as exc:
+            st.error(f"Mask editor: the painted {class_name} mask does not fit this {width}x{height} sheet ({exc}) "
+                     "— reload the page and paint it again.")
+        else:
+            if rle == _canonical(model_rle, (height, width)):
+                painted.pop(class_name, None)  # back to the model's mask: nothing of the inspector's to record
+            else:
+                painted[class_name] = rle
+    with right:
+        if painted:
+            listing = ", ".join(f"{n} ({rle_area(painted[n]):,} px)" for n in names if n in painted)
+            st.caption(f"Painted: **{listing}**. They go with your decision; other classes keep the model's mask.")
+            if st.button("Discard painted masks", key=f"{key}-discard"):
+                painted.clear()
+                st.session_state[f"{key}-resets"] = resets + 1
+                st.rerun()
+        else:
+            st.caption("Brush paints, Eraser erases, Box fills a rectangle; zoom in to paint fine detail. "
+                       "Nothing painted yet: the decision keeps the model's masks.")
+    return dict(painted) or None
