@@ -4,6 +4,7 @@ add it, and the export's train.csv holds the painted mask at the strip's full re
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
@@ -26,13 +27,14 @@ SETTINGS = ("STEELSCAN_MODELS_DIR", "STEELSCAN_DATABASE_URL", "STEELSCAN_IMAGE_S
 PAINTED = "scratches"  # the constant model set's mask for it is empty (tests/helpers/constant_model.py)
 
 
-def choose(page, testid: str, label: str, option: str) -> None:
-    page.locator(f'[data-testid="{testid}"]').filter(has_text=label).click()
+def choose(page, label: str, option: str) -> None:
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).click()
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def drag(page, canvas, start: tuple[int, int], end: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Drag between two image pixels; returns them, for checking the exported mask."""
+def drag(page, canvas, start: tuple[int, int], end: tuple[int, int]) -> int:
+    """Drag between two image pixels at the editor's Fit zoom; returns how many image pixels one screen pixel
+    spans (the mouse lands on whole screen pixels, so that is how closely the mask can follow the drag)."""
     canvas.scroll_into_view_if_needed()  # the mouse reaches only what the 1366x768 window shows
     box = canvas.bounding_box()
     scale = box["width"] / SEVERSTAL_SHAPE[1]
@@ -43,7 +45,7 @@ def drag(page, canvas, start: tuple[int, int], end: tuple[int, int]) -> tuple[tu
         page.mouse.move(to_screen[0][0] + (to_screen[1][0] - to_screen[0][0]) * step / 10,
                         to_screen[0][1] + (to_screen[1][1] - to_screen[0][1]) * step / 10)
     page.mouse.up()
-    return start, end
+    return math.ceil(1 / scale)
 
 
 def test_paint_a_mask_on_an_empty_class_decide_and_find_it_in_the_export(tmp_path):
@@ -62,13 +64,15 @@ def test_paint_a_mask_on_an_empty_class_decide_and_find_it_in_the_export(tmp_pat
         page.get_by_role("button", name="Accept: Defective: pits").wait_for()
 
         page.get_by_text("Edit masks").click()
-        choose(page, "stSelectbox", "Class to paint", PAINTED)
+        choose(page, "Class to paint", PAINTED)
         page.get_by_text(f"{PAINTED}: 0 px marked").wait_for()  # starts from the model's (empty) mask
         canvas = page.get_by_test_id("mask-editor-canvas")
         canvas.wait_for()
-        stroke = drag(page, canvas, (300, 128), (420, 128))  # the brush: a horizontal scratch
+        (sx0, sy), (sx1, _) = stroke = (300, 128), (420, 128)
+        slack = drag(page, canvas, *stroke)  # the brush (12 px wide): a horizontal scratch
         page.get_by_role("button", name="Box", exact=True).click()
-        box = drag(page, canvas, (1000, 40), (1100, 90))  # the box tool: a filled rectangle
+        (x0, y0), (x1, y1) = box = (1000, 40), (1100, 90)
+        drag(page, canvas, *box)  # the box tool: a filled rectangle
         status = page.get_by_text(re.compile(rf"^{PAINTED}: [\d,]+ px marked$"))
         marked = re.search(r"([\d,]+) px", status.inner_text()).group(1)
         assert marked != "0"
@@ -78,7 +82,9 @@ def test_paint_a_mask_on_an_empty_class_decide_and_find_it_in_the_export(tmp_pat
         editor.screenshot(path=tmp_path / "mask_editor.png")
         page.screenshot(path=tmp_path / "mask_editor_page.png")
 
-        choose(page, "stMultiSelect", "Classes actually present", PAINTED)
+        present = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Classes actually present")
+        present.get_by_role("combobox").press_sequentially(PAINTED[:4])  # a click alone does not open its list
+        page.get_by_role("option", name=PAINTED, exact=True).click()
         page.keyboard.press("Escape")
         page.get_by_label("Reason (required)").fill("scratch the model missed")
         page.get_by_role("button", name="Override with these classes").click()
@@ -92,12 +98,13 @@ def test_paint_a_mask_on_an_empty_class_decide_and_find_it_in_the_export(tmp_pat
     assert (summary.images, summary.needs_masks) == (1, 0)
     (sample,) = read_severstal(tmp_path / "export").samples
     mask = rle_decode(sample.rles[CLASS_NAMES.index(PAINTED)], SEVERSTAL_SHAPE)
-    (x0, y0), (x1, y1) = box
-    assert mask[y0:y1 + 1, x0:x1 + 1].all()  # the whole rectangle, at full resolution
-    (sx0, sy), (sx1, _) = stroke
-    assert mask[sy, sx0:sx1 + 1].all()  # the stroke's path, unbroken
+    assert slack <= 2  # Fit zoom on a 1366-wide window: a screen pixel spans at most 2 strip pixels
+    assert mask[y0 + slack:y1 - slack + 1, x0 + slack:x1 - slack + 1].all()  # the rectangle, filled
+    assert mask[sy, sx0 + slack:sx1 - slack + 1].all()  # the stroke's path, unbroken
     outside = np.ones(SEVERSTAL_SHAPE, dtype=bool)
-    outside[sy - 12:sy + 13, sx0 - 12:sx1 + 13] = False
-    outside[y0:y1 + 1, x0:x1 + 1] = False
+    reach = 6 + slack  # the brush's radius, plus where the mouse could land
+    outside[sy - reach:sy + reach + 1, sx0 - reach:sx1 + reach + 1] = False
+    outside[y0 - slack:y1 + slack + 1, x0 - slack:x1 + slack + 1] = False
     assert not mask[outside].any()  # nothing painted anywhere else
+    assert mask.sum() > 0.9 * ((x1 - x0 + 1) * (y1 - y0 + 1) + (sx1 - sx0 + 1) * 11)
     assert (tmp_path / "mask_editor.png").stat().st_size > 0
