@@ -45,6 +45,20 @@ def _canonical(rle: str, shape: tuple[int, int]) -> str:
     return rle_encode(rle_decode(rle, shape))
 
 
+def take_stroke(sent, token: str, class_name: str, model_rle: str, shape: tuple[int, int],
+                painted: dict[str, str]) -> None:
+    """Fold what the browser sent into `painted` (class -> canonical RLE). Ignores a value from another sheet,
+    class or reset (its token differs); drops the class again when its mask is back to the model's; raises
+    ValueError when the RLE does not fit `shape`."""
+    if not isinstance(sent, dict) or sent.get("token") != token:
+        return
+    rle = _canonical(str(sent.get("rle", "")), shape)
+    if rle == _canonical(model_rle, shape):
+        painted.pop(class_name, None)  # back to the model's mask: nothing of the inspector's to record
+    else:
+        painted[class_name] = rle
+
+
 def painted_so_far(key: str) -> dict[str, str] | None:
     """What mask_editor(key=key) returned last, without showing it (e.g. while its expander is closed)."""
     return dict(st.session_state.get(f"{key}-painted", {})) or None
@@ -68,18 +82,11 @@ def mask_editor(image: np.ndarray, model_masks_rle: Mapping[str, str], class_nam
         "token": token, "width": width, "height": height, "class_name": class_name,
         "color": colour if HEX_COLOUR.fullmatch(colour or "") else "#ff0000",
         "image": _data_url(image), "model_rle": model_rle, "start_rle": painted.get(class_name, model_rle)})
-    sent = getattr(result, "mask", None)
-    if isinstance(sent, dict) and sent.get("token") == token:
-        try:
-            rle = _canonical(str(sent.get("rle", "")), (height, width))
-        except ValueError as exc:
-            st.error(f"Mask editor: the painted {class_name} mask does not fit this {width}x{height} sheet ({exc}) "
-                     "— reload the page and paint it again.")
-        else:
-            if rle == _canonical(model_rle, (height, width)):
-                painted.pop(class_name, None)  # back to the model's mask: nothing of the inspector's to record
-            else:
-                painted[class_name] = rle
+    try:
+        take_stroke(getattr(result, "mask", None), token, class_name, model_rle, (height, width), painted)
+    except ValueError as exc:
+        st.error(f"Mask editor: the painted {class_name} mask does not fit this {width}x{height} sheet ({exc}) "
+                 "— reload the page and paint it again.")
     with right:
         if painted:
             listing = ", ".join(f"{n} ({rle_area(painted[n]):,} px)" for n in names if n in painted)
