@@ -49,6 +49,7 @@ class Editor {
     this.viewport = this.el(".viewport");
     this.stage = this.el(".stage");
     this.preview = this.el(".box-preview");
+    this.cursor = this.el(".brush-cursor");
     this.sizeInput = this.el(".size input");
     this.status = this.el(".status");
     this.tool = "brush";
@@ -79,6 +80,7 @@ class Editor {
     this.on(this.canvas, "pointermove", (e) => this.move(e));
     this.on(this.canvas, "pointerup", (e) => this.up(e));
     this.on(this.canvas, "pointercancel", (e) => this.up(e));
+    this.on(this.canvas, "pointerleave", () => { this.cursor.hidden = true; });
     this.resizer = new ResizeObserver(() => { if (this.zoom === "fit") this.layout(); });
     this.resizer.observe(this.viewport);
   }
@@ -120,7 +122,13 @@ class Editor {
     for (const button of this.root.querySelectorAll("button[data-zoom]")) {
       button.classList.toggle("active", button.dataset.zoom === zoom);
     }
+    // Keep the middle of what was in view in the middle after zooming.
+    const v = this.viewport;
+    const cx = (v.scrollLeft + v.clientWidth / 2) / Math.max(1, v.scrollWidth);
+    const cy = (v.scrollTop + v.clientHeight / 2) / Math.max(1, v.scrollHeight);
     this.layout();
+    v.scrollLeft = cx * v.scrollWidth - v.clientWidth / 2;
+    v.scrollTop = cy * v.scrollHeight - v.clientHeight / 2;
   }
 
   layout() {
@@ -152,8 +160,9 @@ class Editor {
   }
 
   move(event) {
-    if (!this.start) return;
     const here = this.point(event);
+    this.showCursor(here);
+    if (!this.start) return;
     if (this.tool === "box") { this.showBox(this.start, here); return; }
     const [x0, y0] = this.last, [x1, y1] = here;
     const step = Math.max(1, this.radius() / 2);
@@ -193,6 +202,15 @@ class Editor {
     const x0 = Math.min(ax, bx), x1 = Math.max(ax, bx), y0 = Math.min(ay, by), y1 = Math.max(ay, by);
     for (let y = y0; y <= y1; y++) this.mask.fill(1, y * this.width + x0, y * this.width + x1 + 1);
     this.repaint(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
+  }
+
+  showCursor([x, y]) {
+    // The brush's true footprint, so a 1 px brush at Fit zoom is not a guess.
+    this.cursor.hidden = this.tool === "box";
+    const s = this.scale, d = Math.max(3, Number(this.sizeInput.value) * s);
+    Object.assign(this.cursor.style, {
+      left: `${(x + 0.5) * s}px`, top: `${(y + 0.5) * s}px`, width: `${d}px`, height: `${d}px`,
+    });
   }
 
   showBox([ax, ay], [bx, by]) {
