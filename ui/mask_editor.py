@@ -1,14 +1,17 @@
 """Paint, erase or box-fill one class's mask on a strip at full resolution, starting from the model's mask.
 
-Which component, and why: streamlit-drawable-canvas, the usual choice, is unmaintained (its last release predates
-Streamlit 1.39; on newer versions it fails at import looking for `streamlit.elements.image.image_to_url`, issue
-#157 on andfanilo/streamlit-drawable-canvas, and its background images break behind a base URL path, #133) and it
-returns an RGBA picture of the drawing at display size, not a mask at the image's size. No other maintained
-Streamlit painting component fits. So this is a small one of our own on Streamlit 1.67's components v2 API
-(`st.components.v2.component`): plain HTML/CSS/JS in ui/components/mask_editor/, no npm build, no iframe (the
-canvas sits in the page, in a shadow root), two-way through a state value. The browser keeps the mask as one byte
-per image pixel and sends it back as Severstal RLE (core.imaging.rle's code) when a stroke ends; it is decoded
-and re-encoded here, so a malformed or wrong-sized mask never leaves this module.
+Which component, and why: streamlit-drawable-canvas is the usual choice. Its 0.9 line broke on Streamlit 1.39+
+(`streamlit.elements.image.image_to_url` moved: andfanilo/streamlit-drawable-canvas issue #157; that repository is
+archived). A revived 0.10-0.13 line (2026, components v2, Streamlit >= 1.53, "best effort" by its own README)
+exists; read at 0.13.0 it is a Fabric.js vector canvas: no eraser, the model's mask could only be a background
+picture (not erasable), what comes back is the canvas rendered as an anti-aliased RGBA PNG, and it has no zoom
+(the canvas shows at its pixel size). None of that edits a mask pixel for pixel. The others looked at
+(streamlit-image-annotation, streamlit-image-coordinates) take boxes, points or clicks, not painted pixels.
+So this is a small one of our own on Streamlit
+1.67's components v2 API (`st.components.v2.component`): plain HTML/CSS/JS in ui/components/mask_editor/, no
+npm build, no iframe (the canvas sits in the page, in a shadow root), two-way through a state value. The browser
+keeps the mask as one byte per image pixel and sends it back as Severstal RLE (core.imaging.rle's code) when a
+stroke ends; it is decoded and re-encoded here, so a malformed or wrong-sized mask never leaves this module.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ _component = st.components.v2.component(
 
 
 def _data_url(image: np.ndarray) -> str:
-    """The strip as a PNG data URL: lossless, so the inspector paints on the pixels the model saw."""
+    """The strip as a PNG data URL: lossless, so the inspector paints on the pixels the model saw; one channel
+    when the three are equal (steel strips are grey), which makes it about a third smaller."""
+    if image.ndim == 3 and (image == image[..., :1]).all():
+        image = image[..., 0]
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -78,10 +84,14 @@ def mask_editor(image: np.ndarray, model_masks_rle: Mapping[str, str], class_nam
     colour = colours[names.index(class_name)] if len(colours) == len(names) else ""
     model_rle = model_masks_rle.get(class_name, "")
     token = f"{key}:{class_name}:{resets}"
+    # Encoded once per sheet: every stroke reruns the page, and the strip does not change.
+    picture = st.session_state.get(f"{key}-picture")
+    if picture is None:
+        picture = st.session_state[f"{key}-picture"] = _data_url(image)
     result = _component(key=f"{key}-canvas", on_mask_change=lambda: None, data={
         "token": token, "width": width, "height": height, "class_name": class_name,
         "color": colour if HEX_COLOUR.fullmatch(colour or "") else "#ff0000",
-        "image": _data_url(image), "model_rle": model_rle, "start_rle": painted.get(class_name, model_rle)})
+        "image": picture, "model_rle": model_rle, "start_rle": painted.get(class_name, model_rle)})
     try:
         take_stroke(getattr(result, "mask", None), token, class_name, model_rle, (height, width), painted)
     except ValueError as exc:

@@ -131,7 +131,7 @@ def decision_ui(verdict: Verdict, key: str, pixels: np.ndarray | None = None,
         if accept:
             return Decision.accept(verdict, masks)
         if defect_free:
-            return Decision.defect_free(verdict, reason)
+            return Decision.defect_free(verdict, reason, masks)
         if override:
             return Decision.override(verdict, classes, reason, masks)
     except DecisionError as exc:

@@ -49,8 +49,9 @@ class Decision:
         return cls("override", ordered, reason.strip(), masks)
 
     @classmethod
-    def defect_free(cls, verdict: Verdict, reason: str) -> Decision:
-        return cls.override(verdict, (), reason)
+    def defect_free(cls, verdict: Verdict, reason: str, masks_rle: dict[str, str] | None = None) -> Decision:
+        """Painted masks are passed on, so that a sheet with masks painted is refused, not quietly cleared."""
+        return cls.override(verdict, (), reason, masks_rle)
 
 
 def painted_masks(masks_rle: dict[str, str] | None, class_names: Iterable[str], classes: Iterable[str],

@@ -74,6 +74,8 @@ def test_decisions_carry_painted_masks_only_for_classes_they_keep():
     assert Decision.accept(verdict).masks_rle is None
     with pytest.raises(DecisionError, match="says is absent"):
         Decision.accept(verdict, {"scratches": rle})
+    with pytest.raises(DecisionError, match="says is absent"):  # painted, then called clean: refused, not dropped
+        Decision.defect_free(verdict, "no defect after all", {"scratches": rle})
     with pytest.raises(DecisionError, match="does not fit"):
         Decision.accept(make_verdict(strip_png(2), "crop.png", (0.9, 0.1, 0.1, 0.1)), {"pits": rle})
 
