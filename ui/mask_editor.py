@@ -84,10 +84,11 @@ def mask_editor(image: np.ndarray, model_masks_rle: Mapping[str, str], class_nam
     colour = colours[names.index(class_name)] if len(colours) == len(names) else ""
     model_rle = model_masks_rle.get(class_name, "")
     token = f"{key}:{class_name}:{resets}"
-    # Encoded once per sheet: every stroke reruns the page, and the strip does not change.
-    picture = st.session_state.get(f"{key}-picture")
-    if picture is None:
-        picture = st.session_state[f"{key}-picture"] = _data_url(image)
+    # Encoded once per sheet (every stroke reruns the page; the strip does not change), one sheet per session.
+    held = st.session_state.get("mask_editor_picture")
+    if held is None or held[0] != key:
+        held = st.session_state["mask_editor_picture"] = (key, _data_url(image))
+    picture = held[1]
     result = _component(key=f"{key}-canvas", on_mask_change=lambda: None, data={
         "token": token, "width": width, "height": height, "class_name": class_name,
         "color": colour if HEX_COLOUR.fullmatch(colour or "") else "#ff0000",
