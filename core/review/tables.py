@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from core.contract.verdict import Verdict
+from core.imaging.rle import rle_area
 
 
 def probability_table(verdict: Verdict) -> pd.DataFrame:
@@ -33,8 +34,21 @@ def history_table(reviews) -> pd.DataFrame:
     """Review rows of one sheet, oldest first, as an inspector reads them."""
     return pd.DataFrame(
         [(r.decided_at.strftime("%Y-%m-%d %H:%M:%S UTC"), r.reviewer, r.decision,
-          ", ".join(r.classes) or "defect-free", r.reason) for r in reviews],
-        columns=["when", "who", "decision", "label", "reason"])
+          ", ".join(r.classes) or "defect-free", mask_summary(r), r.reason) for r in reviews],
+        columns=["when", "who", "decision", "label", "masks", "reason"])
+
+
+def mask_summary(review) -> str:
+    """Per present class: painted by the inspector (with its area), the model's, or none yet (needs a mask)."""
+    parts = []
+    for name in review.classes:
+        if name not in review.masks_rle:
+            parts.append(f"{name}: none")
+        elif review.mask_source(name) == "inspector":
+            parts.append(f"{name}: painted ({rle_area(review.masks_rle[name])} px)")
+        else:
+            parts.append(f"{name}: model")
+    return ", ".join(parts)
 
 
 def verdict_headline(verdict: Verdict) -> str:

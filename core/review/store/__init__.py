@@ -16,6 +16,7 @@ _EXPORTS = {
     "DecisionConflict": "core.review.store.decisions",
     "DecisionError": "core.review.store.decisions",
     "check_reviewer": "core.review.store.decisions",
+    "painted_masks": "core.review.store.decisions",
     "ExportSummary": "core.review.store.export",
     "export_training_set": "core.review.store.export",
     "AppendOnlyError": "core.review.store.models",

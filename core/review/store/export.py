@@ -1,9 +1,10 @@
 """Export reviewed images for retraining: Severstal layout (train.csv + train_images/ + classes.txt)
 plus decisions.csv, every decision ever made. `python -m core.export` runs it from the shell.
 
-Each image's label is its latest review. Masks come from the model's masks for the classes the
-reviewer kept; a class the reviewer added has no mask yet, so such an image goes to
-needs_masks.csv for annotation rather than into train.csv with a wrong (empty) mask.
+Each image's label is its latest review. Each present class's mask is the one the inspector painted
+with that decision, else the model's; a class the reviewer added without painting it has no mask,
+so such an image goes to needs_masks.csv for annotation rather than into train.csv with a wrong
+(empty) mask. decisions.csv names the classes whose masks an inspector painted.
 """
 
 from __future__ import annotations
@@ -113,5 +114,7 @@ def _write_decisions(reviews: pd.DataFrame, exported: dict[str, str], path: Path
         "classes": reviews["classes"].map(";".join),
         "reason": reviews["reason"],
         "page": reviews["page"],
+        "masks_painted": reviews["mask_sources"].map(
+            lambda sources: ";".join(c for c, who in (sources or {}).items() if who == "inspector")),
     })
     frame_to_csv(table, path)

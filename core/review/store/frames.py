@@ -113,7 +113,8 @@ class ReviewFrames:
                        InferenceRow.model_set, InferenceRow.model_version, _as_text(InferenceRow.class_names),
                        ReviewRow.reviewer, ReviewRow.decision, _as_text(ReviewRow.model_classes),
                        _as_text(ReviewRow.classes), masks, ReviewRow.reason, ReviewRow.page,
-                       ReviewRow.decided_at, ImageRow.stored_path)
+                       ReviewRow.decided_at, ImageRow.stored_path,
+                       _as_text(ReviewRow.mask_sources))
                 .join(InferenceRow, InferenceRow.id == ReviewRow.inference_id)
                 .join(ImageRow, ImageRow.sha256 == ReviewRow.image_sha256)
                 .where(ReviewRow.id > after_id).order_by(ReviewRow.id)).all()
@@ -121,6 +122,6 @@ class ReviewFrames:
         frame = _frame(self._read(work), [
             "review_id", "image_sha256", "image_name", "inference_id", "model_set", "model_version", "class_names",
             "reviewer", "decision", "model_classes", "classes", "masks_rle", "reason", "page", "decided_at",
-            "stored_path"], ("class_names", "model_classes", "classes", "masks_rle"))
+            "stored_path", "mask_sources"], ("class_names", "model_classes", "classes", "masks_rle", "mask_sources"))
         frame["decided_at"] = pd.to_datetime(frame["decided_at"])
         return frame

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     event,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -78,7 +79,10 @@ class ReviewRow(Base):
     decision: Mapped[str] = mapped_column(String(16))  # accept | override
     model_classes: Mapped[list] = mapped_column(JSON)  # what the model said
     classes: Mapped[list] = mapped_column(JSON)  # what the reviewer says is present (the label)
-    masks_rle: Mapped[dict] = mapped_column(JSON)  # class -> RLE, from the model's masks, for kept classes
+    masks_rle: Mapped[dict] = mapped_column(JSON)  # class -> RLE for kept classes: painted, else the model's
+    # class -> "inspector" | "model": who drew each mask (migration 0006). Rows from before it read '{}': all
+    # their masks were the model's (use mask_source() to read either).
+    mask_sources: Mapped[dict] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     reason: Mapped[str] = mapped_column(Text, default="")
     page: Mapped[str] = mapped_column(String(32), default="")  # inspect | queue
     decided_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now, index=True)
@@ -88,6 +92,9 @@ class ReviewRow(Base):
 
     __table_args__ = (Index("ix_reviews_image_id", "image_sha256", "id"),
                       Index("ux_reviews_replaces", "replaces_review_id", unique=True))
+
+    def mask_source(self, class_name: str) -> str:
+        return (self.mask_sources or {}).get(class_name, "model")
 
 
 class SettingChangeRow(Base):

@@ -19,7 +19,7 @@ from core.contract.verdict import Verdict
 from core.review.store.audit import SettingsAudit
 from core.review.store.batches import BatchStore
 from core.review.store.db import Database, StoreError
-from core.review.store.decisions import CurrentLabel, Decision, DecisionConflict, check_reviewer
+from core.review.store.decisions import CurrentLabel, Decision, DecisionConflict, check_reviewer, painted_masks
 from core.review.store.frames import ReviewFrames
 from core.review.store.images import ImageStore
 from core.review.store.models import ImageRow, InferenceRow, ReviewRow, utc_now
@@ -128,7 +128,8 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
 
     def add_review(self, inference_id: int, reviewer: str, decision: Decision, page: str = "",
                    at: datetime | None = None) -> int:
-        """Append one decision; the model's masks travel with the classes the reviewer kept.
+        """Append one decision. Each class kept gets the mask the inspector painted, else the model's; which one is
+        recorded per class. Painted masks are checked against this inference's classes and image size.
 
         Never overwrites unseen: a first decision (replaces=None) on a reviewed image, or a change naming a review
         that is no longer the latest, raises DecisionConflict and records nothing. The check and the insert share
@@ -146,20 +147,21 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
                 raise StoreError("review", f"classes {sorted(unknown)} are not in {inference.model_set}",
                                  f"choose from {', '.join(inference.class_names)}")
             sha = inference.image_sha256
-            session.get(ImageRow, sha, with_for_update=True)  # decisions on one image queue here, one at a time
+            image = session.get(ImageRow, sha, with_for_update=True)  # decisions on one image queue here, one at a time
             current = _current_labels(session, [sha]).get(sha)
             if (current.review_id if current else None) != decision.replaces:
                 raise DecisionConflict(_image_label(session, sha), current, decision.replaces)
-            painted = decision.masks_rle or {}
-            unknown_masks = set(painted) - set(decision.classes)
-            if unknown_masks:
-                raise StoreError("review", f"masks for {sorted(unknown_masks)}, which the decision says are absent",
-                                 "draw masks only for the classes present")
-            masks = {**inference.verdict.get("masks_rle", {}), **painted}
+            painted = {}
+            if decision.masks_rle:
+                painted = painted_masks(decision.masks_rle, inference.class_names, decision.classes,
+                                        (image.height, image.width))
+            model = inference.verdict.get("masks_rle", {})
+            masks = {c: painted[c] if c in painted else model[c] for c in decision.classes
+                     if c in painted or c in model}
             row = ReviewRow(image_sha256=sha, inference_id=inference_id, reviewer=reviewer,
                             decision=decision.kind, model_classes=list(inference.classes_present),
-                            classes=list(decision.classes),
-                            masks_rle={c: masks[c] for c in decision.classes if c in masks},
+                            classes=list(decision.classes), masks_rle=masks,
+                            mask_sources={c: "inspector" if c in painted else "model" for c in masks},
                             reason=decision.reason, page=page, decided_at=at or utc_now(),
                             replaces_review_id=decision.replaces)
             session.add(row)

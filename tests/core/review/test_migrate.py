@@ -9,9 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from alembic import command as alembic_command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, Integer, String, Table, create_engine, text
+from sqlalchemy import Column, Integer, String, Table, create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from core.accounts.auth import Accounts
@@ -76,13 +77,19 @@ def build_release_1_2(url: str) -> None:
     engine.dispose()
 
 
-def dump(url: str) -> dict[str, list[tuple]]:
+def dump(url: str) -> dict[str, list[dict]]:
     engine = create_engine(url)
     with engine.connect() as connection:
-        found = {table: [tuple(row) for row in connection.execute(text(f"select * from {table} order by 1"))]
+        found = {table: [dict(row._mapping) for row in connection.execute(text(f"select * from {table} order by 1"))]
                  for table in ("images", "inferences", "reviews", "setting_changes", "users", "user_sessions")}
     engine.dispose()
     return found
+
+
+def old_columns(now: dict[str, list[dict]], before: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """Today's rows cut to the columns release 1.2 had: later revisions may add columns, never change old ones."""
+    return {table: [{column: row[column] for column in before[table][0]} for row in rows]
+            for table, rows in now.items()}
 
 
 def test_a_release_1_2_database_upgrades_at_start_up_with_nothing_lost(empty_url, tmp_path):
@@ -93,10 +100,11 @@ def test_a_release_1_2_database_upgrades_at_start_up_with_nothing_lost(empty_url
     accounts = Accounts(empty_url)
     assert migrate.current_of(log.engine) == migrate.head()
     after = dump(empty_url)
-    # Every old row, every column, unchanged; old reviews gain 0005's replaces_review_id, empty (first decisions).
-    assert after["reviews"] == [(*row, None) for row in before["reviews"]]
-    assert {t: rows for t, rows in after.items() if t != "reviews"} == {
-        t: rows for t, rows in before.items() if t != "reviews"}
+    assert old_columns(after, before) == before  # every old row, every old column, unchanged
+    # Old reviews gain no claim that an inspector drew their masks (0006): '{}' reads as the model's masks.
+    assert [r["mask_sources"] in ({}, "{}") for r in after["reviews"]] == [True, True]
+    assert {r.mask_source("pits") for r in log.reviews_of("aa" + "0" * 62)} == {"model"}
+    assert [r["replaces_review_id"] for r in after["reviews"]] == [None, None]  # 0005: first decisions
     assert [r.reason for r in log.reviews_of("aa" + "0" * 62)] == ["", "scratch, not pits"]
     assert log.setting_changes()["new_value"].tolist() == ["0.6"]
     assert accounts.user_for(OLD_TOKEN).username == "olga"  # signed-in sessions survive the upgrade
@@ -108,7 +116,7 @@ def test_a_release_1_2_database_upgrades_at_start_up_with_nothing_lost(empty_url
     for statement in ("update reviews set reason = 'rewritten'", "delete from reviews"):
         with pytest.raises(DBAPIError, match="append-only"), log.engine.begin() as connection:
             connection.execute(text(statement))
-    assert dump(empty_url)["reviews"] == after["reviews"]
+    assert old_columns(dump(empty_url), before)["reviews"] == before["reviews"]
     log.close()
     accounts.close()
 
@@ -177,3 +185,19 @@ def test_a_new_table_gets_its_revision_the_documented_way(tmp_path, monkeypatch)
     finally:
         Base.metadata.remove(table)
         migrate.head.cache_clear()
+
+
+def test_inspector_masks_revision_adds_mask_sources_and_keeps_reviews_append_only(empty_url, tmp_path):
+    """0006 is a plain ADD COLUMN: on SQLite a table rebuild would have dropped the append-only triggers."""
+    build_release_1_2(empty_url)
+    engine = create_engine(empty_url)
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        alembic_command.downgrade(migrate._config(connection), "0004_line_integration")
+        assert "mask_sources" not in {c["name"] for c in inspect(connection).get_columns("reviews")}
+        alembic_command.upgrade(migrate._config(connection), "head")
+        assert "mask_sources" in {c["name"] for c in inspect(connection).get_columns("reviews")}
+    for statement in ("update reviews set mask_sources = '{\"pits\": \"inspector\"}'", "delete from reviews"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+            connection.execute(text(statement))
+    engine.dispose()

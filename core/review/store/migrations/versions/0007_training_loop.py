@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_training_loop"
-down_revision = "0005_shift"
+down_revision = "0006_inspector_masks"
 branch_labels = None
 depends_on = None
 
