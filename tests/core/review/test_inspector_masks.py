@@ -85,10 +85,10 @@ def test_the_log_stores_painted_and_model_masks_append_only_and_the_history_says
     verdict = make_verdict(data, "strip.png", (0.9, 0.1, 0.1, 0.1))
     assert verdict.mask_rles().get("scratches", "") == ""  # the model drew nothing for scratches
     inference_id = log.record_inference(verdict, data)
-    log.add_review(inference_id, "ann", Decision.accept(verdict))
+    first_id = log.add_review(inference_id, "ann", Decision.accept(verdict))
     mask = painted()
-    log.add_review(inference_id, "bob", Decision.override(verdict, ("pits", "scratches"), "scratch missed",
-                                                          {"scratches": rle_encode(mask)}))
+    second_id = log.add_review(inference_id, "bob", Decision.change(verdict, ("pits", "scratches"), "scratch missed",
+                                                                    first_id, {"scratches": rle_encode(mask)}))
     first, second = log.reviews_of(verdict.image_sha256)
     assert first.masks_rle == {"pits": verdict.mask_rles()["pits"]} and first.mask_sources == {"pits": "model"}
     assert second.masks_rle["pits"] == verdict.mask_rles()["pits"]
@@ -99,7 +99,7 @@ def test_the_log_stores_painted_and_model_masks_append_only_and_the_history_says
     assert int(mask.sum()) == rle_area(second.masks_rle["scratches"]) == 100 * 56
     # The store checks again, whoever built the Decision: a mask of another size never lands in the log.
     wider_mask = rle_encode(painted((HEIGHT, WIDTH + 100), (WIDTH + 50, 0, WIDTH + 60, 10)))
-    forged = Decision("override", ("pits", "scratches"), "forged", {"scratches": wider_mask})
+    forged = Decision("override", ("pits", "scratches"), "forged", second_id, {"scratches": wider_mask})
     with pytest.raises(DecisionError, match="does not fit the 1600x256 image"):
         log.add_review(inference_id, "eve", forged)
     assert len(log.reviews_of(verdict.image_sha256)) == 2
@@ -113,9 +113,9 @@ def test_export_uses_painted_masks_and_lists_only_unmasked_sheets_as_needing_mas
         verdict = make_verdict(data, f"{name}.png", (0.9, 0.1, 0.1, 0.1))
         sheets[name] = (verdict, log.record_inference(verdict, data))
     verdict, inference_id = sheets["painted"]
-    log.add_review(inference_id, "ann", Decision.override(verdict, ("pits", "patches"), "patch missed"))
-    log.add_review(inference_id, "bob", Decision.override(verdict, ("pits", "patches"), "painted it",
-                                                          {"patches": rle_encode(mask)}))
+    first_id = log.add_review(inference_id, "ann", Decision.override(verdict, ("pits", "patches"), "patch missed"))
+    log.add_review(inference_id, "bob", Decision.change(verdict, ("pits", "patches"), "painted it", first_id,
+                                                        {"patches": rle_encode(mask)}))
     verdict, inference_id = sheets["unpainted"]
     log.add_review(inference_id, "ann", Decision.override(verdict, ("pits", "crazing"), "crazing missed"))
     verdict, inference_id = sheets["redrawn"]
