@@ -71,7 +71,7 @@ def _confirm(verdict: Verdict, key: str, decide: Decide) -> None:
 
 def _open_form(verdict: Verdict, label: CurrentLabel | None, key: str) -> None:
     panel = _state(key)
-    panel.update(open=not panel["open"], error="")
+    panel.update(open=True, error="")
     if panel["classes"] is None:  # start from the label shown; kept while the form is refused
         panel["classes"] = list(label.classes if label is not None else verdict.classes_present)
 
