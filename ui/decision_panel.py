@@ -50,6 +50,13 @@ def _submit(key: str, decide: Decide, make: Callable[[], Decision]) -> None:
     _forget(key)
 
 
+def _form_submit(key: str, decide: Decide, make: Callable[[], Decision]) -> None:
+    """A press on a form that is no longer open (a key typed while the previous sheet's form was still on screen
+    during a rerun) does nothing: that sheet's decision was already recorded or the form closed."""
+    if _state(key)["open"]:
+        _submit(key, decide, make)
+
+
 def _override(verdict: Verdict, label: CurrentLabel | None, key: str, quick: str) -> Decision:
     typed = str(st.session_state.get(f"reason-{key}", "")).strip()
     reason = "; ".join(part for part in (quick, typed) if part)
@@ -71,13 +78,15 @@ def _confirm(verdict: Verdict, key: str, decide: Decide) -> None:
 
 def _open_form(verdict: Verdict, label: CurrentLabel | None, key: str) -> None:
     panel = _state(key)
-    panel.update(open=not panel["open"], error="")
+    panel.update(open=True, error="")
     if panel["classes"] is None:  # start from the label shown; kept while the form is refused
         panel["classes"] = list(label.classes if label is not None else verdict.classes_present)
 
 
 def _toggle(key: str, name: str) -> None:
     chosen = _state(key)["classes"]
+    if chosen is None:  # that form is gone (see _form_submit)
+        return
     chosen.remove(name) if name in chosen else chosen.append(name)
 
 
@@ -134,7 +143,7 @@ def _form(verdict: Verdict, label: CurrentLabel | None, key: str, decide: Decide
     with st.form(f"override-form-{key}", enter_to_submit=True):
         head = st.container(horizontal=True, vertical_alignment="bottom")
         # Rendered first on purpose: Enter in the reason box submits a form through its first submit button.
-        head.form_submit_button("Record (Enter)", type="primary", icon=":material/save:", on_click=_submit,
+        head.form_submit_button("Record (Enter)", type="primary", icon=":material/save:", on_click=_form_submit,
                                 args=(key, decide, lambda: _override(verdict, label, key, "")))
         head.text_input(f"{title}: reason (optional with a quick reason)", key=f"reason-{key}",
                         placeholder="what the model got wrong", width=420)
@@ -153,7 +162,7 @@ def _form(verdict: Verdict, label: CurrentLabel | None, key: str, decide: Decide
         reasons = st.container(horizontal=True)
         reasons.caption("Record with a quick reason:")
         for letter, reason in QUICK_REASONS:
-            reasons.form_submit_button(reason, shortcut=letter, key=f"quick-{key}-{letter}", on_click=_submit,
+            reasons.form_submit_button(reason, shortcut=letter, key=f"quick-{key}-{letter}", on_click=_form_submit,
                                        args=(key, decide, lambda r=reason: _override(verdict, label, key, r)))
         shown = ", ".join(n for n in verdict.class_names if n in chosen) or "defect-free"
         old = "" if label is None else ", ".join(label.classes) or "defect-free"

@@ -57,12 +57,13 @@ def sheet_list_ui(sheets: Sequence[Sheet], selected: int, page: str):
     """The sheet picker (current labels, not the model's, on decided sheets); returns the column beside it."""
     decided = sum(s.decided for s in sheets)
     ids = [s.inference_id for s in sheets]
-    names = {s.inference_id: s.describe() for s in sheets}
+    # Numbered: two sheets may share a file name, and the list must tell them apart (so must the widget).
+    names = {s.inference_id: f"{n}. {s.describe()}" for n, s in enumerate(sheets, 1)}
     left, right = st.columns([3, 2])
-    pick = f"{page}-sheet-pick"
-    st.session_state[pick] = selected  # a move made by a decision or N/P shows in the list at once
-    left.selectbox("Sheet", ids, format_func=names.get, key=pick, label_visibility="collapsed",
-                   on_change=lambda: select(page, st.session_state[pick]))
+    # Keyed by the selection: a move made by a decision or N/P is a new widget showing the new sheet at once.
+    pick = f"{page}-sheet-pick-{selected}"
+    left.selectbox("Sheet", ids, index=ids.index(selected), format_func=names.get, key=pick,
+                   label_visibility="collapsed", on_change=lambda: select(page, st.session_state[pick]))
     left.caption(f"{len(sheets)} sheets · {decided} decided · **{len(sheets) - decided} to decide** · "
                  "keys: A accept · F defect-free · O override · S skip · N/P next/previous")
     return right

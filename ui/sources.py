@@ -37,20 +37,19 @@ def upload_ui(inspector: Inspector, log: ReviewLog, band: float, max_bytes: int,
                              key="uploads") or []
     seen: set = st.session_state.setdefault("upload_seen", set())
     new = [f for f in files if f.file_id not in seen]
-    if not new:
-        return
-    seen.update(f.file_id for f in new)
-    accepted = []
-    for f in new:  # over the size limit: refused before a byte is decoded or stored
-        try:
-            check_upload_size(upload_name(f.name), f.size, max_bytes)
-            accepted.append(f)
-        except ImageError as exc:
-            st.session_state.setdefault("upload_refused", []).append(str(exc))
-    if accepted:
-        batch_id = _upload_batch(log, owner, len(files))
-        start_job(inspector, log, owner, batch_id, [(f.getvalue(), upload_name(f.name)) for f in accepted],
-                  band, "upload")
+    if new:
+        seen.update(f.file_id for f in new)
+        accepted, st.session_state.upload_refused = [], []
+        for f in new:  # over the size limit: refused before a byte is decoded or stored
+            try:
+                check_upload_size(upload_name(f.name), f.size, max_bytes)
+                accepted.append(f)
+            except ImageError as exc:
+                st.session_state.upload_refused.append(str(exc))
+        if accepted:
+            batch_id = _upload_batch(log, owner, len(files))
+            start_job(inspector, log, owner, batch_id, [(f.getvalue(), upload_name(f.name)) for f in accepted],
+                      band, "upload")
     for message in st.session_state.get("upload_refused", []):
         st.error(message)
 

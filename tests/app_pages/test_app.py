@@ -12,6 +12,7 @@ from core.engine.inference import Inspector
 from core.modelsets.modelset import create_untrained
 from core.review.queue import waiting
 from core.review.store import Decision, ReviewLog
+from tests.helpers.apptest import settle, sheet_picker
 from tests.helpers.dashboard import (  # noqa: F401  (fixtures)
     KNOWN_SET,
     MODEL_SET,
@@ -22,7 +23,6 @@ from tests.helpers.dashboard import (  # noqa: F401  (fixtures)
     models_dir,
     strip_png,
 )
-from ui.batch_view import _jobs
 
 TIMEOUT = 180
 pytestmark = pytest.mark.usefixtures("dashboard_env")
@@ -53,18 +53,8 @@ def badges(app: AppTest) -> list[str]:
     return [m.value for m in app.markdown if "-badge[" in m.value]
 
 
-def settle(app: AppTest) -> AppTest:
-    """Wait for the background inspection of the batch, then redraw (as the progress fragment would)."""
-    for jobs in list(_jobs().values()):
-        for job in jobs:
-            assert job.finished.wait(TIMEOUT), "a batch job did not finish"
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
-
-
 def sheet_names(app: AppTest) -> list[str]:
-    return list(app.selectbox(key="inspect-sheet-pick").options)  # AppTest lists the labels shown
+    return [o.split(". ", 1)[1] for o in sheet_picker(app).options]  # AppTest lists the labels, numbered
 
 
 def test_upload_shows_the_verdict_and_accept_is_logged():
@@ -210,8 +200,8 @@ def _queue_with(log: ReviewLog) -> dict[str, int]:
 
 def showing(app: AppTest) -> str | None:
     """The name of the queue sheet on screen, or None."""
-    pickers = [s for s in app.selectbox if s.key == "queue-sheet-pick"]
-    return pickers[0].options[0].split(" — ")[0][2:] if pickers else None  # one sheet at a time
+    picker = sheet_picker(app, "queue")
+    return picker.options[0].split(" — ")[0][5:] if picker else None  # "1. • name — …"  # one sheet at a time
 
 
 def test_review_queue_shows_most_uncertain_first_and_advances():

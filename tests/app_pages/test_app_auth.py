@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from core.accounts.auth import Accounts, AuthError, ThrottlePolicy
 from core.contract.settings import load_settings
 from core.review.store import ReviewLog
+from tests.helpers.apptest import settle
 from tests.helpers.dashboard import PASSWORD, ROOT, account_token, dashboard_env, models_dir, strip_png  # noqa: F401
 from ui.auth import FIRST_ADMIN_COMMAND, oidc_username, verified_email
 
@@ -102,7 +103,7 @@ def test_sign_in_form_refuses_a_wrong_password_and_records_the_signed_in_user():
     assert not app.exception and titles(app) == ["Inspect"]
     assert any("Signed in: **ivan** · inspector" in m.value for m in app.sidebar.markdown)
     assert not [t for t in app.text_input if t.key == "name_input"]  # no typed name anywhere
-    app.file_uploader[0].upload("sheet.png", strip_png(31), "image/png").run()
+    settle(app.file_uploader[0].upload("sheet.png", strip_png(31), "image/png").run())
     button(app, "Accept").click().run()
     assert ReviewLog.from_settings(load_settings()).reviews_frame()["reviewer"].tolist() == ["ivan"]
 
@@ -160,11 +161,11 @@ def test_an_expired_session_goes_back_to_sign_in():
 def test_sign_out_ends_the_session_in_the_database():
     token = account_token("ivan", "inspector")
     app = app_with(token)
-    app.file_uploader[0].upload("sheet.png", strip_png(33), "image/png").run()
-    assert app.session_state["upload_results"]
+    settle(app.file_uploader[0].upload("sheet.png", strip_png(33), "image/png").run())
+    assert app.session_state["inspect-selected"] is not None
     app.button(key="sign_out").click().run()
     assert titles(app) == ["Sign in to SteelScan"]
-    assert not app.session_state["upload_results"] and app.session_state["selected_inference"] is None
+    assert "inspect-selected" not in app.session_state and "upload_seen" not in app.session_state
     owner = accounts()
     assert owner.user_for(token) is None
     owner.close()

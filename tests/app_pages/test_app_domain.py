@@ -14,6 +14,7 @@ from core.engine.domain import fit_domain
 from core.modelsets.modelset import create_untrained
 from tests.app_pages.test_app import start
 from tests.core.datasets.test_yolo import write_yolo
+from tests.helpers.apptest import settle
 from tests.helpers.dashboard import MODEL_SET, dashboard_env, models_dir, strip_png  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("dashboard_env")
@@ -39,10 +40,11 @@ def test_inspect_page_says_plainly_when_an_image_looks_unlike_the_training_data(
     rng = np.random.default_rng(5)
     buffer = io.BytesIO()
     Image.fromarray(rng.integers(0, 256, (64, 256, 3), dtype=np.uint8)).save(buffer, format="PNG")
-    app.file_uploader[0].upload("noise.png", buffer.getvalue(), "image/png").run()
+    settle(app.file_uploader[0].upload("noise.png", buffer.getvalue(), "image/png").run())
     assert not app.exception, [e.value for e in app.exception]
     assert any("looks unlike the images the model was trained on" in w.value for w in app.warning)
-    app.file_uploader[0].upload("strip.png", strip_png(77, ()), "image/png").run()
+    settle(app.file_uploader[0].upload("strip.png", strip_png(77, ()), "image/png").run())
+    next(b for b in app.button if b.label == "Next").click().run()  # the second upload joined the batch after it
     assert not any("looks unlike" in w.value for w in app.warning)
     assert any("looks like the model's training images" in c.value for c in app.caption)
 

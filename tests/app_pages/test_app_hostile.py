@@ -12,8 +12,10 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from core.contract.settings import load_settings
+from core.datasets.synthetic import CLASS_NAMES
 from core.review.store import ReviewLog
 from core.review.store.models import ImageRow, InferenceRow, ReviewRow
+from tests.helpers.apptest import settle, sheet_picker
 from tests.helpers.dashboard import ROOT, account_token, dashboard_env, models_dir, noise_png, strip_png  # noqa: F401
 from tests.helpers.hostile_corpus import HOSTILE_CARD_EDITS, corpus
 
@@ -43,7 +45,7 @@ def test_each_hostile_file_gets_its_own_error_and_leaves_no_trace(tmp_path):
     uploader = app.file_uploader[0]
     for name, (data, _) in files.items():
         uploader.upload(name, data, "application/octet-stream")
-    uploader.upload("good-strip.png", strip_png(81), "image/png").run()
+    settle(uploader.upload("good-strip.png", strip_png(81), "image/png").run())
     assert not app.exception
 
     errors = [e.value for e in app.error]
@@ -58,12 +60,12 @@ def test_each_hostile_file_gets_its_own_error_and_leaves_no_trace(tmp_path):
     accepted = [name for name, (_, expected) in files.items() if expected is None] + ["good-strip.png"]
     distinct = {files[n][0] for n in accepted if n in files} | {strip_png(81)}
     assert counts(log) == (len(distinct), len(accepted), 0)  # one verdict per accepted file, no rejected one
-    assert len(app.selectbox[0].options) == len(accepted)
+    assert len(sheet_picker(app).options) == len(accepted)
     assert len(stored_files(Path(load_settings().image_store))) == len(distinct)
 
     # The server keeps serving: a second session inspects and decides as usual.
     other = inspect_page("olga")
-    other.file_uploader[0].upload("next.png", strip_png(82), "image/png").run()
+    settle(other.file_uploader[0].upload("next.png", strip_png(82), "image/png").run())
     assert not other.exception and not other.error
     [accept] = [b for b in other.button if b.label.startswith("Accept")]
     accept.click().run()
@@ -76,7 +78,7 @@ def test_an_upload_over_the_size_limit_is_refused_before_decoding(monkeypatch):
     assert len(small) < limit < len(large)
     monkeypatch.setenv("STEELSCAN_MAX_UPLOAD_BYTES", str(limit))
     app = inspect_page()
-    app.file_uploader[0].upload("huge.png", large, "image/png").upload("small.png", small, "image/png").run()
+    settle(app.file_uploader[0].upload("huge.png", large, "image/png").upload("small.png", small, "image/png").run())
     assert not app.exception
     [error] = [e.value for e in app.error]
     assert error.startswith(f"huge.png: is {len(large) / 1e3:.0f} kB, over the 20 kB upload limit")
@@ -94,7 +96,7 @@ def test_path_like_and_odd_unicode_names_are_sanitised_and_stay_in_the_store(tmp
     uploader = app.file_uploader[0]
     for seed, name in enumerate(names):
         uploader.upload(name, strip_png(90 + seed), "image/png")
-    uploader.run()
+    settle(uploader.run())
     assert not app.exception and not app.error
     log = ReviewLog.from_settings(settings)
     assert sorted(log.images_frame()["image_name"]) == sorted(names.values())
@@ -120,8 +122,8 @@ def test_folder_mode_never_reads_outside_the_image_roots(tmp_path, monkeypatch):
     app = inspect_page()
     app.segmented_control(key="inspect_mode").set_value("Folder").run()
     assert "escape" not in app.selectbox(key="folder_sub").options
-    [inspect] = [b for b in app.button if b.label.startswith("Inspect 1 new image")]
-    inspect.click().run()
+    [inspect] = [b for b in app.button if b.label.startswith("Open as my batch (1 to inspect)")]
+    settle(inspect.click().run())
     assert not app.exception
     log = ReviewLog.from_settings(load_settings())
     assert log.images_frame()["image_name"].tolist() == [str((root / "line3" / "ok.png").resolve())]
@@ -160,23 +162,20 @@ def test_formula_names_and_reasons_reach_the_exports_as_text(tmp_path):
     uploader = app.file_uploader[0]
     for seed, payload in enumerate(CSV_PAYLOADS):
         uploader.upload(f"{payload}.png", strip_png(120 + seed), "image/png")
-    uploader.run()
+    settle(uploader.run())
     assert not app.exception
     sheets = sorted(ReviewLog.from_settings(load_settings()).images_frame()["inference_id"].astype(int))
     assert len(sheets) == len(CSV_PAYLOADS), [e.value for e in app.error]
-    # Override each sheet with a formula as reason: always the sheet the page shows, which after a decision is the
-    # next undecided one (choosing sheets by hand here once decided one sheet twice, which the log now refuses with
-    # DecisionConflict). A click that only re-shows a sheet is tried again with the same payload.
-    log = ReviewLog.from_settings(load_settings())
-    for _ in range(3 * len(CSV_PAYLOADS)):
-        done = len(log.reviews_frame())
-        if done == len(CSV_PAYLOADS):
-            break
+    for payload in CSV_PAYLOADS:  # override each sheet with a formula as reason; each decision opens the next
+        next(b for b in app.button if b.label == "Override…").click().run()
+        present = [b.label for b in app.button if b.label in CLASS_NAMES and b.proto.type == "primary"]
+        for name in present or ["pits"]:  # defect-free, or pits on a clean verdict
+            next(b for b in app.button if b.label == name).click().run()
         [reason] = [t for t in app.text_input if t.key and t.key.startswith("reason-")]
-        reason.input(CSV_PAYLOADS[done])
-        [override] = [b for b in app.button if b.label == "Override: defect-free"]
-        override.click().run()
+        reason.input(payload)
+        next(b for b in app.button if b.label == "Record (Enter)").click().run()
         assert not app.exception and not app.error, [e.value for e in app.error]
+    log = ReviewLog.from_settings(load_settings())
     decided = log.reviews_frame()
     assert sorted(decided["inference_id"]) == sheets  # every sheet decided exactly once
     assert sorted(decided["reason"]) == sorted(p.strip() for p in CSV_PAYLOADS)

@@ -13,6 +13,7 @@ from core.contract.settings import load_settings
 from core.datasets.synthetic import CLASS_NAMES
 from core.modelsets.modelset import CLASSIFIER_FILE, SEGMENTER_FILE, create_untrained
 from core.review.store import ReviewLog
+from tests.helpers.apptest import settle
 from tests.helpers.dashboard import ROOT, account_token, dashboard_env, models_dir, strip_png  # noqa: F401
 
 TIMEOUT = 300
@@ -79,7 +80,7 @@ def test_a_broken_weight_file_names_the_file_and_other_sets_stay_usable(fault, w
     app.switch_page("app_pages/inspect.py").run()
     assert not app.exception and not app.error
     assert any("Model set **line-b**" in c.value for c in app.caption)
-    app.file_uploader[0].upload("sheet.png", strip_png(95), "image/png").run()
+    settle(app.file_uploader[0].upload("sheet.png", strip_png(95), "image/png").run())
     assert not app.exception and not app.error
     frame = ReviewLog.from_settings(load_settings()).images_frame()
     assert frame["model_set"].tolist() == ["line-b"]

@@ -1,0 +1,138 @@
+"""The inspector's shift in a real browser (headless Chromium on `streamlit run app.py`, the shipped model set
+models/severstal-synthetic on the CPU): how long an inspector waits.
+
+    .venv/bin/python benchmarks/bench_shift.py [--runs 10]
+
+- Accept -> next sheet shown: key A pressed until the sheet list and the decision row show the next sheet (target
+  <= 0.5 s).
+- One-strip upload -> verdict: a 1600x256 strip handed to the file input until its verdict and Accept are on screen
+  (target <= 1.5 s on the 2-core CPU).
+- First result of a 21-strip batch: 21 strips handed over until the first verdict is on screen (target <= 3 s).
+Each upload starts a fresh batch (the previous one is closed in the review log and the page reloaded before the
+clock starts); the next run waits until the previous batch's background inspection has finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench_backends import cpu_description  # noqa: E402  (this folder: one CPU description for all benchmarks)
+from PIL import Image  # noqa: E402
+
+from core.accounts.auth import Accounts  # noqa: E402
+from core.datasets.synthetic import make_strip  # noqa: E402
+from core.review.store import ReviewLog  # noqa: E402
+from tests.helpers.browser import chromium_page, streamlit_server  # noqa: E402
+
+PASSWORD = "a-bench-password-1"
+READY = """() => {
+    const keyed = prefix => [...document.querySelectorAll(`[class*="st-key-${prefix}"]`)]
+        .map(e => [...e.classList].find(c => c.startsWith(`st-key-${prefix}`)).slice(`st-key-${prefix}`.length));
+    const picked = keyed("inspect-sheet-pick-");
+    const panels = [...keyed("override-inspect-"), ...keyed("change-inspect-")];
+    return picked.length === 1 && panels.length === 1 && panels[0] === picked[0] ? picked[0] : null;
+}"""
+SHOWS = """name => { const box = document.querySelector('[data-testid="stSelectbox"]');
+    const accept = document.querySelector('[class*="st-key-accept-inspect-"]');
+    return !!box && box.textContent.includes(name) && !!accept; }"""
+IDLE = "() => !document.querySelector('[data-testid=\"stProgress\"]')"
+
+
+def write_strips(folder: Path, count: int, first_seed: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for seed in range(first_seed, first_seed + count):
+        buffer = io.BytesIO()
+        Image.fromarray(make_strip(seed, (seed % 4,)).pixels).save(buffer, format="JPEG", quality=92)
+        paths.append(folder / f"strip_{seed}.jpg")
+        paths[-1].write_bytes(buffer.getvalue())
+    return paths
+
+
+def fresh_batch(page, log: ReviewLog) -> None:
+    """Close the inspector's batch and reload: the next upload opens a new one (outside the clock)."""
+    page.wait_for_function(IDLE, timeout=600_000)
+    batch = log.current_batch("bench")
+    if batch is not None:
+        log.close_batch(batch.id)
+    page.reload()
+    page.get_by_role("heading", name="Inspect").wait_for()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').wait_for(state="attached")
+
+
+def upload_seconds(page, log: ReviewLog, files: list[Path]) -> float:
+    fresh_batch(page, log)
+    started = time.perf_counter()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files([str(f) for f in files])
+    page.wait_for_function(SHOWS, arg=files[0].name, timeout=600_000, polling=20)
+    return time.perf_counter() - started
+
+
+def accept_seconds(page, runs: int) -> list[float]:
+    page.wait_for_function(IDLE, timeout=600_000)
+    page.get_by_role("heading", name="Inspect").click()  # the focus away from the file input
+    times = []
+    for _ in range(runs):
+        before = page.wait_for_function(READY, timeout=60_000).json_value()
+        started = time.perf_counter()
+        page.keyboard.press("a")
+        page.wait_for_function(f"() => {{ const now = ({READY})(); return now !== null && now !== {before!r}; }}",
+                               timeout=60_000, polling=20)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def line(label: str, times: list[float], target: float) -> str:
+    return (f"{label}: median {statistics.median(times):.2f} s (runs: {', '.join(f'{t:.2f}' for t in times)}); "
+            f"target <= {target:g} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        env = {"STEELSCAN_MODELS_DIR": str(ROOT / "models"), "STEELSCAN_MODEL_SET": "severstal-synthetic",
+               "STEELSCAN_DATABASE_URL": f"sqlite:///{work / 'review.db'}", "STEELSCAN_IMAGE_STORE": str(work / "img"),
+               "STEELSCAN_DEVICE": "cpu", "STEELSCAN_SETTINGS": str(work / "none.toml"),
+               "STEELSCAN_SIGN_IN_FIRST_DELAY_SECONDS": "0"}
+        Accounts(env["STEELSCAN_DATABASE_URL"]).add_user("bench", PASSWORD, "inspector", "benchmark")
+        singles = write_strips(work / "single", args.runs + 1, 7000)
+        batch = write_strips(work / "batch", 21, 8000)
+        log = ReviewLog(env["STEELSCAN_DATABASE_URL"], work / "img")
+        with streamlit_server(env, work / "streamlit.log") as url, \
+                chromium_page(work / "profile", height=768, width=1366) as page:
+            page.goto(url)
+            page.get_by_label("User name").fill("bench")
+            page.get_by_role("textbox", name="Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("heading", name="Inspect").wait_for()
+            upload_seconds(page, log, singles[-1:])  # warm-up: the model set loads once per server process
+            one = [upload_seconds(page, log, [strip]) for strip in singles[:args.runs]]
+            first = [upload_seconds(page, log, batch) for _ in range(args.runs)]
+            accept = accept_seconds(page, min(args.runs, 20))  # the last batch: 21 undecided sheets
+        log.close()
+    load_after = os.getloadavg()
+    print(f"CPU: {cpu_description()}")
+    print(f"load average (1, 5, 15 min): before {', '.join(f'{v:.2f}' for v in load_before)}; "
+          f"after {', '.join(f'{v:.2f}' for v in load_after)}")
+    print(line("Accept -> next sheet shown", accept, 0.5))
+    print(line("one-strip upload -> verdict", one, 1.5))
+    print(line("first result of a 21-strip batch", first, 3.0))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
