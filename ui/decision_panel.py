@@ -23,6 +23,11 @@ QUICK_REASONS = (("X", "false alarm"), ("M", "missed defect"), ("W", "wrong clas
                  ("U", "unsure: needs a second look"))
 Decide = Callable[[Decision], None]  # records or raises DecisionError / DecisionConflict
 Navigate = Callable[[str], None]  # "skip" | "next" | "prev"
+Painted = Callable[[], "dict[str, str] | None"]  # the masks the inspector painted on this sheet so far
+
+
+def _nothing_painted() -> None:
+    return None
 
 
 def _state(key: str) -> dict:
@@ -57,13 +62,13 @@ def _form_submit(key: str, decide: Decide, make: Callable[[], Decision]) -> None
         _submit(key, decide, make)
 
 
-def _override(verdict: Verdict, label: CurrentLabel | None, key: str, quick: str) -> Decision:
+def _override(verdict: Verdict, label: CurrentLabel | None, key: str, quick: str, painted: Painted) -> Decision:
     typed = str(st.session_state.get(f"reason-{key}", "")).strip()
     reason = "; ".join(part for part in (quick, typed) if part)
     classes = _state(key)["classes"]
     if label is not None:
-        return Decision.change(verdict, classes, reason, label.review_id)
-    return Decision.override(verdict, classes, reason)
+        return Decision.change(verdict, classes, reason, label.review_id, painted())
+    return Decision.override(verdict, classes, reason, painted())
 
 
 def _confirm(verdict: Verdict, key: str, decide: Decide) -> None:
@@ -91,21 +96,22 @@ def _toggle(key: str, name: str) -> None:
 
 
 def decision_panel(verdict: Verdict, label: CurrentLabel | None, key: str, decide: Decide, navigate: Navigate,
-                   editor: Callable[[Verdict, list[str]], None] | None = None) -> None:
+                   painted: Painted = _nothing_painted) -> None:
     """The decision row (and the override form when open) for one sheet. `decide` records a decision; `navigate`
-    moves to another sheet. `editor`, when given, is drawn inside the open override form under the class toggles
-    (the place for a mask editor): it gets the verdict and the classes chosen so far."""
+    moves to another sheet; `painted` gives the masks the inspector painted (ui.mask_editor), which go with every
+    kind of decision (a painted mask for a class the decision calls absent is refused, never dropped)."""
     panel = _state(key)
     row = st.container(horizontal=True, vertical_alignment="center")
     if label is None:
         model = ", ".join(verdict.classes_present) or "clean"
         row.button(f"Accept: {model}", type="primary", shortcut="A", key=f"accept-{key}",
-                   icon=":material/check:", on_click=_submit, args=(key, decide, lambda: Decision.accept(verdict)))
+                   icon=":material/check:", on_click=_submit,
+                   args=(key, decide, lambda: Decision.accept(verdict, painted())))
         if verdict.defective:  # "defect-free" on a clean verdict would just be Accept
             row.button("Defect-free", shortcut="F", help="the model saw a defect that is not there (false alarm)",
                        key=f"defect-free-{key}",
                        icon=":material/layers_clear:", on_click=_submit,
-                       args=(key, decide, lambda: Decision.defect_free(verdict, "false alarm")))
+                       args=(key, decide, lambda: Decision.defect_free(verdict, "false alarm", painted())))
         row.button("Override…", shortcut="O", key=f"override-{key}", icon=":material/edit:",
                    on_click=_open_form, args=(verdict, label, key))
     else:
@@ -122,7 +128,7 @@ def decision_panel(verdict: Verdict, label: CurrentLabel | None, key: str, decid
     if panel["error"]:
         st.error(panel["error"])
     if panel["open"]:
-        _form(verdict, label, key, decide, editor)
+        _form(verdict, label, key, decide, painted)
 
 
 def _conflict_ui(verdict: Verdict, key: str, decide: Decide) -> None:
@@ -136,15 +142,14 @@ def _conflict_ui(verdict: Verdict, key: str, decide: Decide) -> None:
         row.button("Keep theirs", key=f"keep-{key}", on_click=lambda: _state(key).update(conflict=None))
 
 
-def _form(verdict: Verdict, label: CurrentLabel | None, key: str, decide: Decide,
-          editor: Callable[[Verdict, list[str]], None] | None) -> None:
+def _form(verdict: Verdict, label: CurrentLabel | None, key: str, decide: Decide, painted: Painted) -> None:
     chosen = _state(key)["classes"]
     title = "Change the decision" if label is not None else "Override the model"
     with st.form(f"override-form-{key}", enter_to_submit=True):
         head = st.container(horizontal=True, vertical_alignment="bottom")
         # Rendered first on purpose: Enter in the reason box submits a form through its first submit button.
         head.form_submit_button("Record (Enter)", type="primary", icon=":material/save:", on_click=_form_submit,
-                                args=(key, decide, lambda: _override(verdict, label, key, "")))
+                                args=(key, decide, lambda: _override(verdict, label, key, "", painted)))
         head.text_input(f"{title}: reason (optional with a quick reason)", key=f"reason-{key}",
                         placeholder="what the model got wrong", width=420)
         head.form_submit_button("Close", shortcut="Esc", key=f"close-{key}",
@@ -156,14 +161,11 @@ def _form(verdict: Verdict, label: CurrentLabel | None, key: str, decide: Decide
                                        type="primary" if name in chosen else "secondary",
                                        icon=":material/check_box:" if name in chosen else
                                        ":material/check_box_outline_blank:", on_click=_toggle, args=(key, name))
-        # A mask editor (or any other per-class tool) goes here, between the classes and the reasons.
-        if editor is not None:
-            editor(verdict, list(chosen))
         reasons = st.container(horizontal=True)
         reasons.caption("Record with a quick reason:")
         for letter, reason in QUICK_REASONS:
             reasons.form_submit_button(reason, shortcut=letter, key=f"quick-{key}-{letter}", on_click=_form_submit,
-                                       args=(key, decide, lambda r=reason: _override(verdict, label, key, r)))
+                                       args=(key, decide, lambda r=reason: _override(verdict, label, key, r, painted)))
         shown = ", ".join(n for n in verdict.class_names if n in chosen) or "defect-free"
         old = "" if label is None else ", ".join(label.classes) or "defect-free"
         replaced = f" (replacing {label.reviewer}'s {old})" if label is not None else ""

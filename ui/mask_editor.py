@@ -110,3 +110,16 @@ def mask_editor(image: np.ndarray, model_masks_rle: Mapping[str, str], class_nam
             st.caption("Brush paints, Eraser erases, Box fills a rectangle; zoom in to paint fine detail. "
                        "Nothing painted yet: the decision keeps the model's masks.")
     return dict(painted) or None
+
+
+def masks_expander(image: np.ndarray, model_masks_rle: Mapping[str, str], class_names: Sequence[str],
+                   colours: Sequence[str], key: str) -> None:
+    """The editor in an "Edit masks" expander, outside any form (a custom component cannot live in an st.form).
+    Its open state is tracked, so it stays open across the reruns painting causes and sends the strip only when
+    open; what was painted is read with painted_so_far(key) when the decision is made."""
+    panel = st.expander("Edit masks (brush, eraser, box)", key=f"{key}-open", on_change="rerun",
+                        icon=":material/brush:")
+    if panel.open:
+        with panel:
+            mask_editor(image, model_masks_rle, class_names, colours, key)
+

@@ -15,7 +15,8 @@ from core.review.sheets import Sheet, next_undecided, sheets_of, step
 from core.review.store import Decision, ReviewLog
 from ui.decision_panel import decision_panel
 from ui.engine import stored_pixels
-from ui.verdict_view import verdict_badge, verdict_details, verdict_notes, verdict_picture
+from ui.mask_editor import masks_expander, painted_so_far
+from ui.verdict_view import verdict_badge, verdict_colors, verdict_details, verdict_notes, verdict_picture
 
 
 def selection_key(page: str) -> str:
@@ -94,8 +95,10 @@ def sheet_screen(log: ReviewLog, inspector: Inspector | None, load: Callable[[],
         verdict_badge(verdict, sheet.label)
     verdict_notes(verdict, inspector)
     verdict_picture(verdict, pixels, inspector, key)
+    masks_key = f"masks-{key}"  # per sheet: painted masks never follow the inspector to the next sheet
     decision_panel(verdict, sheet.label, key, _decide(log, page, sheets, selected, reviewer, after),
-                   _navigate(page, sheets, selected, on_skip))
+                   _navigate(page, sheets, selected, on_skip), lambda: painted_so_far(masks_key))
+    masks_expander(pixels, verdict.mask_rles(), verdict.class_names, verdict_colors(verdict, inspector), masks_key)
     verdict_details(verdict, pixels, inspector, log, key)
     return sheet
 

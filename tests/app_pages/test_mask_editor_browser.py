@@ -61,7 +61,8 @@ def test_paint_a_mask_on_an_empty_class_decide_and_find_it_in_the_export(tmp_pat
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("heading", name="Inspect").wait_for()
         page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(SAMPLE))
-        page.get_by_role("button", name="Accept: Defective: pits").wait_for()
+        page.get_by_role("heading", name="Inspect").click()  # focus off the uploader, so keys reach the page
+        page.get_by_role("button", name=re.compile(r"^Accept: pits")).wait_for()
 
         page.get_by_text("Edit masks").click()
         choose(page, "Class to paint", PAINTED)
@@ -82,13 +83,11 @@ def test_paint_a_mask_on_an_empty_class_decide_and_find_it_in_the_export(tmp_pat
         editor.screenshot(path=tmp_path / "mask_editor.png")
         page.screenshot(path=tmp_path / "mask_editor_page.png")
 
-        present = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Classes actually present")
-        present.get_by_role("combobox").press_sequentially(PAINTED[:4])  # a click alone does not open its list
-        page.get_by_role("option", name=PAINTED, exact=True).click()
-        page.keyboard.press("Escape")
-        page.get_by_label("Reason (required)").fill("scratch the model missed")
-        page.get_by_role("button", name="Override with these classes").click()
-        page.get_by_text("Reviewed:").wait_for()
+        page.get_by_role("button", name=re.compile(r"^Override")).click()
+        page.get_by_role("button", name=re.compile(rf"^{PAINTED}")).click()  # mark the class present
+        page.get_by_text(re.compile(rf"Will record: pits, {PAINTED}")).wait_for()
+        page.get_by_role("button", name=re.compile(r"^missed defect")).click()  # a quick reason records it
+        page.get_by_text(re.compile(r"Decided: pits, " + PAINTED)).wait_for()
 
     log = ReviewLog(settings["STEELSCAN_DATABASE_URL"], settings["STEELSCAN_IMAGE_STORE"])
     (review,) = log.reviews_of(log.reviews_frame()["image_sha256"].iloc[0])
