@@ -69,7 +69,7 @@ def test_sign_in_upload_accept_and_statistics_change_in_chromium(tmp_path):
 
         open_page(page, "Inspect")
         page.get_by_role("button", name=re.compile(r"^Accept: ")).click()
-        page.get_by_text("Reviewed:").wait_for()
+        page.get_by_text(re.compile(r"Decided: .* · erin · ")).first.wait_for()  # the label now, who decided
 
         open_page(page, "Statistics")
         expect_metric(page, "Reviewed", "1")
