@@ -29,7 +29,7 @@ from core.modelsets.modelset import build_networks, new_card, save_model_set
 from core.modelsets.networks import PeakResNet, share_encoder
 from core.modelsets.preprocess import Normaliser
 from core.training.data import NATIVE_GEOMETRIES, CropDataset, ImageCache, Split, make_sampler, split_dataset
-from core.training.joint import schedule_steps, train_joint
+from core.training.joint import init_mask_prior, schedule_steps, train_joint
 from core.training.loops import (
     fit_head,
     head_scores,
@@ -343,6 +343,7 @@ def train_jointly(args, classifier, segmenter, cache, split, dataset, geometry, 
         f"{crop[0]}x{crop[1]} ({args.defect_bias:.0%} centred on a defect), batch {args.batch_size}, {total} steps "
         f"({total * args.batch_size / len(split.train):.0f} crops per training image), lr {args.lr}, "
         f"validation every {max(1, total // args.validations)} steps")
+    init_mask_prior(segmenter)
     history, seg_history = train_joint(classifier, segmenter, loader, dataset.task, total, args.lr,
                                        args.weight_decay, device, validate, "score", amp, args.label_smoothing,
                                        seg_weight=args.seg_weight, validations=args.validations)

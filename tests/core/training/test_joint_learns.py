@@ -11,7 +11,7 @@ from core.datasets import open_dataset
 from core.modelsets.modelset import build_networks, new_card
 from core.modelsets.preprocess import Normaliser
 from core.training.data import CropDataset, ImageCache, make_sampler
-from core.training.joint import train_joint
+from core.training.joint import init_mask_prior, train_joint
 from core.training.loops import dice_bce_loss, whole_image_outputs
 from tests.core.training.test_pipeline import write_mask_folder
 
@@ -47,6 +47,7 @@ def test_joint_training_overfits_a_few_images(tmp_path):
     card = new_card("t", dataset.class_names, classifier_architecture="resnet18", segmenter_encoder="resnet18",
                     classifier_pooling="peak", decoder_channels=(32, 16, 8, 8, 8))
     classifier, segmenter = build_networks(card)
+    init_mask_prior(segmenter)
     normaliser = Normaliser.from_card(card)
     cache = ImageCache(dataset)
     crops = CropDataset(cache, indices, "tile", (64, 64), dataset.task, normaliser, augment=False,
@@ -70,3 +71,21 @@ def test_joint_training_overfits_a_few_images(tmp_path):
     assert np.mean(dices) > 0.85, dices
     scores, defective = np.array(scores), np.array(defective)
     assert scores[defective].min() > scores[~defective].max(), (scores, defective)
+
+
+def test_mask_head_starts_at_the_defect_prior():
+    card = new_card("t", ("a", "b"), classifier_architecture="resnet18", segmenter_encoder="resnet18",
+                    decoder_channels=(32, 16, 8, 8, 8))
+    classifier, segmenter = build_networks(card)
+    x = torch.randn(2, 3, 64, 64)
+
+    def background_loss() -> float:
+        from core.modelsets.networks import backbone_features, decode_masks
+
+        with torch.no_grad():
+            logits = decode_masks(segmenter.eval(), backbone_features(classifier.eval(), x))
+        return dice_bce_loss(logits, torch.zeros_like(logits)).item()
+
+    before = background_loss()  # every pixel starts near p = 0.5: BCE ~0.69
+    init_mask_prior(segmenter, 0.01)
+    assert before > 0.5 and background_loss() < 0.1
