@@ -127,7 +127,8 @@ def has_pixel_masks(dataset: Dataset) -> bool:
 def pick_trainer(choice: str, dataset: Dataset) -> str:
     """'auto' is the staged trainer, the one behind the shipped sets' measured results. The joint trainer
     (pixel masks train the backbone) is opt-in with --trainer joint until it shows a measured gain: its
-    first magnetic-tile runs (short ResNet18 schedules on a shared CPU) scored no better than chance.
+    first magnetic-tile runs scored no better than chance, partly from a pixel-loss bug (empty-channel
+    Dice, fixed), and a 100-step run after the fix was still at chance (README, Training from pixel masks).
     Box-only data (NEU-DET) always trains staged: boxes are too coarse to teach pixels."""
     if choice == "joint" and not has_pixel_masks(dataset):
         raise SteelScanError(dataset.root, "has no pixel masks (only boxes or image labels)",
