@@ -186,12 +186,20 @@ def fit_head(fc: nn.Linear, features: torch.Tensor, targets: np.ndarray, task: s
 
 
 def dice_bce_loss(logits: torch.Tensor, masks: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
-    """BCE plus soft Dice per (image, class) channel; empty channels score well when predicted empty."""
+    """BCE plus soft Dice per class over the whole batch, for the classes the batch shows.
+
+    Dice is not scored on a class absent from the batch: its soft Dice, eps / (sum of probabilities
+    + eps), is near zero unless every pixel's probability is ~1e-5, so empty channels (most of them:
+    clean crops, and every class but one on a defective crop) held the loss near 1 and pushed all
+    predictions to zero, defects included. BCE alone teaches those pixels to stay empty."""
     bce = F.binary_cross_entropy_with_logits(logits, masks)
-    probs = torch.sigmoid(logits).flatten(2)
-    truth = masks.flatten(2)
-    dice = (2 * (probs * truth).sum(-1) + eps) / (probs.sum(-1) + truth.sum(-1) + eps)
-    return bce + (1 - dice).mean()
+    probs = torch.sigmoid(logits).transpose(0, 1).flatten(1)  # (K, N*H*W)
+    truth = masks.transpose(0, 1).flatten(1)
+    shown = truth.sum(1) > 0
+    if not shown.any():
+        return bce
+    dice = (2 * (probs * truth).sum(1) + eps) / (probs.sum(1) + truth.sum(1) + eps)
+    return bce + (1 - dice[shown]).mean()
 
 
 def train_decoder(classifier: nn.Module, segmenter: nn.Module, loader: DataLoader, epochs: int, lr: float,

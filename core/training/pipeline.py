@@ -29,7 +29,7 @@ from core.modelsets.modelset import build_networks, new_card, save_model_set
 from core.modelsets.networks import PeakResNet, share_encoder
 from core.modelsets.preprocess import Normaliser
 from core.training.data import NATIVE_GEOMETRIES, CropDataset, ImageCache, Split, make_sampler, split_dataset
-from core.training.joint import schedule_steps, train_joint
+from core.training.joint import init_mask_prior, schedule_steps, train_joint
 from core.training.loops import (
     fit_head,
     head_scores,
@@ -127,7 +127,8 @@ def has_pixel_masks(dataset: Dataset) -> bool:
 def pick_trainer(choice: str, dataset: Dataset) -> str:
     """'auto' is the staged trainer, the one behind the shipped sets' measured results. The joint trainer
     (pixel masks train the backbone) is opt-in with --trainer joint until it shows a measured gain: its
-    first magnetic-tile runs (short ResNet18 schedules on a shared CPU) scored no better than chance.
+    first magnetic-tile runs scored no better than chance, partly from a pixel-loss bug (empty-channel
+    Dice, fixed), and a 100-step run after the fix was still at chance (README, Training from pixel masks).
     Box-only data (NEU-DET) always trains staged: boxes are too coarse to teach pixels."""
     if choice == "joint" and not has_pixel_masks(dataset):
         raise SteelScanError(dataset.root, "has no pixel masks (only boxes or image labels)",
@@ -343,6 +344,7 @@ def train_jointly(args, classifier, segmenter, cache, split, dataset, geometry, 
         f"{crop[0]}x{crop[1]} ({args.defect_bias:.0%} centred on a defect), batch {args.batch_size}, {total} steps "
         f"({total * args.batch_size / len(split.train):.0f} crops per training image), lr {args.lr}, "
         f"validation every {max(1, total // args.validations)} steps")
+    init_mask_prior(segmenter)
     history, seg_history = train_joint(classifier, segmenter, loader, dataset.task, total, args.lr,
                                        args.weight_decay, device, validate, "score", amp, args.label_smoothing,
                                        seg_weight=args.seg_weight, validations=args.validations)
