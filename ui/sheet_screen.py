@@ -96,7 +96,8 @@ def sheet_screen(log: ReviewLog, inspector: Inspector | None, load: Callable[[],
     verdict_picture(verdict, pixels, inspector, key)
     decision_panel(verdict, sheet.label, key, _decide(log, page, sheets, selected, reviewer, after),
                    _navigate(page, sheets, selected, on_skip))
-    verdict_details(verdict, pixels, inspector, log, key)
+    with st.container(key=f"details-{key}"):  # its key names the sheet: the browser tests know the redraw is done
+        verdict_details(verdict, pixels, inspector, log, key)
     return sheet
 
 
