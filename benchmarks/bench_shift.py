@@ -43,7 +43,7 @@ READY = """() => {
     return picked.length === 1 && panels.length === 1 && panels[0] === picked[0] ? picked[0] : null;
 }"""
 SHOWS = """name => { const box = document.querySelector('[data-testid="stSelectbox"]');
-    const accept = document.querySelector('[class*="st-key-accept-inspect-"]');
+    const accept = document.querySelector('[class*="st-key-accept-inspect"]');
     return !!box && box.textContent.includes(name) && !!accept; }"""
 IDLE = "() => !document.querySelector('[data-testid=\"stProgress\"]')"
 
