@@ -42,9 +42,9 @@ READY = """() => {
     const panels = keyed("details-inspect-");
     return picked.length === 1 && panels.length === 1 && panels[0] === picked[0] ? picked[0] : null;
 }"""
-SHOWS = """name => { const box = document.querySelector('[data-testid="stSelectbox"]');
+SHOWS = """name => { const picker = document.querySelector('[class*="st-key-inspect-sheet-pick-"]');
     const accept = document.querySelector('[class*="st-key-accept-inspect"]');
-    return !!box && box.textContent.includes(name) && !!accept; }"""
+    return !!picker && picker.innerText.includes(name) && !!accept; }"""
 IDLE = "() => !document.querySelector('[data-testid=\"stProgress\"]')"
 
 
