@@ -44,7 +44,9 @@ READY = """() => {
 }"""
 SHOWS = """name => { const picker = document.querySelector('[class*="st-key-inspect-sheet-pick-"]');
     const accept = document.querySelector('[class*="st-key-accept-inspect"]');
-    return !!picker && picker.innerText.includes(name) && !!accept; }"""
+    const input = picker && picker.querySelector('input');
+    const text = picker ? picker.innerText + ' ' + (input ? input.value : '') : '';
+    return text.includes(name) && !!accept; }"""
 IDLE = "() => !document.querySelector('[data-testid=\"stProgress\"]')"
 
 
