@@ -39,12 +39,14 @@ READY = """() => {
     const keyed = prefix => [...document.querySelectorAll(`[class*="st-key-${prefix}"]`)]
         .map(e => [...e.classList].find(c => c.startsWith(`st-key-${prefix}`)).slice(`st-key-${prefix}`.length));
     const picked = keyed("inspect-sheet-pick-");
-    const panels = [...keyed("override-inspect-"), ...keyed("change-inspect-")];
+    const panels = keyed("details-inspect-");
     return picked.length === 1 && panels.length === 1 && panels[0] === picked[0] ? picked[0] : null;
 }"""
-SHOWS = """name => { const box = document.querySelector('[data-testid="stSelectbox"]');
-    const accept = document.querySelector('[class*="st-key-accept-inspect-"]');
-    return !!box && box.textContent.includes(name) && !!accept; }"""
+SHOWS = """name => { const picker = document.querySelector('[class*="st-key-inspect-sheet-pick-"]');
+    const accept = document.querySelector('[class*="st-key-accept-inspect"]');
+    const input = picker && picker.querySelector('input');
+    const text = picker ? picker.innerText + ' ' + (input ? input.value : '') : '';
+    return text.includes(name) && !!accept; }"""
 IDLE = "() => !document.querySelector('[data-testid=\"stProgress\"]')"
 
 

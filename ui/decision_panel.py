@@ -101,28 +101,27 @@ def decision_panel(verdict: Verdict, label: CurrentLabel | None, key: str, decid
     moves to another sheet; `painted` gives the masks the inspector painted (ui.mask_editor), which go with every
     kind of decision (a painted mask for a class the decision calls absent is refused, never dropped)."""
     panel = _state(key)
+    # Widget keys name the page, not the sheet: the buttons stay the same elements from sheet to sheet, so their
+    # keyboard shortcuts are never unbound and bound again (a remount can drop a shortcut in the browser).
+    page = key.rsplit("-", 1)[0]
     row = st.container(horizontal=True, vertical_alignment="center")
     if label is None:
         model = ", ".join(verdict.classes_present) or "clean"
-        row.button(f"Accept: {model}", type="primary", shortcut="A", key=f"accept-{key}",
+        row.button(f"Accept: {model}", type="primary", shortcut="A", key=f"accept-{page}",
                    icon=":material/check:", on_click=_submit,
                    args=(key, decide, lambda: Decision.accept(verdict, painted())))
-        if verdict.defective:  # "defect-free" on a clean verdict would just be Accept
-            row.button("Defect-free", shortcut="F", help="the model saw a defect that is not there (false alarm)",
-                       key=f"defect-free-{key}",
-                       icon=":material/layers_clear:", on_click=_submit,
-                       args=(key, decide, lambda: Decision.defect_free(verdict, "false alarm", painted())))
-        row.button("Override…", shortcut="O", key=f"override-{key}", icon=":material/edit:",
-                   on_click=_open_form, args=(verdict, label, key))
-    else:
-        row.button("Change decision…", shortcut="O", key=f"change-{key}", icon=":material/edit:",
-                   on_click=_open_form, args=(verdict, label, key))
-    row.button("Skip", shortcut="S", key=f"skip-{key}", icon=":material/skip_next:", on_click=navigate,
+    row.button("Override…" if label is None else "Change decision…", shortcut="O", key=f"open-form-{page}",
+               icon=":material/edit:", on_click=_open_form, args=(verdict, label, key))
+    row.button("Skip", shortcut="S", key=f"skip-{page}", icon=":material/skip_next:", on_click=navigate,
                args=("skip",))
-    row.button("Prev", shortcut="P", key=f"prev-{key}", icon=":material/chevron_left:", on_click=navigate,
+    row.button("Prev", shortcut="P", key=f"prev-{page}", icon=":material/chevron_left:", on_click=navigate,
                args=("prev",))
-    row.button("Next", shortcut="N", key=f"next-{key}", icon=":material/chevron_right:", on_click=navigate,
+    row.button("Next", shortcut="N", key=f"next-{page}", icon=":material/chevron_right:", on_click=navigate,
                args=("next",))
+    if label is None and verdict.defective:  # last in the row: "defect-free" on a clean verdict would be Accept
+        row.button("Defect-free", shortcut="F", help="the model saw a defect that is not there (false alarm)",
+                   key=f"defect-free-{page}", icon=":material/layers_clear:", on_click=_submit,
+                   args=(key, decide, lambda: Decision.defect_free(verdict, "false alarm", painted())))
     if panel["conflict"] is not None:
         _conflict_ui(verdict, key, decide)
     if panel["error"]:

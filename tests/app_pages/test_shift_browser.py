@@ -63,7 +63,7 @@ READY = """() => {
     const keyed = prefix => [...document.querySelectorAll(`[class*="st-key-${prefix}"]`)]
         .map(e => [...e.classList].find(c => c.startsWith(`st-key-${prefix}`)).slice(`st-key-${prefix}`.length));
     const picked = keyed("inspect-sheet-pick-");
-    const panels = [...keyed("override-inspect-"), ...keyed("change-inspect-")];
+    const panels = keyed("details-inspect-");
     return picked.length === 1 && panels.length === 1 && panels[0] === picked[0];
 }"""
 
