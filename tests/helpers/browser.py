@@ -73,6 +73,22 @@ def chromium_page(profile: Path, height: int = 1000, width: int = 1400):
         try:
             page = context.new_page()
             page.set_default_timeout(120_000)  # a shared 2-core CPU: the first inference can be slow
+            page.steelscan_driver = driver  # for another_page: one sync Playwright per thread
             yield page
         finally:
             context.close()
+
+
+@contextmanager
+def another_page(page, profile: Path, height: int = 1000, width: int = 1400):
+    """A second browser (own profile, own cookies: another person) beside `page`, from the same Playwright driver
+    (a second sync_playwright() inside the first is refused)."""
+    context = page.steelscan_driver.chromium.launch_persistent_context(
+        str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+        viewport={"width": width, "height": height})
+    try:
+        other = context.new_page()
+        other.set_default_timeout(120_000)
+        yield other
+    finally:
+        context.close()
