@@ -24,7 +24,7 @@ pytestmark = [
     # delivered seconds late or not at all (the page idle by Streamlit's own run state, focus on the page), so a
     # run of 20 keyboard decisions fails about one time in two. Run it with STEELSCAN_RUN_SHIFT_BROWSER=1.
     pytest.mark.skipif(not os.environ.get("STEELSCAN_RUN_SHIFT_BROWSER"),
-                       reason="keyboard delivery under load not yet reliable (issue 11); STEELSCAN_RUN_SHIFT_BROWSER=1"),
+                       reason="keyboard delivery under load not yet reliable (issue 11)"),
 ]
 SETTINGS = ("STEELSCAN_MODELS_DIR", "STEELSCAN_MODEL_SET", "STEELSCAN_DATABASE_URL", "STEELSCAN_IMAGE_STORE",
             "STEELSCAN_DEVICE", "STEELSCAN_SETTINGS")
