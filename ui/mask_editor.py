@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -112,14 +112,15 @@ def mask_editor(image: np.ndarray, model_masks_rle: Mapping[str, str], class_nam
     return dict(painted) or None
 
 
-def masks_expander(image: np.ndarray, model_masks_rle: Mapping[str, str], class_names: Sequence[str],
+def masks_expander(image: np.ndarray, model_masks_rle: Callable[[], Mapping[str, str]], class_names: Sequence[str],
                    colours: Sequence[str], key: str) -> None:
     """The editor in an "Edit masks" expander, outside any form (a custom component cannot live in an st.form).
     Its open state is tracked, so it stays open across the reruns painting causes and sends the strip only when
-    open; what was painted is read with painted_so_far(key) when the decision is made."""
+    open; what was painted is read with painted_so_far(key) when the decision is made. The model's masks are
+    RLE-encoded only when the expander is open (every sheet shown would otherwise pay for it on each rerun)."""
     panel = st.expander("Edit masks (brush, eraser, box)", key=f"{key}-open", on_change="rerun",
                         icon=":material/brush:")
     if panel.open:
         with panel:
-            mask_editor(image, model_masks_rle, class_names, colours, key)
+            mask_editor(image, model_masks_rle(), class_names, colours, key)
 

@@ -98,7 +98,7 @@ def sheet_screen(log: ReviewLog, inspector: Inspector | None, load: Callable[[],
     masks_key = f"masks-{key}"  # per sheet: painted masks never follow the inspector to the next sheet
     decision_panel(verdict, sheet.label, key, _decide(log, page, sheets, selected, reviewer, after),
                    _navigate(page, sheets, selected, on_skip), lambda: painted_so_far(masks_key))
-    masks_expander(pixels, verdict.mask_rles(), verdict.class_names, verdict_colors(verdict, inspector), masks_key)
+    masks_expander(pixels, verdict.mask_rles, verdict.class_names, verdict_colors(verdict, inspector), masks_key)
     with st.container(key=f"details-{key}"):  # its key names the sheet: the browser tests know the redraw is done
         verdict_details(verdict, pixels, inspector, log, key)
     return sheet
