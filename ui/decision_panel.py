@@ -2,8 +2,8 @@
 
 A accept · F defect-free (a false alarm) · O open the override form (or "Change decision" on a decided sheet) ·
 S skip · N/P next/previous sheet · in the form: 1-9 toggle a class, X/M/W/U record with a quick reason, Enter in
-the reason box records, Esc closes. Single-key shortcuts are ignored while the focus is in a text box (Streamlit
-filters them), so typing a reason never fires Accept.
+the reason box records, Esc closes. Single-key shortcuts are ignored while the focus is in a text box, so typing
+a reason never fires Accept. Keys go through ui.keyboard: a press acts only on the sheet it was pressed on.
 
 Everything happens in on_click callbacks: they run before the rerun, so a decision, the move to the next sheet
 and the redraw cost one (fragment) rerun, and a refused form keeps its classes and reason (nothing is cleared
@@ -18,6 +18,7 @@ import streamlit as st
 
 from core.contract.verdict import Verdict
 from core.review.store import CurrentLabel, Decision, DecisionConflict, DecisionError
+from ui.keyboard import keyboard
 
 QUICK_REASONS = (("X", "false alarm"), ("M", "missed defect"), ("W", "wrong class"),
                  ("U", "unsure: needs a second look"))
@@ -62,8 +63,10 @@ def _form_submit(key: str, decide: Decide, make: Callable[[], Decision]) -> None
         _submit(key, decide, make)
 
 
-def _override(verdict: Verdict, label: CurrentLabel | None, key: str, quick: str, painted: Painted) -> Decision:
-    typed = str(st.session_state.get(f"reason-{key}", "")).strip()
+def _override(verdict: Verdict, label: CurrentLabel | None, key: str, quick: str, painted: Painted,
+              typed: str | None = None) -> Decision:
+    """The form's decision; `typed` is the reason text a key press carried (else the form's submitted text)."""
+    typed = str(st.session_state.get(f"reason-{key}", "") if typed is None else typed).strip()
     reason = "; ".join(part for part in (quick, typed) if part)
     classes = _state(key)["classes"]
     if label is not None:
@@ -122,6 +125,8 @@ def decision_panel(verdict: Verdict, label: CurrentLabel | None, key: str, decid
         row.button("Defect-free", shortcut="F", help="the model saw a defect that is not there (false alarm)",
                    key=f"defect-free-{page}", icon=":material/layers_clear:", on_click=_submit,
                    args=(key, decide, lambda: Decision.defect_free(verdict, "false alarm", painted())))
+    with row:  # the listener draws nothing: in the row it takes no line of its own
+        _keys(verdict, label, key, page, decide, navigate, painted)
     if panel["conflict"] is not None:
         _conflict_ui(verdict, key, decide)
     if panel["error"]:
@@ -169,3 +174,31 @@ def _form(verdict: Verdict, label: CurrentLabel | None, key: str, decide: Decide
         old = "" if label is None else ", ".join(label.classes) or "defect-free"
         replaced = f" (replacing {label.reviewer}'s {old})" if label is not None else ""
         st.caption(f"Will record: **{shown}**{replaced}")
+
+
+def _keys(verdict: Verdict, label: CurrentLabel | None, key: str, page: str, decide: Decide, navigate: Navigate,
+          painted: Painted) -> None:
+    """The keys of what is on screen now: the decision row's, and the form's while it is open."""
+    keys = {"o": "open", "s": "skip", "p": "prev", "n": "next"}
+    actions = {"open": lambda _: _open_form(verdict, label, key), "skip": lambda _: navigate("skip"),
+               "prev": lambda _: navigate("prev"), "next": lambda _: navigate("next")}
+    if label is None:
+        keys["a"] = "accept"
+        actions["accept"] = lambda _: _submit(key, decide, lambda: Decision.accept(verdict, painted()))
+        if verdict.defective:
+            keys["f"] = "defect-free"
+            actions["defect-free"] = lambda _: _submit(
+                key, decide, lambda: Decision.defect_free(verdict, "false alarm", painted()))
+    if _state(key)["open"]:
+        keys["Escape"] = "close"
+        actions["close"] = lambda _: _state(key).update(open=False)
+        actions["record"] = lambda typed: _form_submit(
+            key, decide, lambda: _override(verdict, label, key, "", painted, typed))
+        for index, name in enumerate(verdict.class_names[:9]):
+            keys[str(index + 1)] = f"toggle-{index}"
+            actions[f"toggle-{index}"] = lambda _, n=name: _toggle(key, n)
+        for letter, reason in QUICK_REASONS:
+            keys[letter.lower()] = f"quick-{letter}"
+            actions[f"quick-{letter}"] = lambda typed, r=reason: _form_submit(
+                key, decide, lambda: _override(verdict, label, key, r, painted, typed))
+    keyboard(key, keys, actions, key=f"keys-{page}", reason_key=f"reason-{key}", enter="record")
