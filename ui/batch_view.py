@@ -39,7 +39,6 @@ class BatchJob:
     errors: list[str] = field(default_factory=list)
     failure: str = ""
     stop: threading.Event = field(default_factory=threading.Event)
-    first: threading.Event = field(default_factory=threading.Event)  # the first image is done (or the job ended)
     finished: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -71,30 +70,20 @@ def _run(job: BatchJob, inspector: Inspector, log: ReviewLog, sources: Sequence[
                 else:
                     job.errors.append(item.error)
                 job.done += 1
-                job.first.set()
     except (SteelScanError, OSError, RuntimeError) as exc:  # shown by the progress fragment, never swallowed
         job.failure = f"The batch stopped after {job.done} of {job.total} images: {exc}"
     finally:
-        job.first.set()
         job.finished.set()
 
 
-FIRST_RESULT_WAIT_S = 10.0
-
-
 def start_job(inspector: Inspector, log: ReviewLog, owner: str, batch_id: int, sources: Sequence[Source],
-              band: float, origin: str, wait_first: float = FIRST_RESULT_WAIT_S) -> BatchJob:
-    """Inspect `sources` into batch `batch_id` in a server thread (the inference slots still queue the work).
-
-    Waits up to `wait_first` seconds for the first image: this run then draws its verdict at once, instead of the
-    progress fragment noticing it on its next one-second tick and rerunning the whole page (about a second more
-    from upload to verdict). A slower first image is shown by the progress fragment as before."""
+              band: float, origin: str) -> BatchJob:
+    """Inspect `sources` into batch `batch_id` in a server thread (the inference slots still queue the work)."""
     job = BatchJob(batch_id, len(sources))
     kept = [j for j in _jobs().get(owner, []) if j.running and j.batch_id == batch_id]  # older batches: done with
     _jobs()[owner] = [*kept, job]
     threading.Thread(target=_run, args=(job, inspector, log, list(sources), band, origin), daemon=True,
                      name=f"batch-{batch_id}").start()
-    job.first.wait(timeout=wait_first)
     return job
 
 
@@ -128,10 +117,7 @@ def _progress(owner: str, batch_id: int | None, shown: bool) -> None:
 
 def progress_ui(owner: str, batch_id: int | None, shown: bool) -> None:
     """The running jobs' progress, refreshed each second while they run (only this fragment reruns)."""
-    jobs = jobs_of(owner, batch_id)
-    running = any(j.running for j in jobs)
-    if jobs and not running:  # finished before this whole-page run: nothing to catch up with a second one
-        st.session_state[f"jobs-seen-{id(jobs[-1])}"] = True
+    running = any(j.running for j in jobs_of(owner, batch_id))
     st.fragment(_progress, run_every=1.0 if running else None)(owner, batch_id, shown)
 
 

@@ -27,8 +27,17 @@ SETTINGS = ("STEELSCAN_MODELS_DIR", "STEELSCAN_DATABASE_URL", "STEELSCAN_IMAGE_S
 PAINTED = "scratches"  # the constant model set's mask for it is empty (tests/helpers/constant_model.py)
 
 
+IDLE = """() => { const app = document.querySelector('[data-testid="stApp"]');
+    return !!app && app.getAttribute("data-test-script-state") === "notRunning"; }"""
+
+
 def choose(page, label: str, option: str) -> None:
-    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).click()
+    """Open the select box once the run that drew it has finished (the rest of that run redraws the box and closes
+    an open list): first the box on screen, then the page idle."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label)
+    box.wait_for()
+    page.wait_for_function(IDLE, timeout=120_000)
+    box.click()
     page.get_by_role("option", name=option, exact=True).click()
 
 
