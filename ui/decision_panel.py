@@ -98,41 +98,74 @@ def _toggle(key: str, name: str) -> None:
     chosen.remove(name) if name in chosen else chosen.append(name)
 
 
+def _actions(verdict: Verdict, label: CurrentLabel | None, key: str, decide: Decide, navigate: Navigate,
+             painted: Painted) -> dict[str, Callable[..., None]]:
+    """Every action of the panel by name; the buttons (clicked: no argument) and the keys (ui.keyboard: the reason
+    typed so far) run the same ones. A click reads the form's own submitted reason instead."""
+    def override(quick: str) -> Callable[..., None]:
+        return lambda typed=None: _form_submit(key, decide, lambda: _override(verdict, label, key, quick, painted,
+                                                                            typed))
+    actions = {
+        "accept": lambda _=None: _submit(key, decide, lambda: Decision.accept(verdict, painted())),
+        "defect-free": lambda _=None: _submit(key, decide,
+                                              lambda: Decision.defect_free(verdict, "false alarm", painted())),
+        "open": lambda _=None: _open_form(verdict, label, key),
+        "skip": lambda _=None: navigate("skip"), "prev": lambda _=None: navigate("prev"),
+        "next": lambda _=None: navigate("next"),
+        "close": lambda _=None: _state(key).update(open=False), "record": override(""),
+    }
+    for index, name in enumerate(verdict.class_names[:9]):
+        actions[f"toggle-{index}"] = lambda _=None, n=name: _toggle(key, n)
+    for letter, reason in QUICK_REASONS:
+        actions[f"quick-{letter}"] = override(reason)
+    return actions
+
+
+def _keys(verdict: Verdict, label: CurrentLabel | None, form_open: bool) -> dict[str, str]:
+    """Key -> action for what is on screen now: the decision row's keys, and the form's while it is open."""
+    keys = {"o": "open", "s": "skip", "p": "prev", "n": "next"}
+    if label is None:
+        keys["a"] = "accept"
+        if verdict.defective:
+            keys["f"] = "defect-free"
+    if form_open:
+        keys["Escape"] = "close"
+        keys.update({str(index + 1): f"toggle-{index}" for index in range(min(9, len(verdict.class_names)))})
+        keys.update({letter.lower(): f"quick-{letter}" for letter, _ in QUICK_REASONS})
+    return keys
+
+
 def decision_panel(verdict: Verdict, label: CurrentLabel | None, key: str, decide: Decide, navigate: Navigate,
                    painted: Painted = _nothing_painted) -> None:
     """The decision row (and the override form when open) for one sheet. `decide` records a decision; `navigate`
     moves to another sheet; `painted` gives the masks the inspector painted (ui.mask_editor), which go with every
     kind of decision (a painted mask for a class the decision calls absent is refused, never dropped)."""
     panel = _state(key)
-    # Widget keys name the page, not the sheet: the buttons stay the same elements from sheet to sheet, so their
-    # keyboard shortcuts are never unbound and bound again (a remount can drop a shortcut in the browser).
-    page = key.rsplit("-", 1)[0]
+    act = _actions(verdict, label, key, decide, navigate, painted)
+    # Button keys name the sheet: a click that reaches the server after the screen moved on finds no such button
+    # (nothing happens) instead of acting on the next sheet. Keys are handled by ui.keyboard, which checks the same.
     row = st.container(horizontal=True, vertical_alignment="center")
     if label is None:
         model = ", ".join(verdict.classes_present) or "clean"
-        row.button(f"Accept: {model}", type="primary", shortcut="A", key=f"accept-{page}",
-                   icon=":material/check:", on_click=_submit,
-                   args=(key, decide, lambda: Decision.accept(verdict, painted())))
-    row.button("Override…" if label is None else "Change decision…", shortcut="O", key=f"open-form-{page}",
-               icon=":material/edit:", on_click=_open_form, args=(verdict, label, key))
-    row.button("Skip", shortcut="S", key=f"skip-{page}", icon=":material/skip_next:", on_click=navigate,
-               args=("skip",))
-    row.button("Prev", shortcut="P", key=f"prev-{page}", icon=":material/chevron_left:", on_click=navigate,
-               args=("prev",))
-    row.button("Next", shortcut="N", key=f"next-{page}", icon=":material/chevron_right:", on_click=navigate,
-               args=("next",))
+        row.button(f"Accept: {model}", type="primary", shortcut="A", key=f"accept-{key}", icon=":material/check:",
+                   on_click=act["accept"])
+    row.button("Override…" if label is None else "Change decision…", shortcut="O", key=f"open-form-{key}",
+               icon=":material/edit:", on_click=act["open"])
+    row.button("Skip", shortcut="S", key=f"skip-{key}", icon=":material/skip_next:", on_click=act["skip"])
+    row.button("Prev", shortcut="P", key=f"prev-{key}", icon=":material/chevron_left:", on_click=act["prev"])
+    row.button("Next", shortcut="N", key=f"next-{key}", icon=":material/chevron_right:", on_click=act["next"])
     if label is None and verdict.defective:  # last in the row: "defect-free" on a clean verdict would be Accept
         row.button("Defect-free", shortcut="F", help="the model saw a defect that is not there (false alarm)",
-                   key=f"defect-free-{page}", icon=":material/layers_clear:", on_click=_submit,
-                   args=(key, decide, lambda: Decision.defect_free(verdict, "false alarm", painted())))
+                   key=f"defect-free-{key}", icon=":material/layers_clear:", on_click=act["defect-free"])
     with row:  # the listener draws nothing: in the row it takes no line of its own
-        _keys(verdict, label, key, page, decide, navigate, painted)
+        keyboard(key, _keys(verdict, label, panel["open"]), act, key=f"keys-{key.rsplit('-', 1)[0]}",
+                 reason_key=f"reason-{key}", enter="record")
     if panel["conflict"] is not None:
         _conflict_ui(verdict, key, decide)
     if panel["error"]:
         st.error(panel["error"])
     if panel["open"]:
-        _form(verdict, label, key, decide, painted)
+        _form(verdict, label, key, act)
 
 
 def _conflict_ui(verdict: Verdict, key: str, decide: Decide) -> None:
@@ -146,59 +179,29 @@ def _conflict_ui(verdict: Verdict, key: str, decide: Decide) -> None:
         row.button("Keep theirs", key=f"keep-{key}", on_click=lambda: _state(key).update(conflict=None))
 
 
-def _form(verdict: Verdict, label: CurrentLabel | None, key: str, decide: Decide, painted: Painted) -> None:
+def _form(verdict: Verdict, label: CurrentLabel | None, key: str, act: dict[str, Callable[..., None]]) -> None:
     chosen = _state(key)["classes"]
     title = "Change the decision" if label is not None else "Override the model"
     with st.form(f"override-form-{key}", enter_to_submit=True):
         head = st.container(horizontal=True, vertical_alignment="bottom")
         # Rendered first on purpose: Enter in the reason box submits a form through its first submit button.
-        head.form_submit_button("Record (Enter)", type="primary", icon=":material/save:", on_click=_form_submit,
-                                args=(key, decide, lambda: _override(verdict, label, key, "", painted)))
+        head.form_submit_button("Record (Enter)", type="primary", icon=":material/save:", on_click=act["record"])
         head.text_input(f"{title}: reason (optional with a quick reason)", key=f"reason-{key}",
                         placeholder="what the model got wrong", width=420)
-        head.form_submit_button("Close", shortcut="Esc", key=f"close-{key}",
-                                on_click=lambda: _state(key).update(open=False))
+        head.form_submit_button("Close", shortcut="Esc", key=f"close-{key}", on_click=act["close"])
         classes = st.container(horizontal=True)
         classes.caption("Classes present (toggle):")
         for index, name in enumerate(verdict.class_names[:9]):
             classes.form_submit_button(name, shortcut=str(index + 1), key=f"class-{key}-{index}",
                                        type="primary" if name in chosen else "secondary",
                                        icon=":material/check_box:" if name in chosen else
-                                       ":material/check_box_outline_blank:", on_click=_toggle, args=(key, name))
+                                       ":material/check_box_outline_blank:", on_click=act[f"toggle-{index}"])
         reasons = st.container(horizontal=True)
         reasons.caption("Record with a quick reason:")
         for letter, reason in QUICK_REASONS:
-            reasons.form_submit_button(reason, shortcut=letter, key=f"quick-{key}-{letter}", on_click=_form_submit,
-                                       args=(key, decide, lambda r=reason: _override(verdict, label, key, r, painted)))
+            reasons.form_submit_button(reason, shortcut=letter, key=f"quick-{key}-{letter}",
+                                       on_click=act[f"quick-{letter}"])
         shown = ", ".join(n for n in verdict.class_names if n in chosen) or "defect-free"
         old = "" if label is None else ", ".join(label.classes) or "defect-free"
         replaced = f" (replacing {label.reviewer}'s {old})" if label is not None else ""
         st.caption(f"Will record: **{shown}**{replaced}")
-
-
-def _keys(verdict: Verdict, label: CurrentLabel | None, key: str, page: str, decide: Decide, navigate: Navigate,
-          painted: Painted) -> None:
-    """The keys of what is on screen now: the decision row's, and the form's while it is open."""
-    keys = {"o": "open", "s": "skip", "p": "prev", "n": "next"}
-    actions = {"open": lambda _: _open_form(verdict, label, key), "skip": lambda _: navigate("skip"),
-               "prev": lambda _: navigate("prev"), "next": lambda _: navigate("next")}
-    if label is None:
-        keys["a"] = "accept"
-        actions["accept"] = lambda _: _submit(key, decide, lambda: Decision.accept(verdict, painted()))
-        if verdict.defective:
-            keys["f"] = "defect-free"
-            actions["defect-free"] = lambda _: _submit(
-                key, decide, lambda: Decision.defect_free(verdict, "false alarm", painted()))
-    if _state(key)["open"]:
-        keys["Escape"] = "close"
-        actions["close"] = lambda _: _state(key).update(open=False)
-        actions["record"] = lambda typed: _form_submit(
-            key, decide, lambda: _override(verdict, label, key, "", painted, typed))
-        for index, name in enumerate(verdict.class_names[:9]):
-            keys[str(index + 1)] = f"toggle-{index}"
-            actions[f"toggle-{index}"] = lambda _, n=name: _toggle(key, n)
-        for letter, reason in QUICK_REASONS:
-            keys[letter.lower()] = f"quick-{letter}"
-            actions[f"quick-{letter}"] = lambda typed, r=reason: _form_submit(
-                key, decide, lambda: _override(verdict, label, key, r, painted, typed))
-    keyboard(key, keys, actions, key=f"keys-{page}", reason_key=f"reason-{key}", enter="record")
