@@ -15,6 +15,7 @@ import argparse
 import json
 import time
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,7 @@ from sklearn.metrics import average_precision_score
 from torch.utils.data import DataLoader
 
 from core.datasets import open_dataset
+from core.imaging.imageio import load_image
 from core.modelsets.modelset import build_networks, new_card
 from core.modelsets.networks import backbone_features, classifier_head, decode_masks
 from core.modelsets.preprocess import Normaliser
@@ -31,12 +33,41 @@ from core.training.loops import classification_loss, cosine_with_warmup, dice_bc
 from core.training.pipeline import zero_init_residuals
 
 
+class ScaledCache(ImageCache):
+    """Images and masks resized by `scale` (area interpolation; a mask pixel stays defect when a quarter of
+    its area was), so a crop sees `1 / scale**2` times more of the surface for the same compute."""
+
+    def __init__(self, dataset, scale: float) -> None:
+        super().__init__(dataset)
+        self.scale, self._masks = scale, {}
+
+    def pixels(self, index: int) -> np.ndarray:
+        if index not in self._pixels:
+            pixels = super().pixels(index)
+            if self.scale != 1.0:
+                pixels = cv2.resize(pixels, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)
+            self._pixels[index] = pixels
+        return self._pixels[index]
+
+    def masks(self, index: int) -> np.ndarray:
+        if index not in self._masks:
+            height, width = self.pixels(index).shape[:2]
+            sample = self.dataset.samples[index]
+            full = load_image(sample.image_path).pixels.shape[:2]
+            masks = sample.masks(full[0], full[1], len(self.dataset.class_names))
+            if self.scale != 1.0:
+                masks = np.stack([cv2.resize(m.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+                                  >= 0.25 for m in masks]).astype(np.uint8)
+            self._masks[index] = masks
+        return self._masks[index]
+
+
 @torch.inference_mode()
 def evaluate(classifier, segmenter, cache, normaliser, indices) -> dict:
     classifier.eval()
     segmenter.eval()
     labels = cache.dataset.label_matrix()
-    head, segmax, dices, truth = [], [], [], []
+    head, segmax, segarea, segtop, dices, truth = [], [], [], [], [], []
     for i in indices:
         x = normalise(cache.pixels(i), normaliser, torch.device("cpu"))
         height, width = x.shape[-2:]
@@ -46,6 +77,8 @@ def evaluate(classifier, segmenter, cache, normaliser, indices) -> dict:
         head.append(torch.sigmoid(classifier_head(classifier, features[-1]))[0].max().item())
         masks = torch.sigmoid(decode_masks(segmenter, features))[..., :height, :width]
         segmax.append(F.avg_pool2d(masks, 5, 1, 2).amax().item())
+        segarea.append((masks.amax(1) > 0.5).float().mean().item())
+        segtop.append(masks.amax(1).flatten().topk(min(200, masks[0, 0].numel())).values.mean().item())
         truth.append(bool(labels[i].any()))
         if truth[-1]:
             want, got = cache.masks(i).any(0), (masks[0].numpy() > 0.5).any(0)
@@ -54,6 +87,8 @@ def evaluate(classifier, segmenter, cache, normaliser, indices) -> dict:
     segmenter.train()
     return {"head_ap": round(float(average_precision_score(truth, head)), 4),
             "seg_ap": round(float(average_precision_score(truth, segmax)), 4),
+            "area_ap": round(float(average_precision_score(truth, segarea)), 4),
+            "top200_ap": round(float(average_precision_score(truth, segtop)), 4),
             "dice": round(float(np.mean(dices)), 4), "prevalence": round(float(np.mean(truth)), 4)}
 
 
@@ -66,11 +101,21 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--every", type=int, default=100)
+    parser.add_argument("--scale", type=float, default=1.0, help="resize images (and masks) by this factor")
+    parser.add_argument("--clean-share", type=float, default=None,
+                        help="share of crops drawn from clean images (default: class-balanced, clean = one class)")
+    parser.add_argument("--defect-bias", type=float, default=0.5)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--photometric", type=float, default=1.0,
+                        help="photometric augmentation strength (0: flips only)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     np.random.seed(0)
     dataset = open_dataset(args.data)
     split = split_dataset(dataset, 0.15, 0.2, 0)
+    print(vars(args), flush=True)
     print(f"train {len(split.train)}, validation {len(split.val)}, hold-out {len(split.holdout)}; "
           f"{args.arch}, {torch.get_num_threads()} threads", flush=True)
     card = new_card("probe", dataset.class_names, dataset.task, classifier_architecture=args.arch,
@@ -79,11 +124,12 @@ def main() -> None:
     zero_init_residuals(classifier)
     init_mask_prior(segmenter)
     normaliser = Normaliser.from_card(card)
-    cache = ImageCache(dataset)
+    cache = ScaledCache(dataset, args.scale)
     crops = CropDataset(cache, split.train, "tile", (args.crop, args.crop), dataset.task, normaliser, augment=True,
-                        defect_bias=0.5, seed=0)
+                        defect_bias=args.defect_bias, seed=0, photometric=args.photometric)
     loader = DataLoader(crops, batch_size=args.batch_size, drop_last=True,
-                        sampler=make_sampler(dataset, split.train, args.steps * args.batch_size, True, 0))
+                        sampler=make_sampler(dataset, split.train, args.steps * args.batch_size, True, 0,
+                                             args.clean_share))
     optimizer = torch.optim.AdamW(joint_parameters(classifier, segmenter), lr=args.lr, weight_decay=1e-4)
     scheduler = cosine_with_warmup(optimizer, args.steps, max(1, args.steps // 20))
     classifier.to(memory_format=torch.channels_last).train()

@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="joint: optimiser steps (default: 2 per training image, at least 400, at most 4000)")
     p.add_argument("--defect-bias", type=float, default=0.6,
                    help="joint: share of crops centred on a defect (the rest anywhere: clean surface)")
+    p.add_argument("--clean-share", type=float,
+                   help="joint: share of crops drawn from clean images (default: class-balanced, clean counted as "
+                        "one class)")
     p.add_argument("--validations", type=int, default=10, help="joint: validation points along the schedule")
     p.add_argument("--train-defective", type=int, metavar="N",
                    help="keep only N defective training images (learning curves; validation and hold-out unchanged)")
@@ -75,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "keeps the best of its validation points")
     p.add_argument("--no-balance", action="store_true", help="sample uniformly instead of class-balanced")
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--photometric", type=float, default=1.0,
+                   help="strength of the photometric augmentation (exposure, contrast, glare, CLAHE, noise); 0 keeps "
+                        "flips only, for faint defects a lamp-like glare would hide")
     p.add_argument("--no-head-refit", action="store_true", help="skip refitting the last layer on whole images")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--no-amp", action="store_true", 

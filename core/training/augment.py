@@ -52,13 +52,15 @@ def photometric(strength: float = 1.0) -> list:
     ]
 
 
-def strip_pipeline(augment: bool) -> A.Compose:
-    """Crops of long strips stay at native scale: the engine inspects whole strips unresized."""
+def strip_pipeline(augment: bool, strength: float = 1.0) -> A.Compose:
+    """Crops of long strips stay at native scale: the engine inspects whole strips unresized.
+    `strength` scales the photometric part (0: flips only)."""
     geometric = [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)] if augment else []
-    return A.Compose(geometric + photometric(1.0 if augment else 0.0))
+    return A.Compose(geometric + photometric(strength if augment else 0.0))
 
 
-def patch_pipeline(size: int, augment: bool, zoom: tuple[float, float] = (0.85, 1.25)) -> A.Compose:
+def patch_pipeline(size: int, augment: bool, zoom: tuple[float, float] = (0.85, 1.25),
+                   strength: float = 1.0) -> A.Compose:
     """Square photographs (NEU-style): random crops of `size` px whose scale stays near native,
     since the engine feeds the whole image at its own resolution (zoom 1.0 = native)."""
     if not augment:
@@ -66,7 +68,7 @@ def patch_pipeline(size: int, augment: bool, zoom: tuple[float, float] = (0.85, 
     return A.Compose([
         ZoomCrop(size, zoom),
         A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5), A.RandomRotate90(p=0.5),
-        *photometric(1.0),
+        *photometric(strength),
     ])
 
 

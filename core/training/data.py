@@ -101,10 +101,26 @@ def balanced_weights(samples: list[Sample], num_classes: int) -> np.ndarray:
     return np.array([np.mean([inverse[k] for k in (s.labels or (num_classes,))]) for s in samples])
 
 
+def clean_share_weights(samples: list[Sample], num_classes: int, clean_share: float) -> np.ndarray:
+    """Sampling weights that draw clean images `clean_share` of the time and defective ones class-balanced
+    among themselves. Class balance alone makes clean one class among K + 1, so with five defect classes
+    only 1 draw in 6 is a clean image, while the image-level score is judged mostly on clean images
+    (most of a line's output)."""
+    clean = np.array([not s.labels for s in samples])
+    if clean.all() or not clean.any():
+        return balanced_weights(samples, num_classes)
+    balanced = balanced_weights(samples, num_classes)
+    defect = np.where(clean, 0.0, balanced)
+    return np.where(clean, clean_share / clean.sum(), (1.0 - clean_share) * defect / defect.sum())
+
+
 def make_sampler(dataset: Dataset, indices: tuple[int, ...], num_samples: int, balanced: bool,
-                 seed: int) -> WeightedRandomSampler:
+                 seed: int, clean_share: float | None = None) -> WeightedRandomSampler:
     samples = [dataset.samples[i] for i in indices]
-    weights = balanced_weights(samples, len(dataset.class_names)) if balanced else np.ones(len(samples))
+    if clean_share is not None:
+        weights = clean_share_weights(samples, len(dataset.class_names), clean_share)
+    else:
+        weights = balanced_weights(samples, len(dataset.class_names)) if balanced else np.ones(len(samples))
     generator = torch.Generator().manual_seed(seed)
     return WeightedRandomSampler(weights.tolist(), num_samples=num_samples, replacement=True, generator=generator)
 
@@ -120,12 +136,14 @@ class CropDataset(TorchDataset):
 
     def __init__(self, cache: ImageCache, indices: tuple[int, ...], geometry: str, crop: tuple[int, int],
                  task: str, normaliser: Normaliser, augment: bool = True,
-                 defect_bias: float = 0.6, seed: int = 0, with_masks: bool = False) -> None:
+                 defect_bias: float = 0.6, seed: int = 0, with_masks: bool = False,
+                 photometric: float = 1.0) -> None:
         self.cache, self.indices, self.geometry, self.crop, self.task = cache, indices, geometry, crop, task
         self.num_classes = len(cache.dataset.class_names)
         self.augment, self.defect_bias, self.with_masks = augment, defect_bias, with_masks
         native = geometry in NATIVE_GEOMETRIES
-        self.pipeline = strip_pipeline(augment) if native else patch_pipeline(crop[0], augment)
+        self.pipeline = (strip_pipeline(augment, photometric) if native
+                         else patch_pipeline(crop[0], augment, strength=photometric))
         self.normaliser = normaliser
         self.rng = np.random.default_rng(seed)
 

@@ -249,7 +249,8 @@ def run(args: argparse.Namespace, command: str) -> dict:
         "crop": list(crop), "pooling": pooling, "normalisation": args.normalisation,
         "segmenter_crop": list(seg_crop), "geometry": geometry, "lr": args.lr,
         "weight_decay": args.weight_decay, "crops_per_epoch": per_epoch, "class_balanced": not args.no_balance,
-        "augment": not args.no_augment, "seed": args.seed, "val_fraction": args.val_fraction,
+        "augment": not args.no_augment, "photometric": args.photometric, "clean_share": args.clean_share,
+        "seed": args.seed, "val_fraction": args.val_fraction,
         "holdout_fraction": args.holdout_fraction, "split_seed": args.seed,
         "train_defective_limit": args.train_defective,
         "split_sizes": {"train": len(split.train), "val": len(split.val), "holdout": len(split.holdout)},
@@ -287,7 +288,7 @@ def train_staged(args, card, classifier, segmenter, cache, split, dataset, geome
     on the frozen backbone. Kept for box-only data (NEU-DET), where it reaches 99.65% hold-out accuracy."""
     per_epoch = max(1, int(round(len(split.train) * args.crops_per_image)))
     train_set = CropDataset(cache, split.train, geometry, crop, dataset.task, normaliser, augment=not args.no_augment,
-                            seed=args.seed)
+                            seed=args.seed, photometric=args.photometric)
     loader = DataLoader(train_set, batch_size=args.batch_size, drop_last=len(split.train) > args.batch_size,
                         sampler=make_sampler(dataset, split.train, per_epoch, not args.no_balance, args.seed),
                         num_workers=args.workers, persistent_workers=args.workers > 0)
@@ -316,7 +317,8 @@ def train_staged(args, card, classifier, segmenter, cache, split, dataset, geome
         segmenter.encoder.load_state_dict(state)
     seg_crop = parse_size(args.seg_crop or args.crop)
     seg_set = CropDataset(cache, split.train, geometry, seg_crop, dataset.task, normaliser,
-                          augment=not args.no_augment, defect_bias=0.8, seed=args.seed + 1)
+                          augment=not args.no_augment, defect_bias=0.8, seed=args.seed + 1,
+                          photometric=args.photometric)
     seg_loader = DataLoader(seg_set, batch_size=args.seg_batch_size or args.batch_size,
                             drop_last=len(split.train) > args.batch_size,
                             sampler=make_sampler(dataset, split.train, per_epoch, not args.no_balance, args.seed + 1),
@@ -335,13 +337,15 @@ def train_jointly(args, classifier, segmenter, cache, split, dataset, geometry, 
     (core.training.joint), for a number of optimiser steps scaled to the training images."""
     total = schedule_steps(len(split.train), args.steps)
     train_set = CropDataset(cache, split.train, geometry, crop, dataset.task, normaliser, augment=not args.no_augment,
-                            defect_bias=args.defect_bias, seed=args.seed)
+                            defect_bias=args.defect_bias, seed=args.seed, photometric=args.photometric)
     loader = DataLoader(train_set, batch_size=args.batch_size, drop_last=len(split.train) > args.batch_size,
                         sampler=make_sampler(dataset, split.train, total * args.batch_size, not args.no_balance,
-                                             args.seed),
+                                             args.seed, args.clean_share),
                         num_workers=args.workers, persistent_workers=args.workers > 0)
     log(f"joint training (backbone + U-Net decoder + head, pixel and image losses): {geometry} crops "
-        f"{crop[0]}x{crop[1]} ({args.defect_bias:.0%} centred on a defect), batch {args.batch_size}, {total} steps "
+        f"{crop[0]}x{crop[1]} ({args.defect_bias:.0%} centred on a defect"
+        + (f"; {args.clean_share:.0%} from clean images" if args.clean_share is not None else "")
+        + f"; photometric augmentation {args.photometric:g}), batch {args.batch_size}, {total} steps "
         f"({total * args.batch_size / len(split.train):.0f} crops per training image), lr {args.lr}, "
         f"validation every {max(1, total // args.validations)} steps")
     init_mask_prior(segmenter)

@@ -77,6 +77,38 @@ def test_tile_crops_centre_on_defects_or_show_clean_surface(tmp_path):
     assert centred == 1.0 and anywhere < 0.4
 
 
+def test_clean_share_draws_clean_images_that_often_and_defects_class_balanced(tmp_path):
+    dataset = open_dataset(write_mask_folder(tmp_path / "data"))  # 4 blob, 4 stripes, 4 clean
+    indices = tuple(range(len(dataset.samples)))
+    drawn = [dataset.samples[indices[i]] for i in make_sampler(dataset, indices, 6000, True, 0, clean_share=0.7)]
+    clean = np.mean([not s.labels for s in drawn])
+    blob = sum(s.labels == (0,) for s in drawn)
+    stripes = sum(s.labels == (1,) for s in drawn)
+    assert abs(clean - 0.7) < 0.03, clean
+    assert abs(blob - stripes) < 0.15 * (blob + stripes), (blob, stripes)
+    # without it, clean is one class among three: a third of the draws
+    default = [dataset.samples[indices[i]] for i in make_sampler(dataset, indices, 6000, True, 0)]
+    assert abs(np.mean([not s.labels for s in default]) - 1 / 3) < 0.03
+
+
+def test_photometric_strength_zero_keeps_the_grey_levels(tmp_path):
+    """Strength 0 flips crops but never changes a grey level: faint defects keep their contrast."""
+    dataset = open_dataset(write_small_defects(tmp_path / "data"))
+    cache = ImageCache(dataset)
+    indices = tuple(range(len(dataset.samples)))
+    identity = Normaliser("fixed", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # x / 255
+    levels = [np.sort(cache.pixels(i).ravel() / 255.0) for i in indices]
+
+    def unchanged(strength: float) -> list[bool]:
+        crops = CropDataset(cache, indices, "tile", (128, 128), dataset.task, identity, augment=True, seed=0,
+                            photometric=strength)
+        return [np.allclose(np.sort(crops[n % len(indices)][0].numpy().ravel()), levels[n % len(indices)], atol=1e-6)
+                for n in range(24)]
+
+    assert all(unchanged(0.0))
+    assert sum(unchanged(1.0)) <= 12  # brightness/contrast alone acts on 70% of the crops
+
+
 def test_learning_curve_subset_keeps_validation_and_holdout(tmp_path):
     dataset = open_dataset(write_mask_folder(tmp_path / "data"))
     split = split_dataset(dataset, 0.25, 0.25, seed=0)
