@@ -23,7 +23,6 @@ from sklearn.metrics import average_precision_score
 from torch.utils.data import DataLoader
 
 from core.datasets import open_dataset
-from core.imaging.imageio import load_image
 from core.modelsets.modelset import build_networks, new_card
 from core.modelsets.networks import backbone_features, classifier_head, decode_masks
 from core.modelsets.preprocess import Normaliser
@@ -39,11 +38,12 @@ class ScaledCache(ImageCache):
 
     def __init__(self, dataset, scale: float) -> None:
         super().__init__(dataset)
-        self.scale, self._masks = scale, {}
+        self.scale, self._masks, self._full = scale, {}, {}
 
     def pixels(self, index: int) -> np.ndarray:
         if index not in self._pixels:
             pixels = super().pixels(index)
+            self._full[index] = pixels.shape[:2]
             if self.scale != 1.0:
                 pixels = cv2.resize(pixels, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)
             self._pixels[index] = pixels
@@ -53,7 +53,7 @@ class ScaledCache(ImageCache):
         if index not in self._masks:
             height, width = self.pixels(index).shape[:2]
             sample = self.dataset.samples[index]
-            full = load_image(sample.image_path).pixels.shape[:2]
+            full = self._full[index]
             masks = sample.masks(full[0], full[1], len(self.dataset.class_names))
             if self.scale != 1.0:
                 masks = np.stack([cv2.resize(m.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)

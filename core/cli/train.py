@@ -21,6 +21,14 @@ from core.modelsets.networks import CLASSIFIER_ARCHITECTURES, CLASSIFIER_POOLING
 from core.modelsets.preprocess import NORMALISATIONS
 
 
+def share(text: str) -> float:
+    """A fraction strictly between 0 and 1 (argparse prints the message and exits: no traceback)."""
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a share: give a number between 0 and 1, e.g. 0.4")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="steelscan train", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -50,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="joint: optimiser steps (default: 2 per training image, at least 400, at most 4000)")
     p.add_argument("--defect-bias", type=float, default=0.6,
                    help="joint: share of crops centred on a defect (the rest anywhere: clean surface)")
-    p.add_argument("--clean-share", type=float,
+    p.add_argument("--clean-share", type=share,
                    help="joint: share of crops drawn from clean images (default: class-balanced, clean counted as "
                         "one class)")
     p.add_argument("--validations", type=int, default=10, help="joint: validation points along the schedule")

@@ -106,10 +106,10 @@ def clean_share_weights(samples: list[Sample], num_classes: int, clean_share: fl
     among themselves. Class balance alone makes clean one class among K + 1, so with five defect classes
     only 1 draw in 6 is a clean image, while the image-level score is judged mostly on clean images
     (most of a line's output)."""
+    balanced = balanced_weights(samples, num_classes)
     clean = np.array([not s.labels for s in samples])
     if clean.all() or not clean.any():
-        return balanced_weights(samples, num_classes)
-    balanced = balanced_weights(samples, num_classes)
+        return balanced
     defect = np.where(clean, 0.0, balanced)
     return np.where(clean, clean_share / clean.sum(), (1.0 - clean_share) * defect / defect.sum())
 
