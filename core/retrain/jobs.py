@@ -43,6 +43,10 @@ PRESETS: dict[str, list[str]] = {
     "standard": ["--arch", "resnet50", "--epochs", "12", "--seg-epochs", "3"],
     "quick": ["--arch", "resnet18", "--epochs", "4", "--seg-epochs", "2", "--batch-size", "16",
               "--crop", "128", "--patience", "0", "--crops-per-image", "4"],
+    # "masks": joint training (masks teach the backbone), the options that learnt magnetic-tile best in the probes
+    # (README, Training from pixel masks); the schedule scales with the sheets (2 steps each, at least 400).
+    "masks": ["--trainer", "joint", "--arch", "resnet18", "--batch-size", "16", "--photometric", "0",
+              "--clean-share", "0.4", "--lr", "1e-3", "--weight-decay", "1e-4"],
     "tiny": ["--arch", "resnet18", "--epochs", "1", "--seg-epochs", "1", "--batch-size", "4", "--crop", "64",
              "--max-steps", "2", "--patience", "0", "--no-head-refit", "--no-augment"],
 }
