@@ -27,6 +27,7 @@ from core.engine.domain import DomainModel, load_domain
 from core.engine.postprocess import apply_mask_rules, classes_called, find_regions
 from core.imaging.imageio import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from core.modelsets.devices import pick_device
+from core.modelsets.fusion import fold_for_inference
 from core.modelsets.modelset import ModelSet, load_model_set
 from core.modelsets.preprocess import Normaliser
 
@@ -82,7 +83,11 @@ class Inspector:
     @classmethod
     def load(cls, folder: str | Path, device: str = "auto", backend: str = "auto", **kwargs) -> Inspector:
         torch_device = pick_device(device)
-        return cls(load_model_set(folder, torch_device), torch_device, backend=backend, **kwargs)
+        model_set = load_model_set(folder, torch_device)
+        fold_for_inference(model_set)  # this engine owns these networks: fold BatchNorm (~10% faster on a CPU)
+        for network in (model_set.classifier, model_set.segmenter):
+            network.to(memory_format=torch.channels_last)
+        return cls(model_set, torch_device, backend=backend, **kwargs)
 
     def inspect(self, image: ImageSource) -> Verdict:
         """One image, one verdict; raises ImageError for an unreadable image."""

@@ -27,7 +27,11 @@ def _assert_same_verdicts(exported, reference) -> None:
         assert got.classes_present == want.classes_present and got.segmenter_ran == want.segmenter_ran
         # A pixel whose probability sits within float rounding of its threshold may flip; nothing more.
         assert (got.masks != want.masks).mean() < 1e-4
-        assert [r.class_name for r in got.regions] == [r.class_name for r in want.regions]
+        # A flipped pixel can split or join a speck of an untrained set's thousands of regions: counts per class
+        # agree to one in a thousand.
+        for name in want.class_names:
+            counts = [sum(r.class_name == name for r in v.regions) for v in (got, want)]
+            assert abs(counts[0] - counts[1]) <= 1 + max(counts) // 1000
 
 
 @pytest.mark.parametrize("backend", ["onnx", "openvino"])
