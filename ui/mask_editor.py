@@ -81,6 +81,7 @@ def mask_editor(image: np.ndarray, model_masks_rle: Mapping[str, str], class_nam
     resets: int = st.session_state.setdefault(f"{key}-resets", 0)
     left, right = st.columns([1, 3], vertical_alignment="bottom")
     class_name = left.selectbox("Class to paint", names, key=f"{key}-class")
+    right.caption("Brush paints, Eraser erases, Box fills a rectangle; zoom in to paint fine detail.")
     colour = colours[names.index(class_name)] if len(colours) == len(names) else ""
     model_rle = model_masks_rle.get(class_name, "")
     token = f"{key}:{class_name}:{resets}"
@@ -98,17 +99,18 @@ def mask_editor(image: np.ndarray, model_masks_rle: Mapping[str, str], class_nam
     except ValueError as exc:
         st.error(f"Mask editor: the painted {class_name} mask does not fit this {width}x{height} sheet ({exc}) "
                  "— reload the page and paint it again.")
-    with right:
-        if painted:
-            listing = ", ".join(f"{n} ({rle_area(painted[n]):,} px)" for n in names if n in painted)
-            st.caption(f"Painted: **{listing}**. They go with your decision; other classes keep the model's mask.")
-            if st.button("Discard painted masks", key=f"{key}-discard"):
-                painted.clear()
-                st.session_state[f"{key}-resets"] = resets + 1
-                st.rerun()
-        else:
-            st.caption("Brush paints, Eraser erases, Box fills a rectangle; zoom in to paint fine detail. "
-                       "Nothing painted yet: the decision keeps the model's masks.")
+    # What was painted goes below the canvas: a status that grows above it would move the canvas under the
+    # inspector's brush while the stroke's rerun lands.
+    status, discard = st.columns([4, 1], vertical_alignment="center")
+    if painted:
+        listing = ", ".join(f"{n} ({rle_area(painted[n]):,} px)" for n in names if n in painted)
+        status.caption(f"Painted: **{listing}**. They go with your decision; other classes keep the model's mask.")
+        if discard.button("Discard painted masks", key=f"{key}-discard"):
+            painted.clear()
+            st.session_state[f"{key}-resets"] = resets + 1
+            st.rerun()
+    else:
+        status.caption("Nothing painted yet: the decision keeps the model's masks.")
     return dict(painted) or None
 
 

@@ -1,4 +1,4 @@
-"""Folding BatchNorm into the convolutions changes no verdict: the folded engine against the loaded weights as they are."""
+"""Folding BatchNorm into the convolutions changes no verdict: the folded engine against the weights as loaded."""
 
 from pathlib import Path
 
