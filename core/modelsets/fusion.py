@@ -1,8 +1,9 @@
 """Fold each BatchNorm into the convolution before it, for inference only.
 
 An eval-mode BatchNorm is a per-channel scale and shift, so the convolution before it can absorb it: one pass over
-the activations instead of two. Measured on the shipped ResNet50 + U-Net set, one 1600x256 strip on the 2-core AMD
-EPYC (AVX2): 0.98 s -> 0.87 s a strip, class probabilities equal to 1e-7. The folded networks have other state-dict
+the activations instead of two. Measured by benchmarks/bench_fold.py on the shipped ResNet50 + U-Net set, one
+1600x256 strip at a time on the 2-core AMD EPYC (AVX2): 0.80 s -> 0.75-0.79 s a strip (2-6%, two runs), class
+probabilities equal to 2e-7. The folded networks have other state-dict
 keys, so only an engine that owns its networks folds them (`Inspector.load`); training, export and quantisation load
 their own unfolded copies.
 """
