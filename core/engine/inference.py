@@ -85,8 +85,6 @@ class Inspector:
         torch_device = pick_device(device)
         model_set = load_model_set(folder, torch_device)
         fold_for_inference(model_set)  # this engine owns these networks: fold BatchNorm (2-6% a strip on a CPU)
-        for network in (model_set.classifier, model_set.segmenter):
-            network.to(memory_format=torch.channels_last)
         return cls(model_set, torch_device, backend=backend, **kwargs)
 
     def inspect(self, image: ImageSource) -> Verdict:
