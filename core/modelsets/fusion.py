@@ -3,10 +3,10 @@
 An eval-mode BatchNorm is a per-channel scale and shift, so the convolution before it can absorb it: one pass over
 the activations instead of two. Measured by benchmarks/bench_fold.py on the shipped ResNet50 + U-Net set, one
 1600x256 strip at a time on the 2-core AMD EPYC (AVX2): 0.80 s -> 0.75-0.79 s a strip (2-6%, two runs), class
-probabilities equal to 2e-7. The folded networks have other state-dict
-keys, so only an engine that owns its networks folds them (`Inspector.load`); training, export and quantisation load
-their own unfolded copies. Folded weights keep the loaded networks' channels_last layout (the fold scales the weight
-in place of its memory format), so nothing is moved again.
+probabilities equal to 2e-7. The folded networks have other state-dict keys, so only an engine that owns its
+networks folds them (`Inspector.load`); training, export and quantisation load their own unfolded copies. Folded
+weights keep the loaded networks' channels_last layout (a fused weight is the loaded one times a per-channel scale,
+which keeps its memory format), so nothing is moved again.
 """
 
 from __future__ import annotations

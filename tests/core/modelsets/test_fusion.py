@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from torch import nn
 
 from core.datasets.synthetic import make_strip
@@ -38,6 +39,8 @@ def test_the_shipped_set_folds_every_norm_and_keeps_its_verdicts():
     folded = Inspector.load(SHIPPED, "cpu", backend="torch")
     assert _norms(plain.model_set.classifier) > 50 and _norms(plain.model_set.segmenter.decoder) > 0
     assert _norms(folded.model_set.classifier) == 0 and _norms(folded.model_set.segmenter.decoder) == 0
+    # Folded weights keep the channels_last layout the loader gave them (nothing moves them again).
+    assert folded.model_set.classifier.layer2[0].conv2.weight.is_contiguous(memory_format=torch.channels_last)
     # The U-Net's encoder is the classifier's backbone: still the very same modules, no second copy.
     assert folded.card.shared_encoder
     assert folded.model_set.segmenter.encoder.layer3 is folded.model_set.classifier.layer3
