@@ -6,8 +6,7 @@ in the background and appear as they finish.
 
 import streamlit as st
 
-from core.accounts.auth import role_allows
-from ui import auth, engine, state, stats_view
+from ui import auth, engine, state
 from ui.batch_view import overview_ui, progress_ui
 from ui.layout import compact
 from ui.sheet_screen import fragment as sheet_screen
@@ -17,8 +16,6 @@ settings, log = state.settings(), state.review_log()
 band = settings.uncertainty_band
 compact()
 user = auth.page_header("Inspect", "inspect")
-if role_allows(user.role, "statistics"):  # a supervisor's next page: its frames are read in the background now
-    stats_view.warm_up()
 inspector = engine.active_inspector()
 if inspector is None:
     st.stop()

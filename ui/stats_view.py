@@ -47,21 +47,6 @@ def _frame_cache(database_url: str) -> _FrameCache:
     return _FrameCache()
 
 
-@st.cache_resource(show_spinner=False)
-def _warm_up(database_url: str) -> threading.Thread:
-    log, cache = state.review_log(), _frame_cache(database_url)
-    thread = threading.Thread(target=lambda: cache.at(log, log.log_version()), daemon=True, name="statistics-warm-up")
-    thread.start()
-    return thread
-
-
-def warm_up() -> None:
-    """Read the log's frames in a background thread, once per server process: the first Statistics open after a
-    start then finds them read (or waits on the same lock for the read already under way), instead of reading the
-    whole log while the supervisor waits. Started by the pages a supervisor opens first."""
-    _warm_up(state.review_log().url)
-
-
 def _frames(database_url: str, version: tuple[int, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Shared by every session, read-only: callers never change the frames they get."""
     return _frame_cache(database_url).at(state.review_log(), version)

@@ -51,36 +51,3 @@ def test_a_model_cards_metrics_render_as_tables_and_charts_not_json():
     assert app.dataframe[1].value["class"].tolist() == ["pits", "crazing", "scratches", "patches"]
     assert len(app.get("plotly_chart")) == 2
     assert any("optimistic" in c.value for c in app.caption)
-
-
-def test_warm_up_reads_the_logs_frames_in_the_background_once_per_process(tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    from core.review.store import ReviewLog
-    from tests.helpers.big_log import fill_reviewed_sheets
-
-    url = f"sqlite:///{tmp_path / 'review.db'}"
-    log = ReviewLog(url, tmp_path / "images")
-    fill_reviewed_sheets(log, 40)
-    log.close()
-    monkeypatch.setenv("STEELSCAN_DATABASE_URL", url)
-    monkeypatch.setenv("STEELSCAN_IMAGE_STORE", str(tmp_path / "images"))
-    monkeypatch.setenv("STEELSCAN_SETTINGS", str(tmp_path / "none.toml"))
-
-    def page():
-        from ui import state, stats_view
-
-        stats_view.warm_up()
-        stats_view.warm_up()  # a second page run starts nothing new
-        thread = stats_view._warm_up(state.review_log().url)
-        thread.join(60)
-        cache = stats_view._frame_cache(state.review_log().url)
-        import streamlit as st
-
-        st.text(f"{thread.name} alive={thread.is_alive()} version={cache.version} images={len(cache.images)} "
-                f"reviews={len(cache.reviews)}")
-
-    app = AppTest.from_function(page, default_timeout=60).run()
-    assert not app.exception
-    assert app.text[0].value.startswith("statistics-warm-up alive=False version=(")
-    assert "images=40 reviews=40" in app.text[0].value
