@@ -3,8 +3,8 @@
 The inspection runs in a server thread, one per inspector, not in the page's script: a decision, N/P or a reload
 never stops it, and each image joins the inspector's batch in the review log (add_to_batch) as it finishes, so the
 first verdict is on screen while the rest are still running, and the batch comes back after a reload or a restart.
-The run that starts a job waits (a few seconds at most) for its first result and draws it at once; after that a
-progress fragment polls the job while it runs, and reruns the whole page once more when the job ends.
+A progress fragment polls the job while it runs (5 times a second until the first result is shown, then each
+second); it reruns the whole page only when the first result arrives (nothing was shown yet) and when the job ends.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from ui.engine import inference_slots
 from ui.sheet_screen import select
 
 OVERVIEW_PAGE = 12
-FIRST_RESULT_WAIT_S = 5.0  # longer than one image takes here; a slower first image is shown by the poll instead
 FILTERS = ("All", "Undecided", "Flagged")
 
 
@@ -40,7 +39,6 @@ class BatchJob:
     errors: list[str] = field(default_factory=list)
     failure: str = ""
     stop: threading.Event = field(default_factory=threading.Event)
-    first: threading.Event = field(default_factory=threading.Event)  # the first image is done (recorded or refused)
     finished: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -72,11 +70,9 @@ def _run(job: BatchJob, inspector: Inspector, log: ReviewLog, sources: Sequence[
                 else:
                     job.errors.append(item.error)
                 job.done += 1
-                job.first.set()
     except (SteelScanError, OSError, RuntimeError) as exc:  # shown by the progress fragment, never swallowed
         job.failure = f"The batch stopped after {job.done} of {job.total} images: {exc}"
     finally:
-        job.first.set()
         job.finished.set()
 
 
@@ -89,20 +85,6 @@ def start_job(inspector: Inspector, log: ReviewLog, owner: str, batch_id: int, s
     threading.Thread(target=_run, args=(job, inspector, log, list(sources), band, origin), daemon=True,
                      name=f"batch-{batch_id}").start()
     return job
-
-
-def wait_for_first(job: BatchJob, timeout_s: float = FIRST_RESULT_WAIT_S) -> None:
-    """Hold the run that started `job` until its first image is done, so that run draws the verdict itself:
-    no poll interval and no second page run before the inspector sees it. A job that is already over by then
-    counts as seen, so the progress fragment does not rerun the page once more (that rerun would close whatever
-    the inspector has just opened)."""
-    job.first.wait(timeout_s)
-    if job.finished.is_set():
-        st.session_state[_seen_key(job)] = True
-
-
-def _seen_key(job: BatchJob) -> str:
-    return f"jobs-seen-{id(job)}"
 
 
 def _stop(jobs: Sequence[BatchJob]) -> None:
@@ -121,8 +103,8 @@ def _progress(owner: str, batch_id: int | None, shown: bool) -> None:
         right.button("Stop", key="stop-batch", icon=":material/stop_circle:", on_click=_stop, args=(jobs,))
         if any(j.recorded for j in jobs) and not shown:
             st.rerun(scope="app")  # the first result: show it
-    elif not st.session_state.get(_seen_key(jobs[-1])):
-        st.session_state[_seen_key(jobs[-1])] = True
+    elif not st.session_state.get(f"jobs-seen-{id(jobs[-1])}"):
+        st.session_state[f"jobs-seen-{id(jobs[-1])}"] = True
         st.rerun(scope="app")  # finished: the overview and counts catch up once
     if any(j.stop.is_set() for j in jobs) and done < total:
         st.warning(f"Stopped after {done} of {total} images; the inspected ones are in the batch.")

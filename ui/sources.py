@@ -11,7 +11,7 @@ from core.contract.errors import ImageError, SteelScanError
 from core.engine.inference import Inspector
 from core.review.batch import check_upload_size, folder_images, folder_status, hash_files, subfolders, upload_name
 from core.review.store import ReviewLog
-from ui.batch_view import start_job, wait_for_first
+from ui.batch_view import start_job
 from ui.sheet_screen import select
 
 UPLOAD_TYPES = ("JPEG", "PNG", "BMP", "TIFF")
@@ -48,9 +48,8 @@ def upload_ui(inspector: Inspector, log: ReviewLog, band: float, max_bytes: int,
                 st.session_state.upload_refused.append(str(exc))
         if accepted:
             batch_id = _upload_batch(log, owner, len(files))
-            job = start_job(inspector, log, owner, batch_id,
-                            [(f.getvalue(), upload_name(f.name)) for f in accepted], band, "upload")
-            wait_for_first(job)
+            start_job(inspector, log, owner, batch_id, [(f.getvalue(), upload_name(f.name)) for f in accepted],
+                      band, "upload")
     for message in st.session_state.get("upload_refused", []):
         st.error(message)
 

@@ -82,16 +82,6 @@ def test_upload_shows_the_verdict_and_accept_is_logged():
     assert sheet_names(app)[0].startswith("✓ sheet.png")
 
 
-def test_the_run_that_receives_an_upload_draws_its_verdict():
-    # No poll, no second page run: the upload's own run waits for the first result (ui.batch_view.wait_for_first).
-    app = start(username="ivan", role="inspector")
-    app.file_uploader[0].upload("sheet.png", strip_png(13), "image/png").run(timeout=60)
-    assert not app.exception
-    assert sheet_picker(app) is not None and "sheet.png" in sheet_names(app)[0]
-    assert any("· undecided" in b for b in badges(app))
-    assert button(app, "Accept") is not None
-
-
 def test_a_refused_override_keeps_its_classes_and_reason_then_is_logged(monkeypatch):
     monkeypatch.setenv("STEELSCAN_MODEL_SET", KNOWN_SET)  # every sheet is called "pits": no branch on chance
     data = strip_png(12)
