@@ -3,13 +3,16 @@
 The inspection runs in a server thread, one per inspector, not in the page's script: a decision, N/P or a reload
 never stops it, and each image joins the inspector's batch in the review log (add_to_batch) as it finishes, so the
 first verdict is on screen while the rest are still running, and the batch comes back after a reload or a restart.
-A progress fragment polls the job while it runs (5 times a second until the first result is shown, then each
-second); it reruns the whole page only when the first result arrives (nothing was shown yet) and when the job ends.
+A progress fragment follows the job while it runs: until the first result is shown each of its runs sleeps on the
+job's event (at most a second), so nothing polls the server or redraws the browser while the engine has the CPU, and
+the page reruns the moment the result is recorded; afterwards it polls each second. It reruns the whole page only
+when the first result arrives (nothing was shown yet) and once when the job ends (a one-image batch: one rerun).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +31,7 @@ from ui.sheet_screen import select
 
 OVERVIEW_PAGE = 12
 FILTERS = ("All", "Undecided", "Flagged")
+FIRST_WAIT_S = 1.0
 
 
 @dataclass
@@ -40,6 +44,8 @@ class BatchJob:
     failure: str = ""
     stop: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
+    # Set with the first recorded result, or at the end (after `finished`: a one-image batch is seen as done).
+    first: threading.Event = field(default_factory=threading.Event)
 
     @property
     def running(self) -> bool:
@@ -70,10 +76,13 @@ def _run(job: BatchJob, inspector: Inspector, log: ReviewLog, sources: Sequence[
                 else:
                     job.errors.append(item.error)
                 job.done += 1
+                if job.recorded and job.done < job.total:  # the last one: `finished` is set first (below)
+                    job.first.set()
     except (SteelScanError, OSError, RuntimeError) as exc:  # shown by the progress fragment, never swallowed
         job.failure = f"The batch stopped after {job.done} of {job.total} images: {exc}"
     finally:
         job.finished.set()
+        job.first.set()
 
 
 def start_job(inspector: Inspector, log: ReviewLog, owner: str, batch_id: int, sources: Sequence[Source],
@@ -97,14 +106,22 @@ def _progress(owner: str, batch_id: int | None, shown: bool) -> None:
     if not jobs:
         return
     done, total = sum(j.done for j in jobs), sum(j.total for j in jobs)
+    seen = f"jobs-seen-{id(jobs[-1])}"
     if any(j.running for j in jobs):
         left, right = st.columns([4, 1], vertical_alignment="center")
         left.progress(done / max(total, 1), text=f"Inspecting: {done} of {total} done")
         right.button("Stop", key="stop-batch", icon=":material/stop_circle:", on_click=_stop, args=(jobs,))
+        if not shown:
+            # Nothing on screen yet: sleep until the first result instead of polling, so the browser and the
+            # server stay idle while the engine has the CPU, and the page shows the result the moment it is in.
+            _await_first(jobs, FIRST_WAIT_S)
+            if not any(j.running for j in jobs):  # a one-image batch: its first result was its last
+                st.session_state[seen] = True  # one rerun shows it; no second one follows while the inspector works
+                st.rerun(scope="app")
         if any(j.recorded for j in jobs) and not shown:
             st.rerun(scope="app")  # the first result: show it
-    elif not st.session_state.get(f"jobs-seen-{id(jobs[-1])}"):
-        st.session_state[f"jobs-seen-{id(jobs[-1])}"] = True
+    elif not st.session_state.get(seen):
+        st.session_state[seen] = True
         st.rerun(scope="app")  # finished: the overview and counts catch up once
     if any(j.stop.is_set() for j in jobs) and done < total:
         st.warning(f"Stopped after {done} of {total} images; the inspected ones are in the batch.")
@@ -115,11 +132,19 @@ def _progress(owner: str, batch_id: int | None, shown: bool) -> None:
             st.error(job.failure)
 
 
+def _await_first(jobs: Sequence[BatchJob], seconds: float) -> None:
+    """Block this fragment run (no CPU, no traffic to the browser) until a job has its first result or ends, at
+    most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not any(j.first.is_set() for j in jobs) and (left := deadline - time.monotonic()) > 0:
+        jobs[-1].first.wait(min(left, 0.05))
+
+
 def progress_ui(owner: str, batch_id: int | None, shown: bool) -> None:
     """The running jobs' progress, refreshed while they run (only this fragment reruns)."""
     running = any(j.running for j in jobs_of(owner, batch_id))
-    # Until the first verdict is on screen the inspector is waiting on it: poll 5 times a second (a run of this
-    # fragment costs a few ms); afterwards once a second is enough for the count.
+    # Until the first verdict is on screen each run sleeps on the job (_await_first, up to a second) and the next
+    # starts within 0.2 s; afterwards a run once a second is enough for the count.
     every = (0.2 if not shown else 1.0) if running else None
     st.fragment(_progress, run_every=every)(owner, batch_id, shown)
 
