@@ -31,7 +31,7 @@ from ui.sheet_screen import select
 
 OVERVIEW_PAGE = 12
 FILTERS = ("All", "Undecided", "Flagged")
-FIRST_WAIT_S = 1.0
+FIRST_WAIT_S = 1.0  # one sleep of the progress fragment: a Stop click waits at most this long
 
 
 @dataclass
@@ -117,9 +117,8 @@ def _progress(owner: str, batch_id: int | None, shown: bool) -> None:
             _await_first(jobs, FIRST_WAIT_S)
             if not any(j.running for j in jobs):  # a one-image batch: its first result was its last
                 st.session_state[seen] = True  # one rerun shows it; no second one follows while the inspector works
-                st.rerun(scope="app")
-        if any(j.recorded for j in jobs) and not shown:
-            st.rerun(scope="app")  # the first result: show it
+            if any(j.first.is_set() for j in jobs):
+                st.rerun(scope="app")  # the first result (or the end): show it
     elif not st.session_state.get(seen):
         st.session_state[seen] = True
         st.rerun(scope="app")  # finished: the overview and counts catch up once
