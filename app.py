@@ -12,7 +12,8 @@ import streamlit as st
 
 from core.accounts.auth import role_allows
 from ui import auth
-from ui.state import init_session
+from ui.state import init_session, settings
+from ui.warmup import warm_statistics
 
 PAGES = Path(__file__).parent / "app_pages"  # not "pages/": Streamlit would list that folder before sign-in
 # (file, title, icon, permission the page needs)
@@ -50,6 +51,8 @@ def run() -> None:
         return
     else:
         pages = allowed_pages(user.role)
+        if role_allows(user.role, "statistics"):
+            warm_statistics(settings())  # once per server: the first Statistics open is then served warm
     st.navigation(pages).run()
 
 

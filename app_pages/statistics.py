@@ -1,12 +1,10 @@
 """Statistics for supervisors: defect rates, areas, model-inspector agreement, backlog, throughput."""
 
-from datetime import timedelta
-
 import plotly.express as px
 import streamlit as st
 
 from core.review.queue import waiting
-from core.review.stats import FREQS, StatsFilter, all_classes, confusion_array, sheet_csv, to_local
+from core.review.stats import FREQS, StatsFilter, confusion_array, sheet_csv
 from ui import auth, state, stats_view
 
 settings, log = state.settings(), state.review_log()
@@ -16,18 +14,16 @@ if images.empty:
     st.info("No sheets inspected yet: inspect some on the Inspect page, and their statistics appear here.")
     st.stop()
 
-local = to_local(images["inspected_at"], settings.timezone)
-first, last = local.min().date(), local.max().date()
-default_start = max(first, last - timedelta(days=30))
+view = stats_view.default_view(images, settings.timezone)  # what ui.warmup computed ahead of the first open
 left, middle, right = st.columns([2, 1, 3])
-dates = left.date_input("Dates", (default_start, last), min_value=first, max_value=last, key="stats_dates")
+dates = left.date_input("Dates", (view.start, view.last), min_value=view.first, max_value=view.last,
+                        key="stats_dates")
 freq = middle.selectbox("Group by", FREQS, index=FREQS.index("day"), key="stats_freq")
-known = list(all_classes(images))
-classes = right.multiselect("Classes", known, default=known, key="stats_classes")
+classes = right.multiselect("Classes", view.classes, default=view.classes, key="stats_classes")
 picked = tuple(dates) if isinstance(dates, tuple) else (dates,)  # one date while the user is picking a range
-start, end = (picked[0], picked[-1]) if picked else (default_start, last)
+start, end = (picked[0], picked[-1]) if picked else (view.start, view.last)
 filters = StatsFilter(start, end, tuple(classes), freq, settings.timezone, settings.uncertainty_band)
-report = stats_view.report(log.url, version, filters, waiting(log, settings.uncertainty_band))
+report = stats_view.report(log.url, version, filters, waiting(log, settings.uncertainty_band), log)
 palette = stats_view.colors(images)
 st.caption(f"Times in {settings.timezone} · shifts start at 06:00, 14:00, 22:00 · a sheet's label is its "
            "latest review, else the model's verdict")

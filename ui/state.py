@@ -49,10 +49,15 @@ def _review_log(database_url: str, image_store: str) -> ReviewLog:
     return ReviewLog(database_url, image_store)
 
 
+def cached_review_log(current: Settings) -> ReviewLog:
+    """The process's review log for these settings; raises SteelScanError (no page to show it on: ui.warmup)."""
+    return _review_log(current.database_url, str(current.image_store))
+
+
 def review_log() -> ReviewLog:
     current = settings()
     try:
-        return _review_log(current.database_url, str(current.image_store))
+        return cached_review_log(current)
     except SteelScanError as exc:
         st.error(str(exc))
         st.stop()

@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.contract.settings import Settings
 from core.imaging.palette import NEUTRAL, card_colors, class_colors
 from core.review.glossary import TERMS  # noqa: F401  (the page reads stats_view.TERMS)
-from core.review.stats import ANY, StatsFilter, StatsReport, area_summary, compute
+from core.review.queue import waiting
+from core.review.stats import ANY, StatsFilter, StatsReport, all_classes, area_summary, compute, to_local
 from core.review.store.frames import refreshed
 from ui import state
+
+if TYPE_CHECKING:
+    from core.review.store import ReviewLog
 
 
 class _FrameCache:
@@ -47,23 +55,62 @@ def _frame_cache(database_url: str) -> _FrameCache:
     return _FrameCache()
 
 
-def _frames(database_url: str, version: tuple[int, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _frames(log: ReviewLog, version: tuple[int, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Shared by every session, read-only: callers never change the frames they get."""
-    return _frame_cache(database_url).at(state.review_log(), version)
+    return _frame_cache(log.url).at(log, version)
 
 
 def frames() -> tuple[tuple[int, int], pd.DataFrame, pd.DataFrame]:
     """(log version, images frame, reviews frame): one cheap query when nothing changed since the last open."""
     log = state.review_log()
     version = log.log_version()
-    return version, *_frames(log.url, version)
+    return version, *_frames(log, version)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def report(database_url: str, version: tuple[int, int], filters: StatsFilter, waiting: int) -> StatsReport:
-    """The page's numbers for one log version and one set of filters (a filter change recomputes; a reopen doesn't)."""
-    images, reviews = _frames(database_url, version)
+def report(database_url: str, version: tuple[int, int], filters: StatsFilter, waiting: int,
+           _log: ReviewLog) -> StatsReport:
+    """The page's numbers for one log version and one set of filters (a filter change recomputes; a reopen doesn't).
+    The log itself is not part of the cache key (leading underscore): its URL is."""
+    images, reviews = _frames(_log, version)
     return compute(images, reviews, filters, waiting)
+
+
+@dataclass(frozen=True)
+class DefaultView:
+    """What the page shows before anyone touches a filter: the last 30 days of the log, every class, by day."""
+
+    first: date
+    last: date
+    start: date
+    classes: tuple[str, ...]
+
+    def filters(self, settings: Settings) -> StatsFilter:
+        return StatsFilter(self.start, self.last, self.classes, "day", settings.timezone, settings.uncertainty_band)
+
+
+def default_view(images: pd.DataFrame, timezone: str) -> DefaultView:
+    local = to_local(images["inspected_at"], timezone)
+    first, last = local.min().date(), local.max().date()
+    return DefaultView(first, last, max(first, last - timedelta(days=30)), all_classes(images))
+
+
+def warm(settings: Settings) -> None:
+    """Do, ahead of the first open, what makes it slow: read the log's frames into the shared cache, compute the
+    default view's numbers, and build and serialise each kind of chart once (plotly loads its validators and
+    templates on the first figure). Run off the page by ui.warmup; draws nothing."""
+    log = state.cached_review_log(settings)
+    version = log.log_version()
+    images, _ = _frames(log, version)
+    if images.empty:
+        return
+    filters = default_view(images, settings.timezone).filters(settings)
+    numbers = report(log.url, version, filters, waiting(log, settings.uncertainty_band), log)
+    palette = {name: NEUTRAL for name in (*numbers.classes, ANY)}
+    for figure in (rate_chart(numbers, palette, filters.freq), throughput_chart(numbers, filters.freq)):
+        figure.to_json()
+    if not numbers.areas.empty:
+        area_chart(numbers, palette).to_json()
 
 
 def colors(images: pd.DataFrame) -> dict[str, str]:

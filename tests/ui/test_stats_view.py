@@ -51,3 +51,37 @@ def test_a_model_cards_metrics_render_as_tables_and_charts_not_json():
     assert app.dataframe[1].value["class"].tolist() == ["pits", "crazing", "scratches", "patches"]
     assert len(app.get("plotly_chart")) == 2
     assert any("optimistic" in c.value for c in app.caption)
+
+
+def test_the_warm_up_computes_exactly_what_the_pages_first_open_asks_for(tmp_path, monkeypatch):
+    """ui.warmup's work is only worth its CPU if the page's first open finds it cached: the frames at the log's
+    version, and the numbers for the filters the page starts with (so `compute` runs once, in the warm-up)."""
+    from core.contract.settings import load_settings
+    from core.review.queue import waiting
+    from tests.helpers.big_log import fill_reviewed_sheets
+    from ui import state, stats_view
+
+    settings = load_settings(environ={"STEELSCAN_DATABASE_URL": f"sqlite:///{tmp_path / 'review.db'}",
+                                      "STEELSCAN_IMAGE_STORE": str(tmp_path / "img"),
+                                      "STEELSCAN_SETTINGS": str(tmp_path / "none.toml")})
+    log = state.cached_review_log(settings)
+    fill_reviewed_sheets(log, 300)
+    computed = []
+    real_compute = stats_view.compute
+    monkeypatch.setattr(stats_view, "compute", lambda *a: computed.append(a[2]) or real_compute(*a))
+
+    stats_view.warm(settings)
+    assert len(computed) == 1
+    version = log.log_version()
+    assert stats_view._frame_cache(log.url).version == version
+    assert len(stats_view._frame_cache(log.url).images) == 300
+
+    # The page's first open: its filters start from the same default view (widgets untouched).
+    images = stats_view._frames(log, version)[0]
+    view = stats_view.default_view(images, settings.timezone)
+    filters = stats_view.StatsFilter(view.start, view.last, tuple(list(view.classes)), "day", settings.timezone,
+                                     settings.uncertainty_band)
+    numbers = stats_view.report(log.url, version, filters, waiting(log, settings.uncertainty_band), log)
+    assert len(computed) == 1, "the first open recomputed what the warm-up had computed"
+    assert numbers.images > 0 and (view.last - view.start).days == 30
+    assert set(view.classes) == {"pits", "crazing", "scratches", "patches"}
