@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.accounts.auth import role_allows
 from ui import auth
-from ui.state import init_session, settings
+from ui.state import init_session
 from ui.warmup import warm_statistics
 
 PAGES = Path(__file__).parent / "app_pages"  # not "pages/": Streamlit would list that folder before sign-in
@@ -52,7 +52,7 @@ def run() -> None:
     else:
         pages = allowed_pages(user.role)
         if role_allows(user.role, "statistics"):
-            warm_statistics(settings())  # once per server: the first Statistics open is then served warm
+            warm_statistics()  # once per server: the first Statistics open is then served warm
     st.navigation(pages).run()
 
 

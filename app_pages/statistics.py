@@ -18,7 +18,7 @@ view = stats_view.default_view(images, settings.timezone)  # what ui.warmup comp
 left, middle, right = st.columns([2, 1, 3])
 dates = left.date_input("Dates", (view.start, view.last), min_value=view.first, max_value=view.last,
                         key="stats_dates")
-freq = middle.selectbox("Group by", FREQS, index=FREQS.index("day"), key="stats_freq")
+freq = middle.selectbox("Group by", FREQS, index=FREQS.index(view.freq), key="stats_freq")
 classes = right.multiselect("Classes", view.classes, default=view.classes, key="stats_classes")
 picked = tuple(dates) if isinstance(dates, tuple) else (dates,)  # one date while the user is picking a range
 start, end = (picked[0], picked[-1]) if picked else (view.start, view.last)

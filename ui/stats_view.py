@@ -84,9 +84,11 @@ class DefaultView:
     last: date
     start: date
     classes: tuple[str, ...]
+    freq: str = "day"
 
     def filters(self, settings: Settings) -> StatsFilter:
-        return StatsFilter(self.start, self.last, self.classes, "day", settings.timezone, settings.uncertainty_band)
+        return StatsFilter(self.start, self.last, self.classes, self.freq, settings.timezone,
+                           settings.uncertainty_band)
 
 
 def default_view(images: pd.DataFrame, timezone: str) -> DefaultView:

@@ -14,17 +14,18 @@ import threading
 
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from core.contract.settings import Settings
+from core.contract.settings import load_settings
 
 _claimed = threading.Lock()  # taken for good by the first caller: once per server process
 _log = logging.getLogger(__name__)
 
 
-def warm_statistics(settings: Settings) -> threading.Thread | None:
-    """Start the warm-up unless this process has already started it; returns the thread it started, if any."""
+def warm_statistics() -> threading.Thread | None:
+    """Start the warm-up unless this process has already started it; returns the thread it started, if any.
+    Called on every rerun of a supervisor's page, so everything but the lock test happens in the thread."""
     if not _claimed.acquire(blocking=False):
         return None
-    thread = threading.Thread(target=_warm, args=(settings,), name="steelscan-warm-statistics", daemon=True)
+    thread = threading.Thread(target=_warm, name="steelscan-warm-statistics", daemon=True)
     # The caches it fills (st.cache_resource, st.cache_data) want a script context; the page's is lent, and the
     # warm-up writes nothing to the page.
     add_script_run_ctx(thread, get_script_run_ctx())
@@ -32,10 +33,10 @@ def warm_statistics(settings: Settings) -> threading.Thread | None:
     return thread
 
 
-def _warm(settings: Settings) -> None:
+def _warm() -> None:
     try:
         from ui import stats_view
 
-        stats_view.warm(settings)
+        stats_view.warm(load_settings())
     except Exception:  # noqa: BLE001  (nothing waits on it: the page itself reports a broken log when opened)
         _log.exception("warming the Statistics page failed; its first open will do the work itself")
