@@ -7,7 +7,7 @@ in the background and appear as they finish.
 import streamlit as st
 
 from ui import auth, engine, state
-from ui.batch_view import overview_ui, progress_ui
+from ui.batch_view import LIVE_EVERY_S, jobs_of, overview_ui, progress_ui
 from ui.layout import compact
 from ui.sheet_screen import fragment as sheet_screen
 from ui.sources import folder_ui, upload_ui
@@ -43,5 +43,6 @@ def batch_order() -> list[int]:
     return [item.inference_id for item in current.items] if current else []
 
 
-sheet_screen(log, inspector, batch_order, band, user.username, "inspect")
+running = any(job.running for job in jobs_of(user.username, batch.id))  # the list still grows: counts stay live
+sheet_screen(log, inspector, batch_order, band, user.username, "inspect", live_every=LIVE_EVERY_S if running else None)
 overview_ui(log, batch, band, "inspect")

@@ -31,6 +31,7 @@ from ui.sheet_screen import select
 
 OVERVIEW_PAGE = 12
 FILTERS = ("All", "Undecided", "Flagged")
+LIVE_EVERY_S = 1.0  # refresh of the progress bar and the sheet list's counts while a batch runs
 FIRST_WAIT_S = 1.0  # one sleep of the progress fragment: a Stop click waits at most this long
 
 
@@ -144,7 +145,7 @@ def progress_ui(owner: str, batch_id: int | None, shown: bool) -> None:
     running = any(j.running for j in jobs_of(owner, batch_id))
     # Until the first verdict is on screen each run sleeps on the job (_await_first, up to a second) and the next
     # starts within 0.2 s; afterwards a run once a second is enough for the count.
-    every = (0.2 if not shown else 1.0) if running else None
+    every = (0.2 if not shown else LIVE_EVERY_S) if running else None
     st.fragment(_progress, run_every=every)(owner, batch_id, shown)
 
 

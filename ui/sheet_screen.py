@@ -1,7 +1,9 @@
 """The decision screen: sheet list, strip, label and decision controls on one screen, details below.
 
 A fragment: a decision, a skip or N/P reruns only this part of the page. The sheets are read from the review log on
-every run (through `load`), so results that finished meanwhile are in the list without a full rerun.
+every run (through `load`), so results that finished meanwhile are in the list without a full rerun. While a batch
+is still being inspected (`live_every`), the list's counts refresh on their own, and a decision, skip or N/P picks
+the next sheet from the list as it is now, not as it was drawn: a sheet that finished meanwhile is next in turn.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ def select(page: str, inference_id: int | None) -> None:
     st.session_state[selection_key(page)] = inference_id
 
 
-def _navigate(page: str, sheets: Sequence[Sheet], current: int,
+def _navigate(page: str, sheets_now: Callable[[], Sequence[Sheet]], current: int,
               on_skip: Callable[[int], None] | None) -> Callable[[str], None]:
     def go(where: str) -> None:
+        sheets = sheets_now()
         if where == "skip" and on_skip is not None:
             on_skip(current)
             select(page, None)
@@ -40,7 +43,7 @@ def _navigate(page: str, sheets: Sequence[Sheet], current: int,
     return go
 
 
-def _decide(log: ReviewLog, page: str, sheets: Sequence[Sheet], current: int, reviewer: str,
+def _decide(log: ReviewLog, page: str, sheets_now: Callable[[], Sequence[Sheet]], current: int, reviewer: str,
             after: Callable[[], None] | None) -> Callable[[Decision], None]:
     def record(decision: Decision) -> None:
         log.add_review(current, reviewer, decision, page=page)  # DecisionConflict/DecisionError: the panel says why
@@ -48,15 +51,23 @@ def _decide(log: ReviewLog, page: str, sheets: Sequence[Sheet], current: int, re
         # Shown by the fragment's next run: an element drawn inside a callback would land at the page's top.
         st.session_state[f"{page}-notice"] = f"Recorded: {decision.kind} ({label})"
         # On to the next undecided sheet after this one, in this list's order; stay when none is left.
-        select(page, next_undecided(sheets, current) or current)
+        select(page, next_undecided(sheets_now(), current) or current)
         if after is not None:
             after()
     return record
 
 
-def sheet_list_ui(sheets: Sequence[Sheet], selected: int, page: str):
-    """The sheet picker (current labels, not the model's, on decided sheets); returns the column beside it."""
+def _counts(sheets_now: Callable[[], Sequence[Sheet]]) -> None:
+    sheets = sheets_now()
     decided = sum(s.decided for s in sheets)
+    st.caption(f"{len(sheets)} sheets · {decided} decided · **{len(sheets) - decided} to decide** · "
+               "keys: A accept · F defect-free · O override · S skip · N/P next/previous")
+
+
+def sheet_list_ui(sheets: Sequence[Sheet], selected: int, page: str,
+                  sheets_now: Callable[[], Sequence[Sheet]], live_every: float | None):
+    """The sheet picker (current labels, not the model's, on decided sheets); returns the column beside it. With
+    `live_every` its counts rerun on their own (a fragment inside the screen's fragment) while a batch runs."""
     ids = [s.inference_id for s in sheets]
     # Numbered: two sheets may share a file name, and the list must tell them apart (so must the widget).
     names = {s.inference_id: f"{n}. {s.describe()}" for n, s in enumerate(sheets, 1)}
@@ -65,17 +76,23 @@ def sheet_list_ui(sheets: Sequence[Sheet], selected: int, page: str):
     pick = f"{page}-sheet-pick-{selected}"
     left.selectbox("Sheet", ids, index=ids.index(selected), format_func=names.get, key=pick,
                    label_visibility="collapsed", on_change=lambda: select(page, st.session_state[pick]))
-    left.caption(f"{len(sheets)} sheets · {decided} decided · **{len(sheets) - decided} to decide** · "
-                 "keys: A accept · F defect-free · O override · S skip · N/P next/previous")
+    with left:
+        if live_every:
+            st.fragment(_counts, run_every=live_every)(sheets_now)
+        else:
+            _counts(lambda: sheets)
     return right
 
 
 def sheet_screen(log: ReviewLog, inspector: Inspector | None, load: Callable[[], list[int]], band: float,
                  reviewer: str, page: str, after: Callable[[], None] | None = None,
-                 on_skip: Callable[[int], None] | None = None) -> Sheet | None:
+                 on_skip: Callable[[int], None] | None = None, live_every: float | None = None) -> Sheet | None:
     """Draw the selected sheet of `load()`'s list with its decision controls; returns the sheet shown.
-    `after` runs after each recorded decision; `on_skip` replaces the default skip (the next undecided sheet)."""
+    `after` runs after each recorded decision; `on_skip` replaces the default skip (the next undecided sheet).
+    `live_every` (seconds; while the list grows): `load` is called again for the counts and in the decision and
+    navigation callbacks, so it must only read."""
     sheets = sheets_of(log, load(), band)
+    sheets_now = (lambda: sheets_of(log, load(), band)) if live_every else (lambda: sheets)
     if not sheets:
         return None
     ids = [s.inference_id for s in sheets]
@@ -87,7 +104,7 @@ def sheet_screen(log: ReviewLog, inspector: Inspector | None, load: Callable[[],
     notice = st.session_state.pop(f"{page}-notice", "")
     if notice:
         st.toast(notice, icon=":material/check_circle:")
-    beside = sheet_list_ui(sheets, selected, page)
+    beside = sheet_list_ui(sheets, selected, page, sheets_now, live_every)
     verdict = log.verdict(selected)
     pixels = stored_pixels(str(log.image_path(sheet.image_sha256)))
     key = f"{page}-{selected}"
@@ -96,8 +113,8 @@ def sheet_screen(log: ReviewLog, inspector: Inspector | None, load: Callable[[],
     verdict_notes(verdict, inspector)
     verdict_picture(verdict, pixels, inspector, key)
     masks_key = f"masks-{key}"  # per sheet: painted masks never follow the inspector to the next sheet
-    decision_panel(verdict, sheet.label, key, _decide(log, page, sheets, selected, reviewer, after),
-                   _navigate(page, sheets, selected, on_skip), lambda: painted_so_far(masks_key))
+    decision_panel(verdict, sheet.label, key, _decide(log, page, sheets_now, selected, reviewer, after),
+                   _navigate(page, sheets_now, selected, on_skip), lambda: painted_so_far(masks_key))
     masks_expander(pixels, verdict.mask_rles, verdict.class_names, verdict_colors(verdict, inspector), masks_key)
     with st.container(key=f"details-{key}"):  # its key names the sheet: the browser tests know the redraw is done
         verdict_details(verdict, pixels, inspector, log, key)
