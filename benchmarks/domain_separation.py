@@ -4,7 +4,7 @@
         --familiar ../shared/datasets/NEU-DET --split holdout \\
         --unfamiliar ../shared/datasets/severstal-sample ../shared/datasets/magnetic-tile --limit 60
     python benchmarks/domain_separation.py --model-set models/severstal-synthetic --synthetic 5000:5024 \\
-        --unfamiliar ../shared/datasets/severstal-sample
+        --unfamiliar ../shared/datasets/severstal-sample [--backend torch]
 
 Familiar images: a split of the set's training data rebuilt from the card (`holdout` / `val`), or
 fresh synthetic strips (seeds the set never trained on). Prints, per group, how many images score
@@ -48,8 +48,10 @@ def main() -> None:
     parser.add_argument("--unfamiliar", type=Path, nargs="*", default=[], help="datasets of another kind")
     parser.add_argument("--limit", type=int, help="at most N evenly spaced images per group")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--backend", default="auto", help="torch, onnx, openvino or auto (the engine's choice)")
     args = parser.parse_args()
-    inspector = Inspector.load(args.model_set, args.device, batch_size=2)
+    inspector = Inspector.load(args.model_set, args.device, batch_size=2, backend=args.backend)
+    print(f"backend: {inspector.backend.name} {inspector.backend.precision}")
     if inspector.domain is None:
         raise SystemExit(f"{args.model_set} records no training domain: run `steelscan fit-domain` first")
     print(f"{inspector.card.fingerprint}: domain fitted on {inspector.card.domain['images']} images")

@@ -2,6 +2,7 @@
 
     steelscan fit-domain models/neu-det --data ../shared/datasets/NEU-DET
     steelscan fit-domain models/severstal-synthetic          # regenerates its synthetic strips from the card
+    steelscan fit-domain models/severstal-synthetic --backend openvino --limit 160   # its INT8 export's own
 
 Rebuilds the card's own training split (fractions and seed from the card) and fits the domain on
 its training part only. Writes domain.safetensors and the card's `domain` section; the weights and
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model_set", type=Path, help="model set folder (holds card.json)")
     parser.add_argument("--data", type=Path, help="the data it was trained on; omit for a synthetic set")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--backend", default="torch", choices=("torch", "onnx", "openvino"),
+                        help="whose features: an export's (openvino: its INT8 when it has one) gets its own domain")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32"))
     parser.add_argument("--percentile", type=float, default=99.0, help="training-image percentile = score 1.0")
     parser.add_argument("--limit", type=int, help="fit on N evenly spaced training images (saves CPU time)")
     parser.add_argument("--allow-other-data", action="store_true",
@@ -53,7 +57,7 @@ def run(args: argparse.Namespace) -> None:
 
     card = read_card(args.model_set)
     with tempfile.TemporaryDirectory(prefix="steelscan-domain-") as scratch:
-        note = ""
+        note, data_label = "", ""
         if args.data is not None:
             dataset = open_dataset(args.data)
         elif "synthetic_seeds" in card.training:
@@ -64,6 +68,7 @@ def run(args: argparse.Namespace) -> None:
             write_dataset(Path(scratch) / "synthetic", list(range(first, last + 1)))
             dataset = open_dataset(Path(scratch) / "synthetic")
             note = "trained on synthetic strips only: real strips are expected to score out of domain"
+            data_label = f"synthetic strips, seeds {first}..{last} (core.datasets.synthetic)"
         else:
             raise SteelScanError(args.model_set, "records no synthetic seeds", "pass --data with its training data")
         if card.data_fingerprint and dataset.fingerprint() != card.data_fingerprint and not args.allow_other_data:
@@ -81,18 +86,10 @@ def run(args: argparse.Namespace) -> None:
                 print(f"  {done}/{total} images", file=sys.stderr)
 
         updated = fit_domain(args.model_set, dataset, indices, device=args.device, percentile=args.percentile,
-                             split=split, note=note, progress=progress)
-    if args.data is None:  # the temporary folder is gone: record where the strips come from instead
-        from dataclasses import replace
-
-        from core.modelsets.modelset import CARD_FILE
-
-        first, last = card.training["synthetic_seeds"]
-        domain = {**updated.domain, "data": f"synthetic strips, seeds {first}..{last} (core.datasets.synthetic)"}
-        updated = replace(updated, domain=domain)
-        (Path(args.model_set) / CARD_FILE).write_text(updated.to_json() + "\n")
-    print(f"domain of {updated.name}: {updated.domain['images']} images, threshold at the "
-          f"{updated.domain['percentile']:g}th percentile; card fingerprint {updated.fingerprint} (unchanged)")
+                             split=split, note=note, progress=progress, backend=args.backend,
+                             precision=args.precision, data_label=data_label)
+    print(f"domain of {updated.name} ({args.backend} features) fitted on {len(indices)} images; card fingerprint "
+          f"{updated.fingerprint} (unchanged)")
 
 
 if __name__ == "__main__":

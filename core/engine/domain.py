@@ -11,6 +11,12 @@ The statistics live in `domain.safetensors` beside the card; the card's `domain`
 its sha256 and a readable summary (data fingerprint, image sizes, class counts, the threshold).
 The card's fingerprint (name, version, weight hashes) does not change when a domain is fitted,
 so threshold overrides set for those weights still apply.
+
+An INT8 export's features are not torch fp32's: quantisation noise lifts every image's score (the shipped synthetic
+set's own kind of strip scored about 0.2 in torch fp32 and 0.5-1.06 in OpenVINO INT8), so a domain fitted on fp32
+features would call in-domain images out of domain. An export can therefore carry its own domain, fitted with that
+backend's features: `exports/<backend>-<precision>/domain.safetensors`, and a `domain` section in the card's entry
+for that export. The engine uses the domain of the export it runs, else the set's.
 """
 
 from __future__ import annotations
@@ -100,9 +106,17 @@ def calibrate(features: np.ndarray, percentile: float = 99.0, folds: int = FOLDS
     return model, held_out / threshold
 
 
-def load_domain(folder: str | Path, card) -> DomainModel | None:
-    """The card's domain statistics, hash-checked; None when the card has no domain section."""
-    section = getattr(card, "domain", None) or {}
+def domain_section(card, export_key: str | None = None) -> dict:
+    """The domain section that scores images run by `export_key` (e.g. "openvino-int8"): that export's own when it
+    has one, else the set's; {} when neither exists."""
+    own = (getattr(card, "exports", None) or {}).get(export_key or "", {}).get("domain")
+    return own or getattr(card, "domain", None) or {}
+
+
+def load_domain(folder: str | Path, card, export_key: str | None = None) -> DomainModel | None:
+    """The domain statistics for images run by `export_key` (domain_section), hash-checked; None when there are
+    none."""
+    section = domain_section(card, export_key)
     if not section.get("stats_file"):
         return None
     path = Path(folder) / section["stats_file"]
@@ -129,12 +143,16 @@ def class_counts(dataset, indices: Sequence[int]) -> dict[str, int]:
 
 def fit_domain(folder: str | Path, dataset, indices: Sequence[int] | None = None, *, device: str = "auto",
                batch_size: int = 4, percentile: float = 99.0, split: str = "train", note: str = "",
-               progress: Callable[[int, int], None] | None = None):
+               progress: Callable[[int, int], None] | None = None, backend: str = "torch",
+               precision: str = "auto", data_label: str = ""):
     """Fit the training domain of the model set in `folder` on dataset.samples[indices] (the
     training split) and record it: domain.safetensors beside the card, a `domain` section in
     card.json. The weights and the card's fingerprint are untouched. Returns the updated card.
 
-    The trainer calls this at the end of a run; `steelscan fit-domain` calls it for existing sets."""
+    `backend`/`precision` other than torch: the features are that export's (`precision` "auto": its INT8 when it
+    has one), and the domain is the export's own (its folder, its card entry), used when it runs.
+    The trainer calls this at the end of a run; `steelscan fit-domain` calls it for existing sets;
+    `steelscan models quantize` for a new INT8 export."""
     from core.engine.inference import Inspector
     from core.modelsets.devices import pick_device
     from core.modelsets.modelset import CARD_FILE, load_model_set, read_card
@@ -144,8 +162,12 @@ def fit_domain(folder: str | Path, dataset, indices: Sequence[int] | None = None
     torch_device = pick_device(device)
     model_set = load_model_set(folder, torch_device)
     # Any earlier domain is being replaced: do not load (or insist on) its statistics file.
-    model_set = replace(model_set, card=replace(model_set.card, domain={}))
-    inspector = Inspector(model_set, torch_device, batch_size=batch_size)
+    exports = {key: {k: v for k, v in entry.items() if k != "domain"} for key, entry in model_set.card.exports.items()}
+    model_set = replace(model_set, card=replace(model_set.card, domain={}, exports=exports))
+    inspector = Inspector(model_set, torch_device, batch_size=batch_size, backend=backend, precision=precision)
+    run_by = f"{inspector.backend.name}-{inspector.backend.precision}"
+    own = run_by in exports  # an export's features: its own domain
+    stats_file = f"exports/{run_by}/{DOMAIN_FILE}" if own else DOMAIN_FILE
     features, sizes = [], []
     paths = [dataset.samples[i].image_path for i in indices]
     for done, (feature, size) in enumerate(inspector.embed_many(paths), start=1):
@@ -154,13 +176,13 @@ def fit_domain(folder: str | Path, dataset, indices: Sequence[int] | None = None
         if progress:
             progress(done, len(paths))
     model, training_scores = calibrate(np.stack(features), percentile)
-    save_file(model.tensors(), str(folder / DOMAIN_FILE))
+    save_file(model.tensors(), str(folder / stats_file))
     widths, heights = [w for w, _ in sizes], [h for _, h in sizes]
     section = {
-        "feature": FEATURE,
+        "feature": FEATURE if not own else f"{FEATURE} ({run_by})",
         "method": f"probabilistic PCA ({len(model.variances)} components), score / {percentile:g}th percentile "
                   f"of {FOLDS}-fold out-of-fold training scores; out of domain when > 1",
-        "data": str(dataset.root),
+        "data": data_label or str(dataset.root),
         "data_fingerprint": dataset.fingerprint(),
         "split": split,
         "images": len(indices),
@@ -170,13 +192,17 @@ def fit_domain(folder: str | Path, dataset, indices: Sequence[int] | None = None
         "threshold_raw": model.threshold,
         "training_scores": {q: round(float(np.percentile(training_scores, p)), 4)
                             for q, p in (("median", 50), ("p95", 95), ("p99", 99), ("max", 100))},
-        "stats_file": DOMAIN_FILE,
-        "stats_sha256": hashlib.sha256((folder / DOMAIN_FILE).read_bytes()).hexdigest(),
+        "stats_file": stats_file,
+        "stats_sha256": hashlib.sha256((folder / stats_file).read_bytes()).hexdigest(),
         "fitted": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if note:
         section["note"] = note
-    card = replace(read_card(folder), domain=section)
+    card = read_card(folder)
+    if own:
+        card = replace(card, exports={**card.exports, run_by: {**card.exports[run_by], "domain": section}})
+    else:
+        card = replace(card, domain=section)
     (folder / CARD_FILE).write_text(card.to_json() + "\n")
     return card
 

@@ -78,7 +78,9 @@ class Inspector:
                         else backend)
         self.device_label = self.backend.device_label
         self.normaliser = Normaliser.from_card(self.card)
-        self.domain: DomainModel | None = load_domain(model_set.folder, self.card)
+        # The domain fitted on the features this backend computes (an INT8 export's own), else the set's.
+        self.domain: DomainModel | None = load_domain(model_set.folder, self.card,
+                                                      f"{self.backend.name}-{self.backend.precision}")
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "auto", backend: str = "auto", **kwargs) -> Inspector:

@@ -187,6 +187,15 @@ def quantize_model_set(folder: str | Path, calibration: str | Path, validation: 
 
             record_export(folder, KEY, staging, weights=card.fingerprint, calibration=calibration_info,
                           gate={"limits": limits, "validation": gate, **reports})
+            if card.domain:  # INT8 features score higher than fp32's: the export gets a domain of its own
+                from core.engine.domain import fit_domain
+
+                train_indices, train_source = own_split(calibration_data, card, "train")
+                train_indices = evenly(train_indices, int(card.domain.get("images", len(train_indices))))
+                log(f"fitting the INT8 export's own domain on {len(train_indices)} images ({train_source})")
+                fit_domain(folder, calibration_data, train_indices, device="cpu", batch_size=batch_size,
+                           percentile=float(card.domain.get("percentile", 99.0)), split=train_source,
+                           note=card.domain.get("note", ""), backend="openvino", precision="auto")
         return result
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -97,6 +97,30 @@ def test_a_changed_statistics_file_is_refused(fitted, tmp_path):
     assert Inspector.load(copy, "cpu").domain is not None
 
 
+def test_an_export_carries_its_own_domain_used_only_when_it_runs(exported_set, tmp_path):
+    """INT8 features are not fp32's (their scores run higher), so an export can have a domain fitted on its own
+    features; the set's domain stays for torch. Shown with the ONNX export (an INT8 one takes minutes to make)."""
+    import shutil
+
+    copy = tmp_path / "exported"
+    shutil.copytree(exported_set, copy)
+    data = tmp_path / "strips"
+    write_strips(data, range(12))
+    set_domain = fit_domain(copy, open_dataset(data), device="cpu").domain
+    updated = fit_domain(copy, open_dataset(data), device="cpu", backend="onnx")
+    own = updated.exports["onnx-fp32"]["domain"]
+    assert own["stats_file"] == "exports/onnx-fp32/domain.safetensors" and own["images"] == 12
+    assert updated.domain == set_domain  # the set's own domain is untouched
+    torch_run, onnx_run = Inspector.load(copy, "cpu", backend="torch"), Inspector.load(copy, "cpu", backend="onnx")
+    assert torch_run.domain.threshold == pytest.approx(updated.domain["threshold_raw"])
+    assert onnx_run.domain.threshold == pytest.approx(own["threshold_raw"])
+    assert onnx_run.domain.threshold != pytest.approx(torch_run.domain.threshold)
+    stats = copy / own["stats_file"]
+    stats.write_bytes(stats.read_bytes()[:-8] + b"\0" * 8)
+    with pytest.raises(ModelSetError, match="onnx-fp32/domain.safetensors.*does not match"):
+        Inspector.load(copy, "cpu", backend="onnx")
+
+
 def test_verdicts_stored_before_the_score_still_load(tiny_inspector):
     verdict = tiny_inspector.inspect(make_strip(3, height=64, width=320).pixels)
     old = {k: v for k, v in verdict.to_dict().items() if k not in ("ood_score", "out_of_domain")}
@@ -104,10 +128,11 @@ def test_verdicts_stored_before_the_score_still_load(tiny_inspector):
     assert back.ood_score is None and not back.out_of_domain
 
 
-def test_the_synthetic_set_flags_real_severstal_strips_not_synthetic_ones(severstal_dir):
+@pytest.mark.parametrize("backend", ["torch", "auto"])  # auto on a CPU: the shipped OpenVINO INT8 export
+def test_the_synthetic_set_flags_real_severstal_strips_not_synthetic_ones(severstal_dir, backend):
     if not read_card(SYNTHETIC_SET).domain:
         pytest.fail("models/severstal-synthetic has no domain: run `steelscan fit-domain models/severstal-synthetic`")
-    inspector = Inspector.load(SYNTHETIC_SET, "cpu", batch_size=2)
+    inspector = Inspector.load(SYNTHETIC_SET, "cpu", batch_size=2, backend=backend)
     real = sorted((severstal_dir / "train_images").glob("*.jpg"))
     synthetic = [make_strip(seed).pixels for seed in range(5000, 5004)]  # seeds training never drew
     real_scores = [v.ood_score for v in inspector.inspect_many(real)]

@@ -4,6 +4,8 @@ import shutil
 
 import pytest
 
+from core.datasets import open_dataset
+from core.engine.domain import fit_domain
 from core.engine.inference import Inspector
 from core.modelsets.export import verify_export
 from core.modelsets.modelset import read_card
@@ -51,6 +53,7 @@ def test_a_passing_int8_export_is_written_hashed_and_chosen_by_auto(tmp_path, ex
     good, _ = strips
     folder = tmp_path / "tiny"
     shutil.copytree(exported_set, folder)
+    set_domain = fit_domain(folder, open_dataset(good), device="cpu").domain  # the set's, on torch fp32 features
     # A random tiny set's class calls sit on their thresholds, so real limits would refuse it; what is tested
     # here is the write path, with every limit open.
     open_limits = {"min_agreement": 0.0, "max_accuracy_drop": 1.0, "max_macro_f1_drop": 1.0, "max_dice_drop": 1.0}
@@ -64,3 +67,8 @@ def test_a_passing_int8_export_is_written_hashed_and_chosen_by_auto(tmp_path, ex
     image = sorted((good / "train_images").iterdir())[0]
     assert Inspector.load(folder, "cpu").inspect(image).precision == "int8"
     assert Inspector.load(folder, "cpu", precision="fp32").inspect(image).precision == "fp32"
+    # INT8 features are not fp32's: the export got a domain fitted on its own, used when it runs.
+    own = entry["domain"]
+    assert own["stats_file"] == "exports/openvino-int8/domain.safetensors" and card.domain == set_domain
+    assert Inspector.load(folder, "cpu").domain.threshold == pytest.approx(own["threshold_raw"])
+    assert Inspector.load(folder, "cpu", backend="torch").domain.threshold == pytest.approx(set_domain["threshold_raw"])
