@@ -13,7 +13,7 @@ import streamlit as st
 from core.accounts.auth import role_allows
 from ui import auth
 from ui.state import init_session
-from ui.warmup import warm_statistics
+from ui.warmup import preload_chart_scripts, warm_statistics
 
 PAGES = Path(__file__).parent / "app_pages"  # not "pages/": Streamlit would list that folder before sign-in
 # (file, title, icon, permission the page needs)
@@ -53,6 +53,7 @@ def run() -> None:
         pages = allowed_pages(user.role)
         if role_allows(user.role, "statistics"):
             warm_statistics()  # once per server: the first Statistics open is then served warm
+            preload_chart_scripts()  # once per browser session: the browser loads the charts' scripts meanwhile
     st.navigation(pages).run()
 
 

@@ -38,17 +38,25 @@ CHARTS = 5  # defect rate, areas, model vs inspector, backlog, throughput
 DRAWN = '[data-testid="stPlotlyChart"] .main-svg'
 
 
-def open_statistics(page) -> float:
-    """Users page -> Statistics; seconds until all charts are drawn."""
+def open_statistics(page, fetched: list | None = None) -> float:
+    """Users page -> Statistics; seconds until all charts are drawn. `fetched` gets the browser's script and style
+    downloads made during the open (name, ms from the click to its end, bytes), slowest first."""
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Users").click()
     page.get_by_role("heading", name="Users").wait_for()
     page.wait_for_function(f"document.querySelectorAll('{DRAWN}').length === 0")
+    clicked = page.evaluate("performance.now()")
     started = time.perf_counter()
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Statistics").click()
     page.wait_for_function(f"new Set([...document.querySelectorAll('{DRAWN}')].map("
                            f"e => e.closest('[data-testid=\"stPlotlyChart\"]'))).size >= {CHARTS}",
                            timeout=120_000)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    if fetched is not None:
+        fetched.extend(page.evaluate(
+            "t => performance.getEntriesByType('resource').filter(e => e.startTime >= t && "
+            "['script', 'link', 'css'].includes(e.initiatorType)).map(e => [e.name.split('/').pop(), "
+            "Math.round(e.responseEnd - t), e.encodedBodySize]).sort((a, b) => b[1] - a[1])", clicked))
+    return seconds
 
 
 def new_decision(log: ReviewLog, index: int) -> None:
@@ -74,7 +82,7 @@ def main() -> int:
         log = ReviewLog(env["STEELSCAN_DATABASE_URL"], env["STEELSCAN_IMAGE_STORE"])
         fill_reviewed_sheets(log, args.sheets)
         Accounts(env["STEELSCAN_DATABASE_URL"]).add_user("bench", PASSWORD, "admin", "benchmark")
-        cold, changed, unchanged = [], [], []
+        cold, changed, unchanged, fetched = [], [], [], []
         with streamlit_server(env, work / "server.log") as url, \
                 chromium_page(work / "profile", height=768, width=1366) as page:
             page.goto(f"{url}/users")
@@ -83,7 +91,7 @@ def main() -> int:
             page.get_by_role("button", name="Sign in").click()
             page.get_by_role("heading", name="Users").wait_for()
             time.sleep(args.settle)
-            cold.append(open_statistics(page))
+            cold.append(open_statistics(page, fetched))
             for run in range(args.runs):
                 new_decision(log, run)
                 changed.append(open_statistics(page))
@@ -104,6 +112,8 @@ def main() -> int:
     print(line(f"  cold (first open after start, {args.settle:g} s after signing in)", cold))
     print(line("  new decision before each open", changed))
     print(line("  unchanged log", unchanged))
+    print("  scripts and styles the browser fetched during the cold open (ms after the click, bytes): "
+          + (", ".join(f"{name} {ms} ms {size} B" for name, ms, size in fetched[:5]) or "none"))
     print(f"load average (1, 5, 15 min) at the end: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}")
     return 0
 
