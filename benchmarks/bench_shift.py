@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import sqlalchemy  # noqa: E402
 from bench_backends import cpu_description  # noqa: E402  (this folder: one CPU description for all benchmarks)
 from PIL import Image  # noqa: E402
 
@@ -73,9 +76,13 @@ def fresh_batch(page, log: ReviewLog) -> None:
     page.locator('[data-testid="stFileUploader"] input[type="file"]').wait_for(state="attached")
 
 
-def upload_seconds(page, log: ReviewLog, files: list[Path]) -> tuple[float, float]:
-    """(seconds until the verdict and Accept are on screen, seconds until the strip's picture is drawn too)."""
+def upload_seconds(page, log: ReviewLog, files: list[Path], settle: float = 0.0) -> tuple[float, float]:
+    """(seconds until the verdict and Accept are on screen, seconds until the strip's picture is drawn too).
+
+    `settle`: seconds between the reloaded page being ready and the upload (an inspector picking a file takes a
+    moment, while the browser is still loading and compiling the page's scripts; 0 uploads at once)."""
     fresh_batch(page, log)
+    time.sleep(settle)
     started = time.perf_counter()
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files([str(f) for f in files])
     page.wait_for_function(SHOWS, arg=files[0].name, timeout=600_000, polling=20)
@@ -103,9 +110,21 @@ def line(label: str, times: list[float], target: float) -> str:
             f"target <= {target:g} s")
 
 
+def engine_used(database_url: str) -> str:
+    """What ran the strips (as each verdict records it) and the engine's own time a strip, read from the log."""
+    with sqlalchemy.create_engine(database_url).connect() as connection:
+        rows = connection.execute(sqlalchemy.text("SELECT device, verdict, timings_ms FROM inferences")).all()
+    ran = Counter(f"{json.loads(v).get('backend', 'torch')} on {d}" for d, v, _ in rows)
+    totals = [sum(json.loads(t).values()) for _, _, t in rows]
+    return (f"engine: {', '.join(f'{n} strips by {k}' for k, n in ran.items())}; its own time a strip (timings_ms "
+            f"summed): median {statistics.median(totals) / 1000:.2f} s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="seconds to wait after each reload before uploading (default 0: at once)")
     args = parser.parse_args()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,12 +145,14 @@ def main() -> int:
             page.get_by_role("button", name="Sign in").click()
             page.get_by_role("heading", name="Inspect").wait_for()
             upload_seconds(page, log, singles[-1:])  # warm-up: the model set loads once per server process
-            one, one_drawn = zip(*[upload_seconds(page, log, [strip]) for strip in singles[:args.runs]], strict=True)
-            first = [upload_seconds(page, log, batch)[0] for _ in range(args.runs)]
+            one, one_drawn = zip(*[upload_seconds(page, log, [strip], args.settle) for strip in singles[:args.runs]],
+                                 strict=True)
+            first = [upload_seconds(page, log, batch, args.settle)[0] for _ in range(args.runs)]
             accept = accept_seconds(page, min(args.runs, 20))  # the last batch: 21 undecided sheets
+        ran = engine_used(env["STEELSCAN_DATABASE_URL"])
         log.close()
     load_after = os.getloadavg()
-    print(f"CPU: {cpu_description()}")
+    print(f"CPU: {cpu_description()}; each upload {args.settle:g} s after the page's reload")
     print(f"load average (1, 5, 15 min): before {', '.join(f'{v:.2f}' for v in load_before)}; "
           f"after {', '.join(f'{v:.2f}' for v in load_after)}")
     print(line("Accept -> next sheet shown", accept, 0.5))
@@ -140,6 +161,7 @@ def main() -> int:
           f"{', '.join(f'{t:.2f}' for t in one_drawn)}); the page is reloaded before each upload, so Plotly's "
           "script loads each time (on a working shift it is loaded once)")
     print(line("first result of a 21-strip batch", first, 3.0))
+    print(ran)
     return 0
 
 
