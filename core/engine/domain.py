@@ -155,6 +155,7 @@ def fit_domain(folder: str | Path, dataset, indices: Sequence[int] | None = None
     `steelscan models quantize` for a new INT8 export."""
     from core.engine.inference import Inspector
     from core.modelsets.devices import pick_device
+    from core.modelsets.export import EXPORTS_DIR, export_key
     from core.modelsets.modelset import CARD_FILE, load_model_set, read_card
 
     folder = Path(folder)
@@ -165,9 +166,9 @@ def fit_domain(folder: str | Path, dataset, indices: Sequence[int] | None = None
     exports = {key: {k: v for k, v in entry.items() if k != "domain"} for key, entry in model_set.card.exports.items()}
     model_set = replace(model_set, card=replace(model_set.card, domain={}, exports=exports))
     inspector = Inspector(model_set, torch_device, batch_size=batch_size, backend=backend, precision=precision)
-    run_by = f"{inspector.backend.name}-{inspector.backend.precision}"
+    run_by = export_key(inspector.backend.name, inspector.backend.precision)
     own = run_by in exports  # an export's features: its own domain
-    stats_file = f"exports/{run_by}/{DOMAIN_FILE}" if own else DOMAIN_FILE
+    stats_file = f"{EXPORTS_DIR}/{run_by}/{DOMAIN_FILE}" if own else DOMAIN_FILE
     features, sizes = [], []
     paths = [dataset.samples[i].image_path for i in indices]
     for done, (feature, size) in enumerate(inspector.embed_many(paths), start=1):

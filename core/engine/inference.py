@@ -27,6 +27,7 @@ from core.engine.domain import DomainModel, load_domain
 from core.engine.postprocess import apply_mask_rules, classes_called, find_regions
 from core.imaging.imageio import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from core.modelsets.devices import pick_device
+from core.modelsets.export import export_key
 from core.modelsets.fusion import fold_for_inference
 from core.modelsets.modelset import ModelSet, load_model_set
 from core.modelsets.preprocess import Normaliser
@@ -80,7 +81,7 @@ class Inspector:
         self.normaliser = Normaliser.from_card(self.card)
         # The domain fitted on the features this backend computes (an INT8 export's own), else the set's.
         self.domain: DomainModel | None = load_domain(model_set.folder, self.card,
-                                                      f"{self.backend.name}-{self.backend.precision}")
+                                                      export_key(self.backend.name, self.backend.precision))
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "auto", backend: str = "auto", **kwargs) -> Inspector:

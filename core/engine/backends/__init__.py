@@ -65,9 +65,9 @@ def open_backend(choice: str, model_set: ModelSet, device: torch.device, precisi
         from core.engine.backends.torch_backend import TorchBackend
 
         return TorchBackend(model_set, device, precision)
-    from core.modelsets.export import check_current, verify_export
+    from core.modelsets.export import check_current, export_key, verify_export
 
-    key = f"{name}-{export_precision}"
+    key = export_key(name, export_precision)
     paths = verify_export(model_set.folder, model_set.card, key)
     check_current(model_set.folder, model_set.card, key)
     if name == "onnx":
