@@ -22,7 +22,7 @@ GRADCAM_LOCK = threading.Lock()  # Grad-CAM hooks on a shared network: one expla
 
 
 @st.cache_resource(show_spinner="Loading the model set (once per server process)…", max_entries=4)
-def _inspector(folder: str, fingerprint: str, device: str, batch_size: int, max_pixels: int,
+def _inspector(folder: str, fingerprint: str, device: str, batch_size: int | str, max_pixels: int,
                precision: str, backend: str = "auto") -> Inspector:
     # `fingerprint` is only a cache key: new weights in the same folder load afresh.
     return Inspector.load(folder, device, batch_size=batch_size, max_pixels=max_pixels, precision=precision,

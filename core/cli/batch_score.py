@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from core.contract.errors import SteelScanError
-from core.contract.settings import load_settings
+from core.contract.settings import batch_size_arg, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--address", help="an existing Ray cluster (default: a local Ray instance)")
     parser.add_argument("--workers", type=int, default=2, help="Ray actors, one CPU each")
     parser.add_argument("--model-set", default=settings.model_set, help="name under models/ or a folder")
-    parser.add_argument("--batch-size", type=int, default=settings.batch_size)
+    parser.add_argument("--batch-size", type=batch_size_arg, default=settings.batch_size,
+                        help="images a batch: auto (1 on a CPU, 8 on a GPU) or a number")
     parser.add_argument("--record", action="store_true", help="also record the verdicts in the review log")
     args = parser.parse_args(argv)
 
@@ -43,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         if not paths:
             raise SteelScanError(args.folder, "holds no JPEG/PNG/BMP/TIFF image", "give a folder of images")
         start = time.perf_counter()
-        common = dict(device=settings.device, batch_size=args.batch_size, max_pixels=settings.max_pixels,
+        from core.modelsets.devices import pick_batch_size, pick_device
+
+        # Ray cuts the folder into blocks of one batch each, so "auto" becomes a number here.
+        batch_size = pick_batch_size(args.batch_size, pick_device(settings.device))
+        common = dict(device=settings.device, batch_size=batch_size, max_pixels=settings.max_pixels,
                       precision=settings.precision)
         if args.engine == "ray":
             frame = score_ray(model_set, paths, workers=args.workers, address=args.address, **common)

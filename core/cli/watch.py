@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 from core.contract.errors import SteelScanError
-from core.contract.settings import load_settings
+from core.contract.settings import batch_size_arg, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="steelscan watch", description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="*", type=Path, help="default: the watch_folders setting")
     parser.add_argument("--pattern", action="append", help=f"file name pattern (default {settings.watch_patterns})")
-    parser.add_argument("--batch-size", type=int, default=settings.batch_size)
+    parser.add_argument("--batch-size", type=batch_size_arg, default=settings.batch_size,
+                        help="images a batch: auto (1 on a CPU, 8 on a GPU) or a number")
     parser.add_argument("--polling", action="store_true", help="poll file sizes (network shares without events)")
     parser.add_argument("--settle", type=float, default=2.0,
                         help="seconds a file's size must stay unchanged when no close/rename event says it is done")
@@ -46,19 +47,22 @@ def main(argv: list[str] | None = None) -> int:
     if not folders:
         print("error: no folder to watch — name folders, or set watch_folders (under image_roots)", file=sys.stderr)
         return 2
-    options = WatchOptions(folders, args.pattern or settings.watch_patterns,
-                           batch_size=args.batch_size, settle_s=args.settle, polling=args.polling,
-                           max_backlog=args.max_backlog)
-    if args.name:
-        options.name = args.name
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
         log = ReviewLog.from_settings(settings)
-        engine = ActiveEngine(log, settings, model_set=args.model_set)
+        engine = ActiveEngine(log, settings.model_copy(update={"batch_size": args.batch_size}),
+                              model_set=args.model_set)
+        inspector = engine.current()  # a broken model set stops here, with its one-line reason
+        # A step takes at least one engine batch of files off the backlog; each verdict is recorded as it
+        # comes, so a step of 8 on a CPU (engine batch 1) delays none of them and checks the backlog less often.
+        options = WatchOptions(folders, args.pattern or settings.watch_patterns,
+                               batch_size=max(8, inspector.batch_size), settle_s=args.settle, polling=args.polling,
+                               max_backlog=args.max_backlog)
+        if args.name:
+            options.name = args.name
         watcher = Watcher(options, engine, log, settings.uncertainty_band)
-        engine.current()  # a broken model set stops here, with its one-line reason
         print(f"watching {', '.join(map(str, options.folders))} for {' '.join(options.patterns)} "
               f"({'polling' if options.polling else 'events'}); Ctrl-C stops", file=sys.stderr, flush=True)
         watcher.run(stop)

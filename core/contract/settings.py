@@ -5,6 +5,7 @@ Validated by pydantic-settings: a wrong value stops with one line naming the set
 
 from __future__ import annotations
 
+import argparse
 import os
 import tomllib
 from pathlib import Path
@@ -32,7 +33,9 @@ class Settings(BaseSettings):
     # the accuracy gate and precision is auto), else its ONNX export, else torch. See core.engine.backends.
     backend: Literal["auto", "torch", "onnx", "openvino"] = "auto"
     max_pixels: int = Field(40_000_000, gt=0)
-    batch_size: int = Field(8, ge=1, le=256)
+    # Images run as one batch. auto: 1 on a CPU (each verdict as soon as it is ready, and no slower a strip),
+    # 8 on a GPU (core.modelsets.devices.pick_batch_size)
+    batch_size: int | Literal["auto"] = "auto"
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'steelscan.db'}"
     image_store: Path = PROJECT_ROOT / "var" / "images"
     # The secret that signs sign-in cookies (made once, mode 0600); unset: session.key beside the image store.
@@ -50,6 +53,11 @@ class Settings(BaseSettings):
     @property
     def session_secret_path(self) -> Path:
         return self.session_secret_file or self.image_store.parent / "session.key"
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _auto_or_size(cls, value: Any) -> Any:
+        return parse_batch_size(value, ValueError)
 
     @field_validator("watch_folders", "watch_patterns", mode="before")
     @classmethod
@@ -132,3 +140,22 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         names = sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]})
         fix = "correct " + ", ".join(f"{n} (or {ENV_PREFIX}{n.upper()})" for n in names) if names else "fix it"
         raise SteelScanError(where, "; ".join(_describe(e) for e in exc.errors()), fix) from None
+
+
+
+def parse_batch_size(value: Any, error: type[Exception]) -> int | str:
+    """'auto' or a whole number from 1 to 256 (a setting, a variable's text or a --batch-size argument)."""
+    if value == "auto":
+        return value
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = 0
+    if isinstance(value, bool) or not 1 <= size <= 256 or (isinstance(value, float) and value != size):
+        raise error(f"{value!r} is not auto or a whole number from 1 to 256")
+    return size
+
+
+def batch_size_arg(text: str) -> int | str:
+    """argparse type for --batch-size."""
+    return parse_batch_size(text, argparse.ArgumentTypeError)

@@ -142,7 +142,7 @@ def class_counts(dataset, indices: Sequence[int]) -> dict[str, int]:
 
 
 def fit_domain(folder: str | Path, dataset, indices: Sequence[int] | None = None, *, device: str = "auto",
-               batch_size: int = 4, percentile: float = 99.0, split: str = "train", note: str = "",
+               batch_size: int | str = 4, percentile: float = 99.0, split: str = "train", note: str = "",
                progress: Callable[[int, int], None] | None = None, backend: str = "torch",
                precision: str = "auto", data_label: str = ""):
     """Fit the training domain of the model set in `folder` on dataset.samples[indices] (the

@@ -26,7 +26,7 @@ from core.engine.backends import Backend, open_backend
 from core.engine.domain import DomainModel, load_domain
 from core.engine.postprocess import apply_mask_rules, classes_called, find_regions
 from core.imaging.imageio import DEFAULT_MAX_PIXELS, LoadedImage, load_image
-from core.modelsets.devices import pick_device
+from core.modelsets.devices import pick_batch_size, pick_device
 from core.modelsets.export import export_key
 from core.modelsets.fusion import fold_for_inference
 from core.modelsets.modelset import ModelSet, load_model_set
@@ -63,7 +63,7 @@ class Inspector:
         self,
         model_set: ModelSet,
         device: torch.device | None = None,
-        batch_size: int = 4,
+        batch_size: int | str = "auto",
         max_pixels: int = DEFAULT_MAX_PIXELS,
         precision: str = "auto",
         backend: str | Backend = "torch",
@@ -71,7 +71,7 @@ class Inspector:
         self.model_set = model_set
         self.card = model_set.card
         self.device = device or next(model_set.classifier.parameters()).device
-        self.batch_size = max(1, batch_size)
+        self.batch_size = pick_batch_size(batch_size, self.device)
         self.max_pixels = max_pixels
         self.precision = precision
         # A Backend instance is shared as it is (an Inspector with changed thresholds reuses the loaded graphs).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from core.contract.errors import SteelScanError
+from core.contract.settings import parse_batch_size
 
 CHOICES = ("auto", "cpu", "cuda", "mps")
 
@@ -21,6 +22,22 @@ def pick_device(preference: str = "auto") -> torch.device:
     if preference == "mps" and not mps:
         raise SteelScanError("device", "MPS was asked for but is not available", "use --device cpu or auto")
     return torch.device(preference)
+
+
+# How many images the engine runs as one batch when batch_size is "auto". On a CPU one at a time: batching
+# makes a CPU no faster a strip and makes every verdict wait for the whole batch (benchmarks/bench_batch_size.py,
+# 2-core AMD EPYC, AVX2 only, 24 strips: OpenVINO INT8 0.54 s a strip and the first verdict after 0.63 s at 1,
+# 0.71 s and 7.2 s at 8; torch fp32 0.82 s / 1.1 s at 1, 1.11 s / 9.4 s at 8). On a GPU batches fill the device.
+AUTO_BATCH = {"cpu": 1, "cuda": 8, "mps": 8}
+
+
+def pick_batch_size(setting: int | str, device: torch.device) -> int:
+    """The engine's batch size: a number as given, "auto" by device (AUTO_BATCH)."""
+    try:
+        size = parse_batch_size(setting, ValueError)
+    except ValueError as exc:
+        raise SteelScanError("batch size", str(exc), "use auto (1 on a CPU, 8 on a GPU) or a number") from None
+    return AUTO_BATCH.get(device.type, 1) if size == "auto" else int(size)
 
 
 PRECISIONS = ("auto", "fp32")

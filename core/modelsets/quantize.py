@@ -137,7 +137,7 @@ def calibrate(model_set: ModelSet, fp32_paths: dict[str, Path], dataset: Dataset
 
 
 def quantize_model_set(folder: str | Path, calibration: str | Path, validation: str | Path | None = None,
-                       samples: int = 64, report_splits: tuple[str, ...] = (), batch_size: int = 4,
+                       samples: int = 64, report_splits: tuple[str, ...] = (), batch_size: int | str = 4,
                        log: Callable[[str], None] = print, limits: dict = GATE) -> QuantizeResult:
     from core.engine.backends.openvino_backend import OpenVinoBackend
     from core.engine.inference import Inspector

@@ -18,6 +18,7 @@ def test_defaults_point_inside_the_project(tmp_path):
     settings = load_settings(tmp_path / "absent.toml", environ={})
     assert settings.models_dir == PROJECT_ROOT / "models" and (PROJECT_ROOT / "app.py").is_file()
     assert (settings.device, settings.precision, settings.uncertainty_band) == ("auto", "auto", 0.15)
+    assert settings.batch_size == "auto"  # 1 on a CPU, 8 on a GPU: core.modelsets.devices.pick_batch_size
 
 
 def test_file_values_are_typed_and_variables_win(tmp_path):
@@ -32,7 +33,7 @@ def test_file_values_are_typed_and_variables_win(tmp_path):
     ("STEELSCAN_PRECISION", "int4", ["precision='int4'", "'auto' or 'fp32'"]),
     ("STEELSCAN_TIMEZONE", "Mars/Base", ["unknown time zone 'Mars/Base'", "IANA"]),
     ("STEELSCAN_UNCERTAINTY_BAND", "0.9", ["uncertainty_band='0.9'", "less than or equal to 0.5"]),
-    ("STEELSCAN_BATCH_SIZE", "none", ["batch_size='none'", "valid integer"]),
+    ("STEELSCAN_BATCH_SIZE", "none", ["batch_size='none'", "not auto or a whole number from 1 to 256"]),
 ])
 def test_a_wrong_variable_names_the_setting_and_what_is_valid(tmp_path, variable, value, words):
     with pytest.raises(SteelScanError) as caught:
