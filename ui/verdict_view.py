@@ -146,30 +146,43 @@ def regions_ui(verdict: Verdict, inspector: Inspector | None, key: str) -> None:
 
 def verdict_details(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None, log: ReviewLog,
                     key: str) -> None:
-    """Below the decision: what an inspector reads only when the picture is not enough."""
-    tabs = st.tabs(["Probabilities", "Regions", "Grad-CAM", "History", "Model"])
-    with tabs[0]:
-        st.dataframe(probability_table(verdict), hide_index=True, column_config={
-            "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0,
-                                                           format="%.3f"),
-            "distance": st.column_config.NumberColumn(
-                "distance", help="how far the probability is from the class threshold: small = uncertain")})
-    with tabs[1]:
-        regions_ui(verdict, inspector, key)
-    with tabs[2]:
-        gradcam_ui(verdict, pixels, inspector, key)
-    with tabs[3]:
-        reviews = log.reviews_of(verdict.image_sha256)
-        if reviews:
-            st.dataframe(history_table(reviews), hide_index=True)
-        else:
-            st.caption("Nobody has decided this sheet yet.")
-    with tabs[4]:
-        timings = " · ".join(f"{k} {v:.0f} ms" for k, v in verdict.timings_ms.items())
-        st.caption(f"Model set {verdict.model_set} {verdict.model_version} ({verdict.model_fingerprint}) on "
-                   f"{verdict.device} · inspected {verdict.created_at} · {timings}")
-        if verdict.ood_score is not None and not verdict.out_of_domain:
-            st.caption(domain_message(verdict.ood_score, False))
+    """Below the decision: what an inspector reads only when the picture is not enough.
+
+    Only the open tab is drawn (a tab switch reruns the screen): every sheet shown would otherwise build and send
+    the regions and history tables and the Grad-CAM controls too, and the browser, on the same CPU as the engine
+    by the line, would draw them hidden before the inspector can act."""
+    tabs = st.tabs(["Probabilities", "Regions", "Grad-CAM", "History", "Model"], key=f"details-tabs-{key}",
+                   on_change="rerun")
+    if tabs[0].open:
+        with tabs[0]:
+            _probabilities(verdict)
+    if tabs[1].open:
+        with tabs[1]:
+            regions_ui(verdict, inspector, key)
+    if tabs[2].open:
+        with tabs[2]:
+            gradcam_ui(verdict, pixels, inspector, key)
+    if tabs[3].open:
+        with tabs[3]:
+            reviews = log.reviews_of(verdict.image_sha256)
+            if reviews:
+                st.dataframe(history_table(reviews), hide_index=True)
+            else:
+                st.caption("Nobody has decided this sheet yet.")
+    if tabs[4].open:
+        with tabs[4]:
+            timings = " · ".join(f"{k} {v:.0f} ms" for k, v in verdict.timings_ms.items())
+            st.caption(f"Model set {verdict.model_set} {verdict.model_version} ({verdict.model_fingerprint}) on "
+                       f"{verdict.device} · inspected {verdict.created_at} · {timings}")
+
+
+def _probabilities(verdict: Verdict) -> None:
+    st.dataframe(probability_table(verdict), hide_index=True, column_config={
+        "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0, format="%.3f"),
+        "distance": st.column_config.NumberColumn(
+            "distance", help="how far the probability is from the class threshold: small = uncertain")})
+    if verdict.ood_score is not None and not verdict.out_of_domain:  # out of domain: a warning above the picture
+        st.caption(domain_message(verdict.ood_score, False))
 
 
 __all__ = ["verdict_badge", "verdict_details", "verdict_notes", "verdict_picture"]
