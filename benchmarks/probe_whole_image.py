@@ -65,7 +65,7 @@ class ResNetProbe(nn.Module):
 
 def whole_images(dataset, indices, size: int) -> tuple[np.ndarray, np.ndarray]:
     pixels, labels = [], []
-    for index in indices:
+    for index in indices:  # labels from the masks: an image is defective when any mask pixel is set
         sample = dataset.samples[index]
         image = np.asarray(Image.open(sample.image_path).convert("L"), np.float32) / 255.0
         image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
@@ -83,12 +83,26 @@ def scores_of(net: nn.Module, pixels: np.ndarray) -> np.ndarray:
     return out
 
 
-def figures(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+def threshold_3pct(scores: np.ndarray, labels: np.ndarray) -> float:
     clean = np.sort(scores[~labels])[::-1]
-    threshold = clean[int(0.03 * len(clean))]  # at most 3% of clean images score above it
+    return float(clean[int(0.03 * len(clean))])  # at most 3% of clean images score above it
+
+
+def figures(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     return {"ap": round(float(average_precision_score(labels, scores)), 3),
             "roc_auc": round(float(roc_auc_score(labels, scores)), 3),
-            "recall_at_3pct_false_alarms": round(float((scores[labels] > threshold).mean()), 3)}
+            "recall_at_3pct_false_alarms": round(float((scores[labels] > threshold_3pct(scores, labels)).mean()), 3)}
+
+
+def recall_per_class(dataset, indices, scores: np.ndarray, labels: np.ndarray) -> dict[str, str]:
+    """Found / defective images of each class at the <= 3% false-alarm threshold."""
+    threshold, found = threshold_3pct(scores, labels), {}
+    for index, score, defective in zip(indices, scores, labels, strict=True):
+        if defective:
+            for label in dataset.samples[index].labels:
+                hit, total = found.get(dataset.class_names[label], (0, 0))
+                found[dataset.class_names[label]] = (hit + int(score > threshold), total + 1)
+    return {name: f"{hit}/{total}" for name, (hit, total) in sorted(found.items())}
 
 
 def main() -> None:
@@ -102,6 +116,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--every", type=int, default=250, help="steps between validation reports")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-defective", type=int, help="keep only N defective training images (learning curve)")
     args = parser.parse_args()
     print(cpu_description(), flush=True)
     torch.manual_seed(args.seed)
@@ -112,6 +127,8 @@ def main() -> None:
     val_x, val_y = whole_images(dataset, split.val, args.size)
     hold_x, hold_y = whole_images(dataset, split.holdout, args.size)
     positive, negative = np.flatnonzero(train_y), np.flatnonzero(~train_y)
+    if args.train_defective is not None:  # a seeded subset; validation and hold-out unchanged
+        positive = np.sort(np.random.default_rng(args.seed).choice(positive, args.train_defective, replace=False))
     print(f"train {len(train_y)} ({len(positive)} defective), validation {len(val_y)} ({val_y.sum()}), "
           f"hold-out {len(hold_y)} ({hold_y.sum()})", flush=True)
     net = SmallNet(args.width) if args.arch == "small" else ResNetProbe()
@@ -138,8 +155,10 @@ def main() -> None:
         if step % args.every == 0 or step == args.steps:
             print(f"step {step} ({time.perf_counter() - start:.0f} s, loss {loss.item():.3f}): validation "
                   f"{figures(scores_of(net, val_x), val_y)}", flush=True)
+    hold_scores = scores_of(net, hold_x)
     print(f"hold-out after {args.steps} steps, {(time.perf_counter() - start) / 60:.1f} min: "
-          f"{figures(scores_of(net, hold_x), hold_y)}", flush=True)
+          f"{figures(hold_scores, hold_y)}; found per class at <= 3% false alarms: "
+          f"{recall_per_class(dataset, split.holdout, hold_scores, hold_y)}", flush=True)
 
 
 if __name__ == "__main__":
