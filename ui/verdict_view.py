@@ -153,27 +153,27 @@ def verdict_details(verdict: Verdict, pixels: np.ndarray, inspector: Inspector |
     by the line, would draw them hidden before the inspector can act."""
     tabs = st.tabs(["Probabilities", "Regions", "Grad-CAM", "History", "Model"], key=f"details-tabs-{key}",
                    on_change="rerun")
-    if tabs[0].open:
-        with tabs[0]:
-            _probabilities(verdict)
-    if tabs[1].open:
-        with tabs[1]:
-            regions_ui(verdict, inspector, key)
-    if tabs[2].open:
-        with tabs[2]:
-            gradcam_ui(verdict, pixels, inspector, key)
-    if tabs[3].open:
-        with tabs[3]:
-            reviews = log.reviews_of(verdict.image_sha256)
-            if reviews:
-                st.dataframe(history_table(reviews), hide_index=True)
-            else:
-                st.caption("Nobody has decided this sheet yet.")
-    if tabs[4].open:
-        with tabs[4]:
-            timings = " · ".join(f"{k} {v:.0f} ms" for k, v in verdict.timings_ms.items())
-            st.caption(f"Model set {verdict.model_set} {verdict.model_version} ({verdict.model_fingerprint}) on "
-                       f"{verdict.device} · inspected {verdict.created_at} · {timings}")
+    draws = (lambda: _probabilities(verdict), lambda: regions_ui(verdict, inspector, key),
+             lambda: gradcam_ui(verdict, pixels, inspector, key), lambda: _history(log, verdict),
+             lambda: _made_by(verdict))
+    for tab, draw in zip(tabs, draws, strict=True):
+        if tab.open:
+            with tab:
+                draw()
+
+
+def _history(log: ReviewLog, verdict: Verdict) -> None:
+    reviews = log.reviews_of(verdict.image_sha256)
+    if reviews:
+        st.dataframe(history_table(reviews), hide_index=True)
+    else:
+        st.caption("Nobody has decided this sheet yet.")
+
+
+def _made_by(verdict: Verdict) -> None:
+    timings = " · ".join(f"{k} {v:.0f} ms" for k, v in verdict.timings_ms.items())
+    st.caption(f"Model set {verdict.model_set} {verdict.model_version} ({verdict.model_fingerprint}) on "
+               f"{verdict.device} · inspected {verdict.created_at} · {timings}")
 
 
 def _probabilities(verdict: Verdict) -> None:

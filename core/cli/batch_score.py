@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from core.contract.errors import SteelScanError
-from core.contract.settings import batch_size_arg, load_settings
+from core.contract.settings import BATCH_SIZE_HELP, batch_size_arg, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,8 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--address", help="an existing Ray cluster (default: a local Ray instance)")
     parser.add_argument("--workers", type=int, default=2, help="Ray actors, one CPU each")
     parser.add_argument("--model-set", default=settings.model_set, help="name under models/ or a folder")
-    parser.add_argument("--batch-size", type=batch_size_arg, default=settings.batch_size,
-                        help="images a batch: auto (1 on a CPU, 8 on a GPU) or a number")
+    parser.add_argument("--batch-size", type=batch_size_arg, default=settings.batch_size, help=BATCH_SIZE_HELP)
     parser.add_argument("--record", action="store_true", help="also record the verdicts in the review log")
     args = parser.parse_args(argv)
 

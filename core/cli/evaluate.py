@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from core.contract.errors import SteelScanError
-from core.contract.settings import batch_size_arg
+from core.contract.settings import BATCH_SIZE_HELP, batch_size_arg
 from core.evaluation.evaluate import run
 
 
@@ -25,8 +25,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="holdout/val: rebuild the split recorded in the model card")
     parser.add_argument("--out", type=Path, help="report folder (default reports/<set>__<data>__<split>)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    parser.add_argument("--batch-size", type=batch_size_arg, default="auto",
-                        help="images a batch: auto (1 on a CPU, 8 on a GPU) or a number")
+    parser.add_argument("--batch-size", type=batch_size_arg, default="auto", help=BATCH_SIZE_HELP)
     parser.add_argument("--limit", type=int, help="evaluate N evenly spaced images only")
     parser.add_argument("--no-glare", action="store_true", help="skip the brightened/darkened robustness check")
     parser.add_argument("--glare-limit", type=int, help="run the glare check on the first N images only")

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from core.contract.errors import SteelScanError
-from core.contract.settings import batch_size_arg, load_settings
+from core.contract.settings import BATCH_SIZE_HELP, batch_size_arg, load_settings
 
 
 def _log(message: str) -> None:
@@ -68,8 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     p_quant.add_argument("--samples", type=int, default=64, help="calibration images (evenly spaced)")
     p_quant.add_argument("--report-split", nargs="*", default=[], choices=["holdout", "train"],
                          help="also report INT8 vs fp32 on these splits (not gated)")
-    p_quant.add_argument("--batch-size", type=batch_size_arg, default=settings.batch_size,
-                         help="images a batch: auto (1 on a CPU, 8 on a GPU) or a number")
+    p_quant.add_argument("--batch-size", type=batch_size_arg, default=settings.batch_size, help=BATCH_SIZE_HELP)
     args = parser.parse_args(argv)
     from core.cli.predict import resolve_model_set
 

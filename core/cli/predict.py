@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from core.contract.errors import ImageError, SteelScanError
-from core.contract.settings import batch_size_arg, load_settings
+from core.contract.settings import BATCH_SIZE_HELP, batch_size_arg, load_settings
 from core.engine.inference import Inspector
 from core.imaging.imageio import is_image_path, save_image
 from core.imaging.render import render_verdict
@@ -65,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                              "ONNX export, else torch")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--overlay-dir", type=Path, help="write <image>.overlay.png pictures here")
-    parser.add_argument("--batch-size", type=batch_size_arg, default=settings.batch_size,
-                        help="images a batch: auto (1 on a CPU, 8 on a GPU) or a number")
+    parser.add_argument("--batch-size", type=batch_size_arg, default=settings.batch_size, help=BATCH_SIZE_HELP)
     parser.add_argument("--list", action="store_true", help="list installed model sets and exit")
     args = parser.parse_args(argv)
     if args.list:

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 from core.contract.errors import SteelScanError
-from core.contract.settings import batch_size_arg, load_settings
+from core.contract.settings import BATCH_SIZE_HELP, batch_size_arg, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="steelscan watch", description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="*", type=Path, help="default: the watch_folders setting")
     parser.add_argument("--pattern", action="append", help=f"file name pattern (default {settings.watch_patterns})")
-    parser.add_argument("--batch-size", type=batch_size_arg, default=settings.batch_size,
-                        help="images a batch: auto (1 on a CPU, 8 on a GPU) or a number")
+    parser.add_argument("--batch-size", type=batch_size_arg, default=settings.batch_size, help=BATCH_SIZE_HELP)
     parser.add_argument("--polling", action="store_true", help="poll file sizes (network shares without events)")
     parser.add_argument("--settle", type=float, default=2.0,
                         help="seconds a file's size must stay unchanged when no close/rename event says it is done")

@@ -142,7 +142,6 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         raise SteelScanError(where, "; ".join(_describe(e) for e in exc.errors()), fix) from None
 
 
-
 def parse_batch_size(value: Any, error: type[Exception]) -> int | str:
     """'auto' or a whole number from 1 to 256 (a setting, a variable's text or a --batch-size argument)."""
     if value == "auto":
@@ -154,6 +153,9 @@ def parse_batch_size(value: Any, error: type[Exception]) -> int | str:
     if isinstance(value, bool) or not 1 <= size <= 256 or (isinstance(value, float) and value != size):
         raise error(f"{value!r} is not auto or a whole number from 1 to 256")
     return size
+
+
+BATCH_SIZE_HELP = "images a batch: auto (1 on a CPU, 8 on a GPU) or a number"
 
 
 def batch_size_arg(text: str) -> int | str:

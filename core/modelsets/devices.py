@@ -37,7 +37,7 @@ def pick_batch_size(setting: int | str, device: torch.device) -> int:
         size = parse_batch_size(setting, ValueError)
     except ValueError as exc:
         raise SteelScanError("batch size", str(exc), "use auto (1 on a CPU, 8 on a GPU) or a number") from None
-    return AUTO_BATCH.get(device.type, 1) if size == "auto" else int(size)
+    return AUTO_BATCH.get(device.type, 1) if size == "auto" else size
 
 
 PRECISIONS = ("auto", "fp32")
