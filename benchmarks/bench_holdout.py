@@ -10,7 +10,9 @@ Runs the engine (core.engine.inference.Inspector) over the split rebuilt from th
   own ROC curve, so an upper bound for a threshold fixed beforehand);
 - recall and false alarms of the engine's own decision (the card's tuned thresholds + min areas);
 - Dice on defective images: the engine's masks (all classes merged) against the true masks, per
-  image, averaged; an image the engine calls clean has no mask and scores 0.
+  image, averaged; an image the engine calls clean has no mask and scores 0;
+- image-level AP and ROC-AUC scored by the masks instead: each image's strongest pixel probability of
+  the U-Net run on every image (no gating), 5x5-averaged so one hot pixel does not decide.
 Written because `steelscan evaluate` on this branch reports per-class figures but no image-level AP.
 """
 
@@ -22,6 +24,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,7 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.datasets import open_dataset  # noqa: E402
 from core.engine.inference import Inspector  # noqa: E402
 from core.evaluation.evaluate import select_indices  # noqa: E402
+from core.imaging.imageio import load_image  # noqa: E402
 from core.modelsets.modelset import read_card  # noqa: E402
+from core.modelsets.preprocess import Normaliser  # noqa: E402
+from core.training.loops import whole_image_outputs  # noqa: E402
 
 MAX_FALSE_ALARMS = 0.03
 
@@ -51,10 +58,17 @@ def measure(model_set: Path, data: Path, split: str) -> dict:
     indices = select_indices(dataset, split, card.training)
     inspector = Inspector.load(model_set, "cpu", batch_size=1)
     paths = [dataset.samples[i].image_path for i in indices]
-    scores, called, dices, defective = [], [], [], []
+    scores, called, dices, defective, mask_scores = [], [], [], [], []
+    networks = inspector.model_set
+    normaliser = Normaliser.from_card(card)
     for index, verdict in zip(indices, inspector.inspect_many(paths), strict=True):
         sample = dataset.samples[index]
         scores.append(max(verdict.probabilities))
+        _, pixel_probs = whole_image_outputs(networks.classifier, networks.segmenter, card.shared_encoder,
+                                             load_image(sample.image_path).pixels, normaliser, torch.device("cpu"),
+                                             card.task, amp=False)
+        smoothed = F.avg_pool2d(torch.from_numpy(pixel_probs)[None], 5, 1, 2)[0]
+        mask_scores.append(float(smoothed.max()))
         called.append(verdict.defective)
         defective.append(bool(sample.labels))
         if sample.labels:
@@ -69,6 +83,9 @@ def measure(model_set: Path, data: Path, split: str) -> dict:
         "recall_at_3pct_false_alarms": round(recall_at_false_alarms(y, s), 4),
         "engine_recall": round(float(c[y].mean()), 4), "engine_false_alarm_rate": round(float(c[~y].mean()), 4),
         "dice_defective_images": round(float(np.mean(dices)), 4),
+        "image_ap_by_mask": round(float(average_precision_score(y, mask_scores)), 4),
+        "image_roc_auc_by_mask": round(float(roc_auc_score(y, mask_scores)), 4),
+        "recall_at_3pct_false_alarms_by_mask": round(recall_at_false_alarms(y, np.array(mask_scores)), 4),
         "trainer": card.training.get("trainer"), "arch": card.classifier_architecture,
         "train_images": card.training.get("split_sizes", {}).get("train"),
         "train_defective_limit": card.training.get("train_defective_limit"),

@@ -29,6 +29,20 @@ def share(text: str) -> float:
     return value
 
 
+def input_size(text: str) -> str:
+    """'auto', 'native', or N / HxW with each side a multiple of 32 in 32..4096 (the U-Net halves it five times)."""
+    if text in ("auto", "native"):
+        return text
+    try:
+        sides = [int(part) for part in text.lower().split("x")]
+    except ValueError:
+        sides = []
+    if not 1 <= len(sides) <= 2 or not all(32 <= v <= 4096 and v % 32 == 0 for v in sides):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an input size: give native, N or HxW with multiples of 32 "
+                                         "(e.g. 224 or 256x512)")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="steelscan train", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -40,22 +54,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="model set name (default: the --out folder's name)")
     p.add_argument("--version", default="1.0.0")
     p.add_argument("--description", default="")
-    p.add_argument("--arch", default="resnet50", choices=CLASSIFIER_ARCHITECTURES)
+    p.add_argument("--arch", default="auto", choices=["auto", *CLASSIFIER_ARCHITECTURES],
+                   help="classifier / U-Net encoder; auto = resnet-slim for whole images (a plant's own photographs "
+                        "with pixel masks), resnet50 otherwise (strips, box-only data)")
     p.add_argument("--pretrained", help="torchvision checkpoint path, or 'hub' for the torch hub cache")
     p.add_argument("--pooling", default="auto", choices=["auto", *CLASSIFIER_POOLINGS],
                    help="classifier pooling: 'peak' scores each class at its strongest position (strips trained "
-                        "on crops), 'avg' averages the feature map; auto = peak for multi-label strips, else avg")
-    p.add_argument("--normalisation", default="fixed", choices=NORMALISATIONS,
+                        "on crops, whole images), 'avg' averages the feature map; auto = peak for whole images and "
+                        "multi-label strips, else avg")
+    p.add_argument("--normalisation", default="auto", choices=["auto", *NORMALISATIONS],
                    help="input scaling: the card's fixed mean/std, or each image to zero mean and unit variance "
-                        "(exposure changes then give the same input)")
+                        "(exposure changes then give the same input); auto = per-image for whole images, else fixed")
+    p.add_argument("--input-size", default="auto", type=input_size, metavar="auto|native|N|HxW",
+                   help="joint: the size every image is resized to for the networks (N or HxW, multiples of 32; "
+                        "inspection resizes the same way and masks are resized back); native: each image as it is; "
+                        "auto = about 224x224 with the images' aspect for photographs with pixel masks, native "
+                        "for strips and the staged trainer")
     p.add_argument("--encoder-source", default="classifier", choices=["classifier", "own"],
                    help="U-Net encoder: the classifier's frozen backbone, or its own (initialised from it)")
     p.add_argument("--trainer", default="auto", choices=["auto", "joint", "staged"],
                    help="joint: backbone, U-Net decoder and head learn together from the pixel masks and the labels "
                         "(core.training.joint); staged: classifier first, then the decoder on its frozen backbone; "
-                        "auto = staged (joint is experimental: README, Training from pixel masks)")
+                        "auto = joint on whole images for photographs with pixel masks, staged for long strips and "
+                        "box-only data (README, Train on your own images)")
     p.add_argument("--steps", type=int,
-                   help="joint: optimiser steps (default: 2 per training image, at least 400, at most 4000)")
+                   help="joint: optimiser steps (default: 2 per training image, at least 400, at most 1500 for whole "
+                        "images and 4000 for crops)")
     p.add_argument("--defect-bias", type=float, default=0.6,
                    help="joint: share of crops centred on a defect (the rest anywhere: clean surface)")
     p.add_argument("--clean-share", type=share,
@@ -65,13 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-defective", type=int, metavar="N",
                    help="keep only N defective training images (learning curves; validation and hold-out unchanged)")
     p.add_argument("--seg-weight", type=float, default=1.0, help="joint: weight of the segmentation loss")
+    p.add_argument("--image-weight", type=float, default=0.0,
+                   help="joint, multi-label: weight of an image-level loss on the strongest class (any defect vs "
+                        "clean)")
     p.add_argument("--epochs", type=int, default=12, help="staged: classifier epochs")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--crop", default="128", help="training crop, N or HxW (strips: native scale)")
     p.add_argument("--crops-per-image", type=float, default=1.0, help="crops drawn per training image per epoch")
     p.add_argument("--zoom", type=float, nargs=2, default=(0.85, 1.25), help="patch crops: scale range (1 = native)")
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--weight-decay", type=float,
+                   help="AdamW weight decay (default: 5e-4 for whole images, 0.05 otherwise)")
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--seg-epochs", type=int, default=3, help="staged: decoder epochs")
     p.add_argument("--seg-crop", help="segmenter crop (default: --crop)")

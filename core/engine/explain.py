@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 from pytorch_grad_cam import GradCAM
@@ -60,4 +61,6 @@ def explain(inspector: Inspector, image: ImageSource, class_name: str) -> Explan
             heatmap = cam(input_tensor=x, targets=[ClassifierOutputTarget(index)])[0]
             logits = cam.outputs.detach().float()
     probs = torch.softmax(logits, 1) if card.task == "single-label" else torch.sigmoid(logits)
+    if heatmap.shape != (loaded.height, loaded.width):  # the networks saw the image resized (card input_size)
+        heatmap = cv2.resize(heatmap, (loaded.width, loaded.height), interpolation=cv2.INTER_LINEAR)
     return Explanation(class_name, float(probs[0, index]), heatmap.astype(np.float32))

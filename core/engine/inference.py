@@ -151,7 +151,8 @@ class Inspector:
             t2 = time.perf_counter()
             called = [classes_called(self.card, p) for p in probs]
             to_segment = [i for i in range(count) if called[i].any()]
-            pixel_probs = self._segment(x, state, to_segment) if to_segment else {}
+            shape = (images[0].height, images[0].width)  # a batch holds images of one size (_collect)
+            pixel_probs = self._segment(x, state, to_segment, shape) if to_segment else {}
             t3 = time.perf_counter()
         verdicts = []
         for i, image in enumerate(images):
@@ -187,8 +188,9 @@ class Inspector:
         batch = torch.from_numpy(np.stack(pixels)).to(self.device, non_blocking=True).permute(0, 3, 1, 2)
         return self.normaliser(batch.float())
 
-    def _segment(self, x: torch.Tensor, state, indices: list[int]) -> dict[int, np.ndarray]:
-        probs = torch.sigmoid(self.backend.segment(x, state, indices).float()).cpu().numpy()
+    def _segment(self, x: torch.Tensor, state, indices: list[int], shape: tuple[int, int]) -> dict[int, np.ndarray]:
+        logits = self.normaliser.to_image(self.backend.segment(x, state, indices).float(), shape)
+        probs = torch.sigmoid(logits).cpu().numpy()
         return {i: probs[k] for k, i in enumerate(indices)}
 
     def _verdict(

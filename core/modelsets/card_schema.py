@@ -17,7 +17,7 @@ from core.contract.errors import ModelSetError
 
 CARD_SCHEMA_VERSION = 2
 TASKS = ("multi-label", "single-label")
-ARCHITECTURES = ("resnet18", "resnet34", "resnet50")  # core.modelsets.networks.CLASSIFIER_ARCHITECTURES
+ARCHITECTURES = ("resnet18", "resnet34", "resnet50", "resnet-slim")  # core.modelsets.networks.CLASSIFIER_ARCHITECTURES
 POOLINGS = ("avg", "peak")  # core.modelsets.networks.CLASSIFIER_POOLINGS
 NORMALISATIONS = ("fixed", "per-image")  # core.modelsets.preprocess.NORMALISATIONS
 HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
@@ -57,6 +57,7 @@ class CardSchema(_Strict):
     segmenter_encoder_source: Literal["classifier", "own"] = "classifier"
     decoder_channels: tuple[int, ...] = Field((128, 64, 32, 16, 8), min_length=5, max_length=5)
     normalisation: Literal[NORMALISATIONS] = "fixed"
+    input_size: tuple[int, int] | None = None  # (height, width) the networks see; None: each image's own size
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.25, 0.25, 0.25)
     trained: bool = False
@@ -76,6 +77,13 @@ class CardSchema(_Strict):
     def _positive_channels(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         if not all(1 <= c <= 4096 for c in value):
             raise ValueError("each decoder channel count must lie in 1..4096")
+        return value
+
+    @field_validator("input_size")
+    @classmethod
+    def _network_size(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not all(32 <= v <= 4096 and v % 32 == 0 for v in value):
+            raise ValueError("each side must be a multiple of 32 in 32..4096 (the U-Net halves it five times)")
         return value
 
     @field_validator("mean", "std")

@@ -51,6 +51,9 @@ class ModelCard:
     segmenter_encoder_source: str = "classifier"
     decoder_channels: tuple[int, ...] = (128, 64, 32, 16, 8)
     normalisation: str = "fixed"  # "fixed" (mean/std below) or "per-image" (core.modelsets.preprocess)
+    # (height, width) every image is resized to before the networks, masks resized back to the image's size;
+    # None: the networks see each image at its own size (strips).
+    input_size: tuple[int, int] | None = None
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.25, 0.25, 0.25)
     trained: bool = False

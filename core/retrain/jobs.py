@@ -40,15 +40,15 @@ class JobError(SteelScanError):
 # Trainer options per preset (flags of `steelscan train`). "quick" is the replay's: a ResNet18, a short schedule,
 # minutes on two CPU cores. "tiny" only proves the plumbing (tests).
 PRESETS: dict[str, list[str]] = {
-    "standard": ["--arch", "resnet50", "--epochs", "12", "--seg-epochs", "3"],
-    "quick": ["--arch", "resnet18", "--epochs", "4", "--seg-epochs", "2", "--batch-size", "16",
+    "standard": ["--trainer", "staged", "--arch", "resnet50", "--epochs", "12", "--seg-epochs", "3"],
+    "quick": ["--trainer", "staged", "--arch", "resnet18", "--epochs", "4", "--seg-epochs", "2", "--batch-size", "16",
               "--crop", "128", "--patience", "0", "--crops-per-image", "4"],
     # "masks": joint training (masks teach the backbone), the options that learnt magnetic-tile best in the probes
     # (README, Training from pixel masks); the schedule scales with the sheets (2 steps each, at least 400).
-    "masks": ["--trainer", "joint", "--arch", "resnet18", "--batch-size", "16", "--photometric", "0",
-              "--clean-share", "0.4", "--lr", "1e-3", "--weight-decay", "1e-4"],
-    "tiny": ["--arch", "resnet18", "--epochs", "1", "--seg-epochs", "1", "--batch-size", "4", "--crop", "64",
-             "--max-steps", "2", "--patience", "0", "--no-head-refit", "--no-augment"],
+    "masks": ["--trainer", "joint", "--input-size", "native", "--arch", "resnet18", "--batch-size", "16",
+              "--photometric", "0", "--clean-share", "0.4", "--lr", "1e-3", "--weight-decay", "1e-4"],
+    "tiny": ["--trainer", "staged", "--arch", "resnet18", "--epochs", "1", "--seg-epochs", "1", "--batch-size", "4",
+             "--crop", "64", "--max-steps", "2", "--patience", "0", "--no-head-refit", "--no-augment"],
 }
 
 

@@ -199,3 +199,49 @@ def pad_to(pixels: np.ndarray, masks: np.ndarray, crop: tuple[int, int]) -> tupl
 def seed_worker(worker_id: int) -> None:
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
+
+
+class WholeImageDataset(TorchDataset):
+    """Position i of `indices` -> (network input, label vector, (K, h, w) masks) of one whole image at the
+    card's input size (`normaliser.size`): the network sees every defect in its context, as the engine will.
+
+    Each image is normalised and resized once (then cached); masks are area-averaged to that size, so a
+    one-pixel crack stays in the target at a fraction instead of vanishing. Augmentation: flips on both
+    axes, and a gain and an offset on the normalised input (after normalisation, so per-image
+    normalisation does not cancel them), scaled by `photometric`."""
+
+    def __init__(self, cache: ImageCache, indices: tuple[int, ...], task: str, normaliser: Normaliser,
+                 augment: bool = True, seed: int = 0, photometric: float = 1.0) -> None:
+        if normaliser.size is None:
+            raise ValueError("whole-image training needs a fixed input size (card input_size)")
+        self.cache, self.indices, self.task, self.normaliser = cache, indices, task, normaliser
+        self.num_classes = len(cache.dataset.class_names)
+        self.augment, self.photometric = augment, photometric
+        self.rng = np.random.default_rng(seed)
+        self._resized: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def resized(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if index not in self._resized:
+            pixels, masks = self.cache.pixels(index), self.cache.masks(index)
+            x = self.normaliser(torch.tensor(pixels).permute(2, 0, 1)[None].float())[0]
+            target = torch.nn.functional.interpolate(torch.from_numpy(masks)[None].float(), size=self.normaliser.size,
+                                                     mode="area")[0]
+            self._resized[index] = (x.contiguous(), target)
+        return self._resized[index]
+
+    def __getitem__(self, position: int):
+        index = self.indices[position]
+        x, masks = self.resized(index)
+        if self.augment:
+            dims = [d for d, flip in ((1, self.rng.random() < 0.5), (2, self.rng.random() < 0.5)) if flip]
+            if dims:
+                x, masks = x.flip(dims), masks.flip(dims)
+            if self.photometric:
+                gain = 1.0 + self.rng.uniform(-0.2, 0.2) * self.photometric
+                x = x * gain + float(self.rng.normal(0.0, 0.1 * self.photometric))
+        target = np.zeros(self.num_classes, dtype=np.float32)
+        target[list(self.cache.dataset.samples[index].labels)] = 1.0
+        return x, torch.from_numpy(target), masks

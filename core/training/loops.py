@@ -266,7 +266,8 @@ def whole_image_outputs(classifier: nn.Module, segmenter: nn.Module, shared: boo
             padded = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
             mask_logits = segmenter(padded)[..., :height, :width]
     probs = torch.softmax(logits, 1) if task == "single-label" else torch.sigmoid(logits)
-    return probs[0].cpu().numpy(), torch.sigmoid(mask_logits.float())[0].cpu().numpy()
+    mask_logits = normaliser.to_image(mask_logits.float(), pixels.shape[:2])
+    return probs[0].cpu().numpy(), torch.sigmoid(mask_logits)[0].cpu().numpy()
 
 
 def _optimise(loss: torch.Tensor, optimizer, scaler, scheduler, history, running: float | None) -> float:

@@ -26,10 +26,17 @@ from core.contract.errors import SteelScanError
 from core.datasets import Dataset, open_dataset
 from core.modelsets.devices import inference_dtype, pick_device
 from core.modelsets.modelset import build_networks, new_card, save_model_set
-from core.modelsets.networks import PeakResNet, share_encoder
+from core.modelsets.networks import PeakResNet, decoder_channels_for, share_encoder
 from core.modelsets.preprocess import Normaliser
-from core.training.data import NATIVE_GEOMETRIES, CropDataset, ImageCache, Split, make_sampler, split_dataset
-from core.training.joint import init_mask_prior, schedule_steps, train_joint
+from core.training.data import (
+    CropDataset,
+    ImageCache,
+    Split,
+    WholeImageDataset,
+    make_sampler,
+    split_dataset,
+)
+from core.training.joint import MAX_STEPS, WHOLE_MAX_STEPS, init_mask_prior, schedule_steps, train_joint
 from core.training.loops import (
     fit_head,
     head_scores,
@@ -38,6 +45,7 @@ from core.training.loops import (
     train_decoder,
     whole_image_outputs,
 )
+from core.training.recipe import parse_size, pick_recipe
 from core.training.tuning import TuningData, tune_classes
 
 HUB_FILES = {"resnet18": "resnet18-", "resnet34": "resnet34-", "resnet50": "resnet50-"}
@@ -53,12 +61,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """'128' -> (128, 128); '256x512' -> (256, 512) as height x width."""
-    parts = [int(p) for p in text.lower().split("x")]
-    return (parts[0], parts[0]) if len(parts) == 1 else (parts[0], parts[1])
-
-
 def find_pretrained(spec: str | None, architecture: str) -> Path | None:
     """A checkpoint the user has on disk: a path, or 'hub' for torchvision's file in the torch hub
     cache. Nothing is ever downloaded."""
@@ -70,6 +72,9 @@ def find_pretrained(spec: str | None, architecture: str) -> Path | None:
             raise SteelScanError(path, "pretrained checkpoint not found", "pass an existing .pth file or leave it out")
         return path
     folder = Path(torch.hub.get_dir()) / "checkpoints"
+    if architecture not in HUB_FILES:
+        raise SteelScanError("command line", f"torchvision has no {architecture} checkpoint",
+                             "pass --pretrained PATH to a checkpoint of this network, or train from random weights")
     found = sorted(folder.glob(f"{HUB_FILES[architecture]}*.pth")) if folder.is_dir() else []
     if not found:
         raise SteelScanError(folder, f"holds no torchvision {architecture} checkpoint",
@@ -96,16 +101,6 @@ def zero_init_residuals(classifier: torch.nn.Module) -> None:
             torch.nn.init.zeros_(last_bn.weight)
 
 
-def pick_geometry(dataset: Dataset, cache: ImageCache, indices: tuple[int, ...], trainer: str = "staged") -> str:
-    """'strip' for long images (trained on native-scale crops); for roughly square photos 'tile'
-    (native-scale crops around defects and clean areas) when training jointly on pixel masks, else
-    'patch' (zoomed crops that keep the image's label)."""
-    height, width = cache.pixels(indices[0]).shape[:2]
-    if max(height, width) >= 2 * min(height, width):
-        return "strip"
-    return "tile" if trainer == "joint" else "patch"
-
-
 def limit_defective(dataset: Dataset, split: Split, count: int | None, seed: int) -> Split:
     """Keep only `count` defective training images (seeded pick; clean ones all stay) for a learning
     curve: validation and hold-out stay exactly as the full run's, so the points compare."""
@@ -117,23 +112,6 @@ def limit_defective(dataset: Dataset, split: Split, count: int | None, seed: int
     keep = set(np.random.default_rng(seed).choice(defective, size=count, replace=False).tolist())
     train = tuple(i for i in split.train if not dataset.samples[i].labels or i in keep)
     return Split(train, split.val, split.holdout)
-
-
-def has_pixel_masks(dataset: Dataset) -> bool:
-    """True when defects are outlined pixel by pixel (RLEs, mask PNGs), not only boxed."""
-    return any(s.rles or s.mask_path is not None for s in dataset.samples)
-
-
-def pick_trainer(choice: str, dataset: Dataset) -> str:
-    """'auto' is the staged trainer, the one behind the shipped sets' measured results. The joint trainer
-    (pixel masks train the backbone) is opt-in with --trainer joint until it shows a measured gain: its
-    first magnetic-tile runs scored no better than chance, partly from a pixel-loss bug (empty-channel
-    Dice, fixed), and a 100-step run after the fix was still at chance (README, Training from pixel masks).
-    Box-only data (NEU-DET) always trains staged: boxes are too coarse to teach pixels."""
-    if choice == "joint" and not has_pixel_masks(dataset):
-        raise SteelScanError(dataset.root, "has no pixel masks (only boxes or image labels)",
-                             "train it with --trainer staged (or auto)")
-    return "staged" if choice == "auto" else choice
 
 
 def image_level_ap(targets: np.ndarray, probs: np.ndarray) -> float | None:
@@ -182,16 +160,22 @@ def run(args: argparse.Namespace, command: str) -> dict:
     log(f"{dataset.layout} dataset {dataset.name}: {len(dataset.samples)} images, "
         f"classes {', '.join(dataset.class_names)}"
         f" ({dataset.task}); train {len(split.train)}, validation {len(split.val)}, held out {len(split.holdout)}")
-    pretrained = find_pretrained(args.pretrained, args.arch)
     cache = ImageCache(dataset)
-    trainer = pick_trainer(args.trainer, dataset)
-    geometry = pick_geometry(dataset, cache, split.train, trainer)
-    pooling = args.pooling
-    if pooling == "auto":
-        pooling = "peak" if geometry in NATIVE_GEOMETRIES and dataset.task == "multi-label" else "avg"
-    card = new_card(name, dataset.class_names, dataset.task, version=args.version, classifier_architecture=args.arch,
-                    classifier_pooling=pooling, normalisation=args.normalisation,
-                    segmenter_encoder=args.arch, segmenter_encoder_source=args.encoder_source,
+    recipe = pick_recipe(args, dataset, cache, split.train)
+    # From here on the options read as resolved (a copy: the caller's namespace is left as given).
+    args = argparse.Namespace(**{**vars(args), "trainer": recipe.trainer, "arch": recipe.arch,
+                                 "normalisation": recipe.normalisation, "pooling": recipe.pooling,
+                                 "weight_decay": recipe.weight_decay})
+    pretrained = find_pretrained(args.pretrained, recipe.arch)
+    trainer, geometry, input_size = recipe.trainer, recipe.geometry, recipe.input_size
+    log(f"recipe: {trainer} trainer, {recipe.arch}, input "
+        + (f"whole images resized to {input_size[0]}x{input_size[1]}" if input_size else f"native ({geometry})")
+        + f", {recipe.normalisation} normalisation, {recipe.pooling} pooling, weight decay {recipe.weight_decay:g}")
+    card = new_card(name, dataset.class_names, dataset.task, version=args.version,
+                    classifier_architecture=recipe.arch, classifier_pooling=recipe.pooling,
+                    normalisation=recipe.normalisation, input_size=input_size,
+                    decoder_channels=decoder_channels_for(recipe.arch),
+                    segmenter_encoder=recipe.arch, segmenter_encoder_source=args.encoder_source,
                     pretrained=str(pretrained) if pretrained else None,
                     description=args.description or f"trained on {dataset.name} ({dataset.layout})")
     classifier, segmenter = build_networks(card)
@@ -246,10 +230,12 @@ def run(args: argparse.Namespace, command: str) -> dict:
         "command": command, "trainer": trainer, "steps": len(history.losses), "epochs": args.epochs,
         "epochs_run": len(history.epochs), "best_epoch": history.best_epoch,
         "stopped_early": history.stopped_early, "segmenter_epochs": args.seg_epochs, "batch_size": args.batch_size,
-        "crop": list(crop), "pooling": pooling, "normalisation": args.normalisation,
+        "crop": list(crop), "input_size": list(input_size) if input_size else "native", "pooling": args.pooling,
+        "normalisation": args.normalisation,
         "segmenter_crop": list(seg_crop), "geometry": geometry, "lr": args.lr,
         "weight_decay": args.weight_decay, "crops_per_epoch": per_epoch, "class_balanced": not args.no_balance,
         "augment": not args.no_augment, "photometric": args.photometric, "clean_share": args.clean_share,
+        "seg_weight": args.seg_weight, "image_weight": args.image_weight,
         "seed": args.seed, "val_fraction": args.val_fraction,
         "holdout_fraction": args.holdout_fraction, "split_seed": args.seed,
         "train_defective_limit": args.train_defective,
@@ -335,23 +321,34 @@ def train_jointly(args, classifier, segmenter, cache, split, dataset, geometry, 
                   validate):
     """Backbone, decoder and head trained together on crops around defects and on clean areas
     (core.training.joint), for a number of optimiser steps scaled to the training images."""
-    total = schedule_steps(len(split.train), args.steps)
-    train_set = CropDataset(cache, split.train, geometry, crop, dataset.task, normaliser, augment=not args.no_augment,
-                            defect_bias=args.defect_bias, seed=args.seed, photometric=args.photometric)
+    total = schedule_steps(len(split.train), args.steps, WHOLE_MAX_STEPS if geometry == "whole" else MAX_STEPS)
+    clean_share = args.clean_share
+    if geometry == "whole":
+        # Whole images: half clean, half defective (class-balanced among themselves), as a line's output is
+        # judged mostly on clean sheets while the defects carry the signal.
+        clean_share = 0.5 if clean_share is None else clean_share
+        train_set = WholeImageDataset(cache, split.train, dataset.task, normaliser, augment=not args.no_augment,
+                                      seed=args.seed, photometric=args.photometric)
+        what = f"whole images at {normaliser.size[0]}x{normaliser.size[1]}"
+    else:
+        train_set = CropDataset(cache, split.train, geometry, crop, dataset.task, normaliser,
+                                augment=not args.no_augment, defect_bias=args.defect_bias, seed=args.seed,
+                                photometric=args.photometric)
+        what = f"{geometry} crops {crop[0]}x{crop[1]} ({args.defect_bias:.0%} centred on a defect)"
     loader = DataLoader(train_set, batch_size=args.batch_size, drop_last=len(split.train) > args.batch_size,
                         sampler=make_sampler(dataset, split.train, total * args.batch_size, not args.no_balance,
-                                             args.seed, args.clean_share),
+                                             args.seed, clean_share),
                         num_workers=args.workers, persistent_workers=args.workers > 0)
-    log(f"joint training (backbone + U-Net decoder + head, pixel and image losses): {geometry} crops "
-        f"{crop[0]}x{crop[1]} ({args.defect_bias:.0%} centred on a defect"
-        + (f"; {args.clean_share:.0%} from clean images" if args.clean_share is not None else "")
-        + f"; photometric augmentation {args.photometric:g}), batch {args.batch_size}, {total} steps "
-        f"({total * args.batch_size / len(split.train):.0f} crops per training image), lr {args.lr}, "
+    log(f"joint training (backbone + U-Net decoder + head, pixel and image losses): {what}"
+        + (f"; {clean_share:.0%} from clean images" if clean_share is not None else "")
+        + f"; photometric augmentation {args.photometric:g}; batch {args.batch_size}, {total} steps "
+        f"({total * args.batch_size / len(split.train):.0f} draws per training image), lr {args.lr}, "
         f"validation every {max(1, total // args.validations)} steps")
     init_mask_prior(segmenter)
     history, seg_history = train_joint(classifier, segmenter, loader, dataset.task, total, args.lr,
                                        args.weight_decay, device, validate, "score", amp, args.label_smoothing,
-                                       seg_weight=args.seg_weight, validations=args.validations)
+                                       seg_weight=args.seg_weight, validations=args.validations,
+                                       image_weight=args.image_weight)
     log(f"joint training done in {history.seconds / 60:.1f} min; best at step {history.best_epoch} "
         f"score={history.best_metric:.4f}")
     head_info = {"used": False, "reason": "joint training scores whole images with the head it trained",

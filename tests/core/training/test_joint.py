@@ -9,13 +9,16 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from core.cli.train import build_parser
 from core.contract.errors import SteelScanError
 from core.datasets import open_dataset
+from core.datasets.synthetic import write_dataset
 from core.modelsets.modelset import build_networks, new_card
 from core.modelsets.preprocess import Normaliser
 from core.training.data import CropDataset, ImageCache, make_sampler, pad_to, split_dataset
-from core.training.joint import MAX_STEPS, MIN_STEPS, schedule_steps, train_joint
-from core.training.pipeline import has_pixel_masks, limit_defective, pick_trainer
+from core.training.joint import MAX_STEPS, MIN_STEPS, WHOLE_MAX_STEPS, schedule_steps, train_joint
+from core.training.pipeline import limit_defective
+from core.training.recipe import Recipe, has_pixel_masks, is_strip, pick_recipe, whole_image_size
 from tests.core.training.test_pipeline import write_mask_folder, write_neu
 
 
@@ -25,16 +28,44 @@ def test_schedule_grows_with_the_data_within_bounds():
     assert schedule_steps(10_000) == MAX_STEPS
     assert schedule_steps(30) <= schedule_steps(300) <= schedule_steps(3000) <= schedule_steps(30_000)
     assert schedule_steps(10_000, steps=123) == 123  # an explicit --steps wins
+    assert schedule_steps(635, most=WHOLE_MAX_STEPS) == 1270 and schedule_steps(1000, most=WHOLE_MAX_STEPS) == 1500
 
 
-def test_trainer_follows_the_annotations(tmp_path):
-    masks = open_dataset(write_mask_folder(tmp_path / "masks"))
-    boxes = open_dataset(write_neu(tmp_path / "neu"))
-    assert has_pixel_masks(masks) and not has_pixel_masks(boxes)
-    assert pick_trainer("auto", masks) == "staged" and pick_trainer("auto", boxes) == "staged"
-    assert pick_trainer("joint", masks) == "joint" and pick_trainer("staged", masks) == "staged"
+def _recipe(data, *options):
+    dataset = open_dataset(data)
+    args = build_parser().parse_args([str(data), "--out", "unused", *options])
+    return pick_recipe(args, dataset, ImageCache(dataset), tuple(range(len(dataset.samples))))
+
+
+def test_auto_recipe_follows_the_annotations_and_the_image_shape(tmp_path):
+    masks, boxes = write_mask_folder(tmp_path / "masks"), write_neu(tmp_path / "neu")
+    assert has_pixel_masks(open_dataset(masks)) and not has_pixel_masks(open_dataset(boxes))
+    # photographs outlined by masks: whole images, the slim network, per-image normalisation
+    assert _recipe(masks) == Recipe("joint", "whole", (224, 224), "resnet-slim", "per-image", "peak", 5e-4)
+    # box-only NEU-style patches: the staged ResNet50 of the shipped neu-det set
+    assert _recipe(boxes) == Recipe("staged", "patch", None, "resnet50", "fixed", "avg", 0.05)
+    # long strips (Severstal, 1600 x 256) stay at native scale, staged
+    write_dataset(tmp_path / "strips", [0, 1, 2, 3])
+    assert _recipe(tmp_path / "strips") == Recipe("staged", "strip", None, "resnet50", "fixed", "peak", 0.05)
+    # what the user names is kept
+    assert _recipe(masks, "--trainer", "staged").geometry == "patch"
+    native = _recipe(masks, "--trainer", "joint", "--input-size", "native", "--arch", "resnet18")
+    assert (native.geometry, native.input_size, native.arch, native.normalisation) == ("tile", None, "resnet18",
+                                                                                       "fixed")
+    named = _recipe(masks, "--input-size", "96x160", "--weight-decay", "0.01")
+    assert (named.input_size, named.arch, named.weight_decay) == ((96, 160), "resnet-slim", 0.01)
     with pytest.raises(SteelScanError, match="has no pixel masks"):
-        pick_trainer("joint", boxes)
+        _recipe(boxes, "--trainer", "joint")
+    with pytest.raises(SteelScanError, match="needs the joint trainer"):
+        _recipe(masks, "--trainer", "staged", "--input-size", "224")
+
+
+def test_whole_image_size_keeps_the_aspect_in_multiples_of_32():
+    assert whole_image_size(1.0) == whole_image_size(0.8) == (224, 224)
+    assert whole_image_size(2.5) == (128, 352)  # 500 x 1250 photographs
+    assert whole_image_size(0.4) == (352, 128)
+    assert all(side % 32 == 0 for aspect in (0.3, 0.6, 1.5, 3.9) for side in whole_image_size(aspect))
+    assert is_strip(6.25) and is_strip(1 / 6.25) and not is_strip(2.5)
 
 
 def test_small_images_are_padded_to_the_crop():

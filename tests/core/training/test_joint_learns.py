@@ -11,7 +11,7 @@ from core.datasets import open_dataset
 from core.modelsets.modelset import build_networks, new_card
 from core.modelsets.preprocess import Normaliser
 from core.training.data import CropDataset, ImageCache, make_sampler
-from core.training.joint import init_mask_prior, train_joint
+from core.training.joint import any_defect_loss, init_mask_prior, train_joint
 from core.training.loops import dice_bce_loss, whole_image_outputs
 from tests.core.training.test_pipeline import write_mask_folder
 
@@ -37,6 +37,18 @@ def test_missing_the_defect_costs_more_than_a_faint_background():
     faint = _perfect_logits(masks)
     faint[masks == 0] = -3.0  # finds the defect, background at p~0.05
     assert dice_bce_loss(faint, masks) < dice_bce_loss(missed, masks)
+
+
+def test_any_defect_loss_asks_every_class_to_stay_low_on_clean_images():
+    target = torch.tensor([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    right = torch.tensor([[-6.0, -6.0, -6.0], [-6.0, 6.0, -6.0]])
+    assert any_defect_loss(right, target).item() < 0.01
+    # one class firing on the clean image costs as much as missing the defect
+    fired = torch.tensor([[-6.0, 6.0, -6.0], [-6.0, 6.0, -6.0]])
+    missed = torch.tensor([[-6.0, -6.0, -6.0], [-6.0, -6.0, -6.0]])
+    assert any_defect_loss(fired, target).item() > 2.5 and any_defect_loss(missed, target).item() > 2.5
+    # a defect found by another class's head still counts as found: it is the image's question
+    assert any_defect_loss(torch.tensor([[-6.0, -6.0, -6.0], [6.0, -6.0, -6.0]]), target).item() < 0.01
 
 
 @pytest.mark.slow

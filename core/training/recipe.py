@@ -1,0 +1,114 @@
+"""What `auto` means for a dataset: the trainer, the networks' input size, the network, the normalisation,
+the pooling and the weight decay, each chosen from the data unless the command line names it.
+
+Two recipes, each the one measured best on its kind of data (README, Train on your own images):
+- **whole images** for a plant's own photographs outlined by pixel masks (mask PNGs, polygons, RLEs): every
+  image resized to about 224 x 224 (its aspect kept), a slim ResNet whose backbone, U-Net decoder and head
+  learn together from the masks and the labels, each image standardised on its own. It learns magnetic-tile
+  from random weights on a 2-core CPU, where crops at native scale did not.
+- **native scale** for long strips (Severstal, 1600 x 256) and box-only data (NEU-DET): ResNet50 + U-Net,
+  the staged trainer behind the shipped sets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.contract.errors import SteelScanError
+from core.datasets import Dataset
+from core.training.data import NATIVE_GEOMETRIES, ImageCache
+
+STRIP_ASPECT = 4.0  # median long side / short side from which images are strips (Severstal: 6.25)
+WHOLE_SIDE = 224  # whole images are resized to about this many pixels squared
+SQUARE_ASPECTS = (0.75, 4 / 3)  # a median width / height in this range is resized to a square
+ASPECT_SAMPLE = 200  # training images whose shapes decide (evenly spaced)
+WHOLE_WEIGHT_DECAY, NATIVE_WEIGHT_DECAY = 5e-4, 0.05
+
+
+@dataclass(frozen=True)
+class Recipe:
+    trainer: str  # "joint" or "staged"
+    geometry: str  # "whole", "strip", "tile" or "patch" (core.training.data)
+    input_size: tuple[int, int] | None  # None: each image at its own size
+    arch: str
+    normalisation: str
+    pooling: str
+    weight_decay: float
+
+
+def has_pixel_masks(dataset: Dataset) -> bool:
+    """True when defects are outlined pixel by pixel (RLEs, mask PNGs, polygons), not only boxed."""
+    return any(s.rles or s.mask_path is not None for s in dataset.samples)
+
+
+def median_aspect(cache: ImageCache, indices: tuple[int, ...]) -> float:
+    """Median width / height of up to ASPECT_SAMPLE evenly spaced images."""
+    step = max(1, len(indices) // ASPECT_SAMPLE)
+    shapes = [cache.pixels(i).shape[:2] for i in indices[::step]]
+    return float(np.median([width / height for height, width in shapes]))
+
+
+def is_strip(aspect: float) -> bool:
+    return max(aspect, 1 / aspect) >= STRIP_ASPECT
+
+
+def whole_image_size(aspect: float, side: int = WHOLE_SIDE) -> tuple[int, int]:
+    """(height, width) of about side x side pixels with the images' median aspect, multiples of 32."""
+    if SQUARE_ASPECTS[0] <= aspect <= SQUARE_ASPECTS[1]:
+        return side, side
+
+    def to_32(value: float) -> int:
+        return max(32, int(round(value / 32)) * 32)
+
+    return to_32(side / math.sqrt(aspect)), to_32(side * math.sqrt(aspect))
+
+
+def native_geometry(cache: ImageCache, indices: tuple[int, ...], trainer: str) -> str:
+    """'strip' for long images (trained on native-scale crops); for roughly square photos 'tile'
+    (native-scale crops around defects and clean areas) when training jointly on pixel masks, else
+    'patch' (zoomed crops that keep the image's label)."""
+    height, width = cache.pixels(indices[0]).shape[:2]
+    if max(height, width) >= 2 * min(height, width):
+        return "strip"
+    return "tile" if trainer == "joint" else "patch"
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'128' -> (128, 128); '256x512' -> (256, 512) as height x width."""
+    parts = [int(p) for p in text.lower().split("x")]
+    return (parts[0], parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+
+
+def pick_recipe(args: argparse.Namespace, dataset: Dataset, cache: ImageCache, train: tuple[int, ...]) -> Recipe:
+    """Resolve every `auto` option of `steelscan train` for this dataset; what the user named is kept."""
+    masks = has_pixel_masks(dataset)
+    if args.trainer == "joint" and not masks:
+        raise SteelScanError(dataset.root, "has no pixel masks (only boxes or image labels)",
+                             "train it with --trainer staged (or auto)")
+    aspect = median_aspect(cache, train)
+    photographs = masks and not is_strip(aspect)
+    trainer = args.trainer if args.trainer != "auto" else ("joint" if photographs else "staged")
+    if args.input_size == "auto":
+        input_size = whole_image_size(aspect) if trainer == "joint" and not is_strip(aspect) else None
+    else:
+        input_size = None if args.input_size == "native" else parse_size(args.input_size)
+    if input_size is not None and trainer != "joint":
+        raise SteelScanError("command line", "--input-size needs the joint trainer (whole images and their masks)",
+                             "add --trainer joint, or pass --input-size native")
+    geometry = "whole" if input_size else native_geometry(cache, train, trainer)
+    whole = geometry == "whole"
+    arch = args.arch if args.arch != "auto" else ("resnet-slim" if whole else "resnet50")
+    normalisation = args.normalisation if args.normalisation != "auto" else ("per-image" if whole else "fixed")
+    pooling = args.pooling
+    if pooling == "auto":
+        # peak: each class scored at its strongest position, so a small defect is not averaged away
+        native = geometry in NATIVE_GEOMETRIES and dataset.task == "multi-label"
+        pooling = "peak" if whole or native else "avg"
+    weight_decay = args.weight_decay
+    if weight_decay is None:
+        weight_decay = WHOLE_WEIGHT_DECAY if whole else NATIVE_WEIGHT_DECAY
+    return Recipe(trainer, geometry, input_size, arch, normalisation, pooling, weight_decay)

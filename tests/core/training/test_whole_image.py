@@ -1,0 +1,125 @@
+"""Whole-image model sets (card `input_size`, the `resnet-slim` network): every image is resized to one size
+for the networks, and what comes back (masks, Grad-CAM) is the image's own size again."""
+
+import argparse
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from core.cli.train import build_parser, input_size
+from core.contract.errors import ModelSetError
+from core.datasets import open_dataset
+from core.engine.explain import explain
+from core.engine.inference import Inspector
+from core.modelsets.modelset import ModelCard, ModelSet, create_untrained, read_card
+from core.modelsets.networks import backbone_features, build_classifier, build_segmenter, decode_masks, share_encoder
+from core.modelsets.preprocess import Normaliser
+from core.training.data import ImageCache, WholeImageDataset
+from core.training.pipeline import run
+from tests.core.training.test_pipeline import write_mask_folder
+
+
+def test_normaliser_resizes_to_the_input_size_and_maps_back():
+    normaliser = Normaliser("per-image", (0.5,) * 3, (0.25,) * 3, (64, 96))
+    rng = np.random.default_rng(0)
+    pixels = torch.from_numpy(rng.normal(120, 20, (2, 3, 100, 300))).float()
+    x = normaliser(pixels.clone())
+    assert x.shape == (2, 3, 64, 96)
+    # per-image statistics are the image's own (taken before resizing): a lamp's gain and offset change nothing
+    np.testing.assert_allclose(normaliser(pixels.clone() * 1.5 + 20).numpy(), x.numpy(), atol=1e-4)
+    back = normaliser.to_image(torch.zeros(2, 4, 64, 96), (100, 300))
+    assert back.shape == (2, 4, 100, 300)
+    native = Normaliser("fixed", (0.5,) * 3, (0.25,) * 3)
+    assert native(pixels.clone()).shape == (2, 3, 100, 300)
+
+
+def test_input_size_is_checked_on_the_command_line_and_in_the_card():
+    assert input_size("native") == "native" and input_size("224") == "224" and input_size("256x512") == "256x512"
+    for bad in ("100", "0", "224x", "big", "8192"):
+        with pytest.raises(argparse.ArgumentTypeError, match="multiples of 32"):
+            input_size(bad)
+    card = {"schema_version": 2, "name": "s", "version": "1", "task": "multi-label",
+            "classes": [{"name": "a", "color": "#112233"}], "input_size": [100, 224]}
+    with pytest.raises(ModelSetError, match="input_size .*multiple of 32"):
+        ModelCard.from_dict(card)
+    card["input_size"] = [224, 224]
+    assert ModelCard.from_dict(card).input_size == (224, 224)
+
+
+def test_slim_network_shares_its_backbone_with_the_unet():
+    classifier = build_classifier("resnet-slim", 3, "peak")
+    segmenter = build_segmenter("resnet-slim", 3, (64, 32, 16, 8, 4))
+    share_encoder(classifier, segmenter)
+    assert segmenter.encoder.conv1.weight.data_ptr() == classifier.conv1.weight.data_ptr()
+    assert sum(p.numel() for p in classifier.parameters()) < 2_000_000
+    classifier.eval()
+    segmenter.eval()
+    x = torch.randn(1, 3, 96, 128)
+    with torch.no_grad():
+        shared = decode_masks(segmenter, backbone_features(classifier, x))
+        np.testing.assert_allclose(shared.numpy(), segmenter(x).numpy(), atol=1e-5)  # one backbone, same masks
+        assert classifier(x).shape == (1, 3)
+
+
+def test_engine_returns_masks_and_heatmaps_at_the_image_size(tmp_path):
+    create_untrained(tmp_path / "slim", "slim", ("pits", "scratches"), classifier_architecture="resnet-slim",
+                     segmenter_encoder="resnet-slim", decoder_channels=(64, 32, 16, 8, 4), input_size=(96, 96),
+                     normalisation="per-image")
+    inspector = Inspector.load(tmp_path / "slim", "cpu", backend="torch")
+    card = inspector.card
+    assert read_card(tmp_path / "slim").input_size == (96, 96)
+    image = np.random.default_rng(1).integers(0, 255, (70, 150, 3), dtype=np.uint8)
+    # every class called, so the segmenter runs and its masks come back at the image's 70 x 150
+    forced = replace(card, classes=tuple(replace(c, threshold=0.0) for c in card.classes))
+    verdict = Inspector(ModelSet(forced, inspector.model_set.folder, inspector.model_set.classifier,
+                                 inspector.model_set.segmenter), backend="torch").inspect(image)
+    assert verdict.segmenter_ran and verdict.masks.shape == (2, 70, 150)
+    assert explain(inspector, image, "pits").heatmap.shape == (70, 150)
+
+
+def test_whole_image_dataset_keeps_thin_defects_and_flips_image_and_mask_together(tmp_path):
+    dataset = open_dataset(write_mask_folder(tmp_path / "data"))
+    cache = ImageCache(dataset)
+    normaliser = Normaliser("per-image", (0.5,) * 3, (0.25,) * 3, (32, 32))  # half of the 64 px images
+    index = next(i for i, s in enumerate(dataset.samples) if s.labels)
+    plain = WholeImageDataset(cache, (index,), dataset.task, normaliser, augment=False)
+    x, target, masks = plain[0]
+    assert x.shape == (3, 32, 32) and masks.shape == (len(dataset.class_names), 32, 32)
+    assert target.tolist() == [float(k in dataset.samples[index].labels) for k in range(len(dataset.class_names))]
+    full = cache.masks(index).astype(np.float32)
+    # area averaging: the defect's area is kept (a 1 px line at half size stays as a half-strength line)
+    np.testing.assert_allclose(masks.sum().item() * 4, full.sum(), rtol=1e-4)
+    flipped = WholeImageDataset(cache, (index,), dataset.task, normaliser, augment=True, seed=3, photometric=0.0)
+    seen = set()
+    for _ in range(24):
+        fx, _, fm = flipped[0]
+        for dims in ([], [1], [2], [1, 2]):
+            if torch.equal(fm, masks.flip(dims) if dims else masks):
+                assert torch.allclose(fx, x.flip(dims) if dims else x)  # the image flipped with its mask
+                seen.add(tuple(dims))
+                break
+        else:
+            pytest.fail("the mask came back neither as it was nor flipped")
+    assert len(seen) >= 3  # flips on both axes happen
+
+
+@pytest.mark.slow
+def test_whole_image_training_writes_a_set_the_engine_runs(tmp_path):
+    data = write_mask_folder(tmp_path / "data")
+    out = tmp_path / "model"
+    argv = [str(data), "--out", str(out), "--run-dir", str(tmp_path / "run"), "--trainer", "joint",
+            "--arch", "resnet-slim", "--input-size", "96", "--normalisation", "per-image", "--batch-size", "8",
+            "--steps", "24", "--validations", "3", "--lr", "2e-3", "--weight-decay", "5e-4",
+            "--val-fraction", "0.25"]
+    result = run(build_parser().parse_args(argv), "test")
+    losses = result["classifier_losses"]
+    assert np.mean(losses[-4:]) < np.mean(losses[:4]), losses
+    card = read_card(out)
+    assert card.input_size == (96, 96) and card.classifier_architecture == "resnet-slim"
+    assert card.training["geometry"] == "whole" and card.training["input_size"] == [96, 96]
+    assert card.decoder_channels == (64, 32, 16, 8, 4)
+    dataset = open_dataset(data)
+    verdict = Inspector.load(out, "cpu").inspect(dataset.samples[0].image_path)
+    assert verdict.masks.shape[1:] == (64, 64) and verdict.ood_score is not None
