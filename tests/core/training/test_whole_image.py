@@ -90,7 +90,7 @@ def test_whole_image_dataset_keeps_thin_defects_and_flips_image_and_mask_togethe
     assert target.tolist() == [float(k in dataset.samples[index].labels) for k in range(len(dataset.class_names))]
     full = cache.masks(index).astype(np.float32)
     # area averaging: the defect's area is kept (a 1 px line at half size stays as a half-strength line)
-    np.testing.assert_allclose(masks.sum().item() * 4, full.sum(), rtol=1e-4)
+    np.testing.assert_allclose(masks.sum().item() * 4, full.sum(), rtol=0.02)  # kept in 1/255 steps
     flipped = WholeImageDataset(cache, (index,), dataset.task, normaliser, augment=True, seed=3, photometric=0.0)
     seen = set()
     for _ in range(24):
