@@ -327,6 +327,7 @@ def train_jointly(args, classifier, segmenter, cache, split, dataset, geometry, 
         # Whole images: half clean, half defective (class-balanced among themselves), as a line's output is
         # judged mostly on clean sheets while the defects carry the signal.
         clean_share = 0.5 if clean_share is None else clean_share
+        args.clean_share = clean_share  # the card records what was used (args is run()'s resolved copy)
         train_set = WholeImageDataset(cache, split.train, dataset.task, normaliser, augment=not args.no_augment,
                                       seed=args.seed, photometric=args.photometric)
         what = f"whole images at {normaliser.size[0]}x{normaliser.size[1]}"
