@@ -28,8 +28,8 @@ class Normaliser:
 
     @classmethod
     def from_card(cls, card) -> Normaliser:
-        size = getattr(card, "input_size", None)
-        return cls(card.normalisation, tuple(card.mean), tuple(card.std), tuple(size) if size else None)
+        size = tuple(card.input_size) if card.input_size else None
+        return cls(card.normalisation, tuple(card.mean), tuple(card.std), size)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) float pixels in 0..255 -> network input; works in place on `x` (then resizes it
