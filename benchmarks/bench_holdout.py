@@ -66,7 +66,7 @@ def measure(model_set: Path, data: Path, split: str) -> dict:
         scores.append(max(verdict.probabilities))
         _, pixel_probs = whole_image_outputs(networks.classifier, networks.segmenter, card.shared_encoder,
                                              load_image(sample.image_path).pixels, normaliser, torch.device("cpu"),
-                                             card.task, amp=False)
+                                             card.task, amp=False, flips=card.test_time_flips)
         smoothed = F.avg_pool2d(torch.from_numpy(pixel_probs)[None], 5, 1, 2)[0]
         mask_scores.append(float(smoothed.max()))
         called.append(verdict.defective)

@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "inspection resizes the same way and masks are resized back); native: each image as it is; "
                         "auto = about 224x224 with the images' aspect for photographs with pixel masks, native "
                         "for strips and the staged trainer")
+    p.add_argument("--test-time-flips", default="auto", choices=["auto", "on", "off"],
+                   help="inspection scores each image with its three mirror images and averages them (four "
+                        "network passes an image); auto = on for whole images trained with flips, off for strips")
     p.add_argument("--encoder-source", default="classifier", choices=["classifier", "own"],
                    help="U-Net encoder: the classifier's frozen backbone, or its own (initialised from it)")
     p.add_argument("--trainer", default="auto", choices=["auto", "joint", "staged"],

@@ -28,6 +28,7 @@ from core.engine.postprocess import apply_mask_rules, classes_called, find_regio
 from core.imaging.imageio import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from core.modelsets.devices import pick_batch_size, pick_device
 from core.modelsets.export import export_key
+from core.modelsets.flips import mean_over_flips, unflip_mean, view_rows, with_flips
 from core.modelsets.fusion import fold_for_inference
 from core.modelsets.modelset import ModelSet, load_model_set
 from core.modelsets.preprocess import Normaliser
@@ -141,18 +142,22 @@ class Inspector:
         with torch.inference_mode(), self.backend.context():
             t0 = time.perf_counter()
             x = self.to_tensor([im.pixels for im in images])
+            if self.card.test_time_flips:
+                x = with_flips(x)  # the images, then their mirror images (core.modelsets.flips)
             t1 = time.perf_counter()
             logits, state = self.backend.classify(x)
-            top = self.backend.top_features(state)
+            # The domain was fitted on the images as they are (embed_many): their own rows come first.
+            top = self.backend.top_features(state)[:count]
             ood = self.domain.scores(pooled(top)) if self.domain is not None else [None] * count
-            probs = (
-                (torch.softmax(logits, 1) if self.card.task == "single-label" else torch.sigmoid(logits)).cpu().numpy()
-            )
+            probs = torch.softmax(logits, 1) if self.card.task == "single-label" else torch.sigmoid(logits)
+            if self.card.test_time_flips:
+                probs = mean_over_flips(probs, count)
+            probs = probs.cpu().numpy()
             t2 = time.perf_counter()
             called = [classes_called(self.card, p) for p in probs]
             to_segment = [i for i in range(count) if called[i].any()]
             shape = (images[0].height, images[0].width)  # a batch holds images of one size (_collect)
-            pixel_probs = self._segment(x, state, to_segment, shape) if to_segment else {}
+            pixel_probs = self._segment(x, state, to_segment, shape, count) if to_segment else {}
             t3 = time.perf_counter()
         verdicts = []
         for i, image in enumerate(images):
@@ -188,8 +193,15 @@ class Inspector:
         batch = torch.from_numpy(np.stack(pixels)).to(self.device, non_blocking=True).permute(0, 3, 1, 2)
         return self.normaliser(batch.float())
 
-    def _segment(self, x: torch.Tensor, state, indices: list[int], shape: tuple[int, int]) -> dict[int, np.ndarray]:
-        logits = self.normaliser.to_image(self.backend.segment(x, state, indices).float(), shape)
+    def _segment(self, x: torch.Tensor, state, indices: list[int], shape: tuple[int, int],
+                 count: int) -> dict[int, np.ndarray]:
+        """Pixel probabilities at the image's size of images `indices` of a batch of `count` (x: with its
+        mirror images when the card has test-time flips, each view's map then flipped back and averaged)."""
+        if self.card.test_time_flips:
+            logits = unflip_mean(self.backend.segment(x, state, view_rows(indices, count)).float(), len(indices))
+        else:
+            logits = self.backend.segment(x, state, indices).float()
+        logits = self.normaliser.to_image(logits, shape)
         probs = torch.sigmoid(logits).cpu().numpy()
         return {i: probs[k] for k, i in enumerate(indices)}
 

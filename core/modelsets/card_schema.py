@@ -58,6 +58,7 @@ class CardSchema(_Strict):
     decoder_channels: tuple[int, ...] = Field((128, 64, 32, 16, 8), min_length=5, max_length=5)
     normalisation: Literal[NORMALISATIONS] = "fixed"
     input_size: tuple[int, int] | None = None  # (height, width) the networks see; None: each image's own size
+    test_time_flips: bool = False  # average over the image and its mirror images (core.modelsets.flips)
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.25, 0.25, 0.25)
     trained: bool = False

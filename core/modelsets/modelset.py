@@ -54,6 +54,8 @@ class ModelCard:
     # (height, width) every image is resized to before the networks, masks resized back to the image's size;
     # None: the networks see each image at its own size (strips).
     input_size: tuple[int, int] | None = None
+    # Score each image with its mirror images too and average (core.modelsets.flips): whole-image sets.
+    test_time_flips: bool = False
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.25, 0.25, 0.25)
     trained: bool = False

@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from core.modelsets import devices
+from core.modelsets.flips import mean_over_flips, unflip_mean, with_flips
 from core.modelsets.networks import backbone_features, classifier_head, decode_masks
 from core.modelsets.preprocess import Normaliser
 from core.training.data import ImageCache
@@ -251,10 +252,12 @@ def train_decoder(classifier: nn.Module, segmenter: nn.Module, loader: DataLoade
 @torch.inference_mode()
 def whole_image_outputs(classifier: nn.Module, segmenter: nn.Module, shared: bool, pixels: np.ndarray,
                         normaliser: Normaliser, device: torch.device, task: str,
-                        amp: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                        amp: bool = True, flips: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(class probabilities (K,), pixel probabilities (K,H,W)) of one whole image, computed as the
-    engine computes them but without its gating, so thresholds can be tuned on them."""
+    engine computes them but without its gating, so thresholds can be tuned on them. `flips`: the card's
+    test-time flips (the image and its mirror images averaged, core.modelsets.flips)."""
     x = normalise(pixels, normaliser, device)
+    x = with_flips(x) if flips else x
     with autocast(device, amp):
         features = backbone_features(classifier, x)
         logits = classifier_head(classifier, features[-1]).float()
@@ -266,6 +269,8 @@ def whole_image_outputs(classifier: nn.Module, segmenter: nn.Module, shared: boo
             padded = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
             mask_logits = segmenter(padded)[..., :height, :width]
     probs = torch.softmax(logits, 1) if task == "single-label" else torch.sigmoid(logits)
+    if flips:
+        probs, mask_logits = mean_over_flips(probs, 1), unflip_mean(mask_logits.float(), 1)
     mask_logits = normaliser.to_image(mask_logits.float(), pixels.shape[:2])
     return probs[0].cpu().numpy(), torch.sigmoid(mask_logits)[0].cpu().numpy()
 

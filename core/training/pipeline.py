@@ -170,10 +170,12 @@ def run(args: argparse.Namespace, command: str) -> dict:
     trainer, geometry, input_size = recipe.trainer, recipe.geometry, recipe.input_size
     log(f"recipe: {trainer} trainer, {recipe.arch}, input "
         + (f"whole images resized to {input_size[0]}x{input_size[1]}" if input_size else f"native ({geometry})")
-        + f", {recipe.normalisation} normalisation, {recipe.pooling} pooling, weight decay {recipe.weight_decay:g}")
+        + f", {recipe.normalisation} normalisation, {recipe.pooling} pooling, weight decay {recipe.weight_decay:g}"
+        + (", test-time flips" if recipe.test_time_flips else ""))
     card = new_card(name, dataset.class_names, dataset.task, version=args.version,
                     classifier_architecture=recipe.arch, classifier_pooling=recipe.pooling,
                     normalisation=recipe.normalisation, input_size=input_size,
+                    test_time_flips=recipe.test_time_flips,
                     decoder_channels=decoder_channels_for(recipe.arch),
                     segmenter_encoder=recipe.arch, segmenter_encoder_source=args.encoder_source,
                     pretrained=str(pretrained) if pretrained else None,
@@ -219,7 +221,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
     for index in tqdm(split.val, desc="tuning thresholds", unit="img", dynamic_ncols=True, mininterval=5):
         pixels = cache.pixels(index)
         probs, pixel_probs = whole_image_outputs(classifier, segmenter, card.shared_encoder, pixels, normaliser,
-                                                 device, dataset.task, amp)
+                                                 device, dataset.task, amp, card.test_time_flips)
         data.add(probs, pixel_probs, cache.masks(index), dataset.label_matrix()[index])
     classes, tuning = tune_classes(card.classes, data, dataset.task)
     tune_seconds = time.perf_counter() - tune_start

@@ -38,6 +38,7 @@ class Recipe:
     normalisation: str
     pooling: str
     weight_decay: float
+    test_time_flips: bool  # the card's: score each image with its mirror images (core.modelsets.flips)
 
 
 def has_pixel_masks(dataset: Dataset) -> bool:
@@ -111,4 +112,7 @@ def pick_recipe(args: argparse.Namespace, dataset: Dataset, cache: ImageCache, t
     weight_decay = args.weight_decay
     if weight_decay is None:
         weight_decay = WHOLE_WEIGHT_DECAY if whole else NATIVE_WEIGHT_DECAY
-    return Recipe(trainer, geometry, input_size, arch, normalisation, pooling, weight_decay)
+    flips = args.test_time_flips
+    # auto: whole images are trained with both flips, so their mirror images are as valid a look as the image
+    test_time_flips = (whole and not args.no_augment) if flips == "auto" else flips == "on"
+    return Recipe(trainer, geometry, input_size, arch, normalisation, pooling, weight_decay, test_time_flips)

@@ -41,12 +41,14 @@ def test_auto_recipe_follows_the_annotations_and_the_image_shape(tmp_path):
     masks, boxes = write_mask_folder(tmp_path / "masks"), write_neu(tmp_path / "neu")
     assert has_pixel_masks(open_dataset(masks)) and not has_pixel_masks(open_dataset(boxes))
     # photographs outlined by masks: whole images, the slim network, per-image normalisation
-    assert _recipe(masks) == Recipe("joint", "whole", (224, 224), "resnet-slim", "per-image", "peak", 5e-4)
+    assert _recipe(masks) == Recipe("joint", "whole", (224, 224), "resnet-slim", "per-image", "peak", 5e-4,
+                                  True)
     # box-only NEU-style patches: the staged ResNet50 of the shipped neu-det set
-    assert _recipe(boxes) == Recipe("staged", "patch", None, "resnet50", "fixed", "avg", 0.05)
+    assert _recipe(boxes) == Recipe("staged", "patch", None, "resnet50", "fixed", "avg", 0.05, False)
     # long strips (Severstal, 1600 x 256) stay at native scale, staged
     write_dataset(tmp_path / "strips", [0, 1, 2, 3])
-    assert _recipe(tmp_path / "strips") == Recipe("staged", "strip", None, "resnet50", "fixed", "peak", 0.05)
+    assert _recipe(tmp_path / "strips") == Recipe("staged", "strip", None, "resnet50", "fixed", "peak", 0.05,
+                                                     False)
     # what the user names is kept
     assert _recipe(masks, "--trainer", "staged").geometry == "patch"
     native = _recipe(masks, "--trainer", "joint", "--input-size", "native", "--arch", "resnet18")
@@ -54,6 +56,10 @@ def test_auto_recipe_follows_the_annotations_and_the_image_shape(tmp_path):
                                                                                        "fixed")
     named = _recipe(masks, "--input-size", "96x160", "--weight-decay", "0.01")
     assert (named.input_size, named.arch, named.weight_decay) == ((96, 160), "resnet-slim", 0.01)
+    # test-time flips follow the flips training used; named, they are kept
+    assert not _recipe(masks, "--no-augment").test_time_flips
+    assert not _recipe(masks, "--test-time-flips", "off").test_time_flips
+    assert _recipe(boxes, "--test-time-flips", "on").test_time_flips
     with pytest.raises(SteelScanError, match="has no pixel masks"):
         _recipe(boxes, "--trainer", "joint")
     with pytest.raises(SteelScanError, match="needs the joint trainer"):

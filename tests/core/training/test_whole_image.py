@@ -17,6 +17,7 @@ from core.modelsets.modelset import ModelCard, ModelSet, create_untrained, read_
 from core.modelsets.networks import backbone_features, build_classifier, build_segmenter, decode_masks, share_encoder
 from core.modelsets.preprocess import Normaliser
 from core.training.data import ImageCache, WholeImageDataset
+from core.training.loops import whole_image_outputs
 from core.training.pipeline import run
 from tests.core.training.test_pipeline import write_mask_folder
 
@@ -77,6 +78,34 @@ def test_engine_returns_masks_and_heatmaps_at_the_image_size(tmp_path):
                                  inspector.model_set.segmenter), backend="torch").inspect(image)
     assert verdict.segmenter_ran and verdict.masks.shape == (2, 70, 150)
     assert explain(inspector, image, "pits").heatmap.shape == (70, 150)
+
+
+def test_test_time_flips_average_the_image_and_its_mirror_images(tmp_path):
+    create_untrained(tmp_path / "flips", "flips", ("pits", "scratches"), classifier_architecture="resnet-slim",
+                     segmenter_encoder="resnet-slim", decoder_channels=(64, 32, 16, 8, 4), input_size=(64, 96),
+                     normalisation="per-image", test_time_flips=True)
+    flipping = Inspector.load(tmp_path / "flips", "cpu", backend="torch")
+    card = replace(flipping.card, classes=tuple(replace(c, threshold=0.0) for c in flipping.card.classes))
+    flipping = Inspector(replace(flipping.model_set, card=card), backend="torch")
+    plain = Inspector(replace(flipping.model_set, card=replace(card, test_time_flips=False)), backend="torch")
+    rng = np.random.default_rng(2)
+    images = [rng.integers(0, 255, (48, 80, 3), dtype=np.uint8) for _ in range(3)]
+    views = [[image, image[:, ::-1], image[::-1], image[::-1, ::-1]] for image in images]
+    by_view = [[plain.inspect(np.ascontiguousarray(v)) for v in four] for four in views]
+    flipped = list(flipping.inspect_many(images))  # one batch of three: the rows of each view must line up
+    for verdict, four in zip(flipped, by_view, strict=True):
+        np.testing.assert_allclose(verdict.probabilities, np.mean([v.probabilities for v in four], 0), atol=1e-5)
+        assert verdict.segmenter_ran and verdict.masks.shape == (2, 48, 80)
+    # threshold tuning sees the same; pixel logits of the mirror images are flipped back onto the image, averaged
+    args = (flipping.model_set.classifier, flipping.model_set.segmenter, True, images[0], flipping.normaliser,
+            torch.device("cpu"), card.task, False)
+    probs, pixels = whole_image_outputs(*args, flips=True)
+    np.testing.assert_allclose(probs, flipped[0].probabilities, atol=1e-5)
+    looks = [whole_image_outputs(*args[:3], np.ascontiguousarray(v), *args[4:])[1] for v in views[0]]
+    unflipped = [looks[0], looks[1][:, :, ::-1], looks[2][:, ::-1], looks[3][:, ::-1, ::-1]]
+    logits = np.log(np.stack(unflipped)) - np.log1p(-np.stack(unflipped))
+    np.testing.assert_allclose(pixels, 1 / (1 + np.exp(-logits.mean(0))), atol=1e-4)  # the views' logits averaged
+    assert np.abs(pixels - looks[0]).max() > 0.05  # and the views do differ: the average is not one look
 
 
 def test_whole_image_dataset_keeps_thin_defects_and_flips_image_and_mask_together(tmp_path):
