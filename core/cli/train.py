@@ -92,9 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-defective", type=int, metavar="N",
                    help="keep only N defective training images (learning curves; validation and hold-out unchanged)")
     p.add_argument("--seg-weight", type=float, default=1.0, help="joint: weight of the segmentation loss")
-    p.add_argument("--image-weight", type=float, default=0.0,
+    p.add_argument("--image-weight", type=float,
                    help="joint, multi-label: weight of an image-level loss on the strongest class (any defect vs "
-                        "clean)")
+                        "clean); default 1 for whole images, 0 otherwise")
     p.add_argument("--epochs", type=int, default=12, help="staged: classifier epochs")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--crop", default="128", help="training crop, N or HxW (strips: native scale)")

@@ -165,7 +165,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
     # From here on the options read as resolved (a copy: the caller's namespace is left as given).
     args = argparse.Namespace(**{**vars(args), "trainer": recipe.trainer, "arch": recipe.arch,
                                  "normalisation": recipe.normalisation, "pooling": recipe.pooling,
-                                 "weight_decay": recipe.weight_decay})
+                                 "weight_decay": recipe.weight_decay, "image_weight": recipe.image_weight})
     pretrained = find_pretrained(args.pretrained, recipe.arch)
     trainer, geometry, input_size = recipe.trainer, recipe.geometry, recipe.input_size
     log(f"recipe: {trainer} trainer, {recipe.arch}, input "

@@ -27,6 +27,7 @@ WHOLE_SIDE = 224  # whole images are resized to about this many pixels squared
 SQUARE_ASPECTS = (0.75, 4 / 3)  # a median width / height in this range is resized to a square
 ASPECT_SAMPLE = 200  # training images whose shapes decide (evenly spaced)
 WHOLE_WEIGHT_DECAY, NATIVE_WEIGHT_DECAY = 5e-4, 0.05
+WHOLE_IMAGE_WEIGHT = 1.0  # whole images: the any-defect loss beside the class losses
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Recipe:
     pooling: str
     weight_decay: float
     test_time_flips: bool  # the card's: score each image with its mirror images (core.modelsets.flips)
+    image_weight: float  # joint, multi-label: weight of the any-defect loss (core.training.joint.any_defect_loss)
 
 
 def has_pixel_masks(dataset: Dataset) -> bool:
@@ -115,4 +117,8 @@ def pick_recipe(args: argparse.Namespace, dataset: Dataset, cache: ImageCache, t
     flips = args.test_time_flips
     # auto: whole images are trained with both flips, so their mirror images are as valid a look as the image
     test_time_flips = (whole and not args.no_augment) if flips == "auto" else flips == "on"
-    return Recipe(trainer, geometry, input_size, arch, normalisation, pooling, weight_decay, test_time_flips)
+    image_weight = args.image_weight
+    if image_weight is None:  # measured on whole images only (README): hold-out AP 0.91 -> 0.93 on magnetic-tile
+        image_weight = WHOLE_IMAGE_WEIGHT if whole else 0.0
+    return Recipe(trainer, geometry, input_size, arch, normalisation, pooling, weight_decay, test_time_flips,
+                  image_weight)
