@@ -1,0 +1,54 @@
+"""Copy a whole-image model set trained before test-time flips existed, switch them on, and re-tune its
+thresholds on its own validation split, as `steelscan train` now does for every whole-image set. Written to
+measure what the flips alone give the same weights (README, Train on your own images).
+
+    python benchmarks/retune_with_flips.py --model-set /tmp/mt/w224 --data ../shared/datasets/magnetic-tile \
+        --out /tmp/mt/w224-flips
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.datasets import open_dataset  # noqa: E402
+from core.evaluation.evaluate import select_indices  # noqa: E402
+from core.modelsets.modelset import load_model_set, read_card, write_card  # noqa: E402
+from core.modelsets.preprocess import Normaliser  # noqa: E402
+from core.training.data import ImageCache  # noqa: E402
+from core.training.loops import whole_image_outputs  # noqa: E402
+from core.training.tuning import TuningData, tune_classes  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model-set", type=Path, required=True)
+    parser.add_argument("--data", type=Path, required=True, help="the dataset the set was trained on")
+    parser.add_argument("--out", type=Path, required=True, help="where the copy goes (replaced)")
+    args = parser.parse_args()
+    shutil.rmtree(args.out, ignore_errors=True)
+    shutil.copytree(args.model_set, args.out)
+    dataset = open_dataset(args.data)
+    card = replace(read_card(args.out), test_time_flips=True)
+    networks = load_model_set(args.out, "cpu")
+    cache, normaliser, data = ImageCache(dataset), Normaliser.from_card(card), TuningData.empty()
+    for index in select_indices(dataset, "val", card.training):  # the split the card says tuning used
+        probs, pixel_probs = whole_image_outputs(networks.classifier.eval(), networks.segmenter.eval(),
+                                                 card.shared_encoder, cache.pixels(index), normaliser,
+                                                 torch.device("cpu"), dataset.task, amp=False, flips=True)
+        data.add(probs, pixel_probs, cache.masks(index), dataset.label_matrix()[index])
+    classes, tuning = tune_classes(card.classes, data, dataset.task)
+    write_card(args.out, replace(card, classes=classes, metrics={**card.metrics, "tuning": tuning}))
+    print(json.dumps(tuning, indent=2))
+
+
+if __name__ == "__main__":
+    main()
