@@ -4,8 +4,9 @@ images (left-right, upside down, both), and the four answers averaged.
 Whole-image sets are trained with both flips as augmentation, so each mirror image is as much "the same
 sheet" to the network as the image itself; averaging four looks removes much of the noise a single look
 has. Measured on the magnetic-tile hold-out (README, Train on your own images): image-level AP 0.86 -> 0.91
-for the same weights. The cost is four backbone passes an image, which a 224 x 224 whole-image network
-affords (~11 ms -> ~35 ms on a 2-core CPU); strip sets keep one pass.
+for the same weights. The cost is four network passes an image, which a 224 x 224 whole-image network
+affords (12.4 -> 26.0 ms an image through the engine on a 2-core CPU, benchmarks/bench_flips.py); strip
+sets keep one pass.
 
 The engine (core.engine.inference), threshold tuning and the hold-out benchmark all call these, so the
 thresholds are tuned on the very probabilities the engine computes.

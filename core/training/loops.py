@@ -88,7 +88,7 @@ def train_classifier(classifier: nn.Module, loader: DataLoader, task: str, epoch
             with autocast(device, amp):
                 loss = classification_loss(task, classifier(x).float(), target, smoothing)
             running = _optimise(loss, optimizer, scaler, scheduler, history, running)
-            bar.set_postfix(loss=f"{running:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+            bar.set_postfix(loss=f"{running:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}", refresh=False)
         bar.close()
         scores = validate(classifier)
         scores.update(epoch=epoch + 1, train_loss=running, seconds=round(time.perf_counter() - started, 1))
@@ -241,7 +241,7 @@ def train_decoder(classifier: nn.Module, segmenter: nn.Module, loader: DataLoade
                     logits = decode_masks(segmenter, features)
                 loss = dice_bce_loss(logits.float(), masks)
             running = _optimise(loss, optimizer, scaler, scheduler, history, running)
-            bar.set_postfix(loss=f"{running:.4f}")
+            bar.set_postfix(loss=f"{running:.4f}", refresh=False)
         bar.close()
         history.epochs.append({"epoch": epoch + 1, "train_loss": running})
     segmenter.eval()
