@@ -22,10 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.datasets import open_dataset  # noqa: E402
 from core.evaluation.evaluate import select_indices  # noqa: E402
 from core.modelsets.modelset import load_model_set, read_card, write_card  # noqa: E402
-from core.modelsets.preprocess import Normaliser  # noqa: E402
 from core.training.data import ImageCache  # noqa: E402
-from core.training.loops import whole_image_outputs  # noqa: E402
-from core.training.tuning import TuningData, tune_classes  # noqa: E402
+from core.training.pipeline import tune_thresholds  # noqa: E402
 
 
 def main() -> None:
@@ -39,13 +37,10 @@ def main() -> None:
     dataset = open_dataset(args.data)
     card = replace(read_card(args.out), test_time_flips=True)
     networks = load_model_set(args.out, "cpu")
-    cache, normaliser, data = ImageCache(dataset), Normaliser.from_card(card), TuningData.empty()
-    for index in select_indices(dataset, "val", card.training):  # the split the card says tuning used
-        probs, pixel_probs = whole_image_outputs(networks.classifier.eval(), networks.segmenter.eval(),
-                                                 card.shared_encoder, cache.pixels(index), normaliser,
-                                                 torch.device("cpu"), dataset.task, amp=False, flips=True)
-        data.add(probs, pixel_probs, cache.masks(index), dataset.label_matrix()[index])
-    classes, tuning = tune_classes(card.classes, data, dataset.task)
+    # the split the card says tuning used, through the trainer's own tuning step
+    classes, tuning = tune_thresholds(card, networks.classifier.eval(), networks.segmenter.eval(), dataset,
+                                      ImageCache(dataset), select_indices(dataset, "val", card.training),
+                                      torch.device("cpu"), amp=False)
     write_card(args.out, replace(card, classes=classes, metrics={**card.metrics, "tuning": tuning}))
     print(json.dumps(tuning, indent=2))
 

@@ -101,6 +101,18 @@ def zero_init_residuals(classifier: torch.nn.Module) -> None:
             torch.nn.init.zeros_(last_bn.weight)
 
 
+def tune_thresholds(card, classifier: torch.nn.Module, segmenter: torch.nn.Module, dataset: Dataset,
+                    cache: ImageCache, indices, device: torch.device, amp: bool) -> tuple[tuple, dict]:
+    """(classes with tuned thresholds, the tuning table) from the images `indices`, scored as the engine
+    scores them (the card's input size, normalisation and test-time flips)."""
+    normaliser, data = Normaliser.from_card(card), TuningData.empty()
+    for index in tqdm(indices, desc="tuning thresholds", unit="img", dynamic_ncols=True, mininterval=5):
+        probs, pixel_probs = whole_image_outputs(classifier, segmenter, card.shared_encoder, cache.pixels(index),
+                                                 normaliser, device, dataset.task, amp, card.test_time_flips)
+        data.add(probs, pixel_probs, cache.masks(index), dataset.label_matrix()[index])
+    return tune_classes(card.classes, data, dataset.task)
+
+
 def limit_defective(dataset: Dataset, split: Split, count: int | None, seed: int) -> Split:
     """Keep only `count` defective training images (seeded pick; clean ones all stay) for a learning
     curve: validation and hold-out stay exactly as the full run's, so the points compare."""
@@ -217,13 +229,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
             validate, metric, val_targets, run_dir)
 
     tune_start = time.perf_counter()
-    data = TuningData.empty()
-    for index in tqdm(split.val, desc="tuning thresholds", unit="img", dynamic_ncols=True, mininterval=5):
-        pixels = cache.pixels(index)
-        probs, pixel_probs = whole_image_outputs(classifier, segmenter, card.shared_encoder, pixels, normaliser,
-                                                 device, dataset.task, amp, card.test_time_flips)
-        data.add(probs, pixel_probs, cache.masks(index), dataset.label_matrix()[index])
-    classes, tuning = tune_classes(card.classes, data, dataset.task)
+    classes, tuning = tune_thresholds(card, classifier, segmenter, dataset, cache, split.val, device, amp)
     tune_seconds = time.perf_counter() - tune_start
     for name_, row in tuning.items():
         log(f"  {name_}: {row}")
