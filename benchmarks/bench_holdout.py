@@ -13,6 +13,8 @@ Runs the engine (core.engine.inference.Inspector) over the split rebuilt from th
   image, averaged; an image the engine calls clean has no mask and scores 0;
 - the same Dice of the U-Net's masks without the class calls' gate (each class at its tuned pixel
   threshold), averaged per class over the defective images showing it;
+- the Dice of each true class's own mask channel alone (ungated, at its pixel threshold): how well the U-Net
+  outlines a defect when the right class is called, apart from what other classes' channels add;
 - image-level AP and ROC-AUC scored by the masks instead: each image's strongest pixel probability of
   the U-Net run on every image (no gating), 5x5-averaged so one hot pixel does not decide.
 Written because `steelscan evaluate` on this branch reports per-class figures but no image-level AP.
@@ -65,6 +67,7 @@ def measure(model_set: Path, data: Path, split: str) -> dict:
     normaliser = Normaliser.from_card(card)
     pixel_thresholds = np.array([c.pixel_threshold for c in card.classes]).reshape(-1, 1, 1)
     ungated: dict[str, list[float]] = {}  # class -> ungated Dice of each defective image showing it
+    own: dict[str, list[float]] = {}  # class -> Dice of that class's own channel on the images showing it
     for index, verdict in zip(indices, inspector.inspect_many(paths), strict=True):
         sample = dataset.samples[index]
         scores.append(max(verdict.probabilities))
@@ -76,6 +79,9 @@ def measure(model_set: Path, data: Path, split: str) -> dict:
             dice = dice_merged(pixel_probs > pixel_thresholds, truth)
             for label in sample.labels:
                 ungated.setdefault(dataset.class_names[label], []).append(dice)
+                channel = slice(label, label + 1)
+                own.setdefault(dataset.class_names[label], []).append(
+                    dice_merged(pixel_probs[channel] > pixel_thresholds[channel], truth[channel]))
         smoothed = F.avg_pool2d(torch.from_numpy(pixel_probs)[None], 5, 1, 2)[0]
         mask_scores.append(float(smoothed.max()))
         called.append(verdict.defective)
@@ -93,6 +99,7 @@ def measure(model_set: Path, data: Path, split: str) -> dict:
         "engine_recall": round(float(c[y].mean()), 4), "engine_false_alarm_rate": round(float(c[~y].mean()), 4),
         "dice_defective_images": round(float(np.mean(dices)), 4),
         "dice_ungated_by_class": {name: round(float(np.mean(v)), 3) for name, v in sorted(ungated.items())},
+        "dice_own_channel_by_class": {name: round(float(np.mean(v)), 3) for name, v in sorted(own.items())},
         "image_ap_by_mask": round(float(average_precision_score(y, mask_scores)), 4),
         "image_roc_auc_by_mask": round(float(roc_auc_score(y, mask_scores)), 4),
         "recall_at_3pct_false_alarms_by_mask": round(recall_at_false_alarms(y, np.array(mask_scores)), 4),

@@ -1,9 +1,11 @@
 """Copy a whole-image model set trained before test-time flips existed, switch them on, and re-tune its
 thresholds on its own validation split, as `steelscan train` now does for every whole-image set. Written to
-measure what the flips alone give the same weights (README, Train on your own images).
+measure what the flips alone give the same weights (README, Train on your own images). `--class-scores` sets
+the card's class scores as well (core.engine.postprocess.class_scores), to measure the masks' part in the decision
+on the same weights.
 
     python benchmarks/retune_with_flips.py --model-set /tmp/mt/w224 --data ../shared/datasets/magnetic-tile \
-        --out /tmp/mt/w224-flips
+        --out /tmp/mt/w224-flips [--class-scores head|head+mask]
 """
 
 from __future__ import annotations
@@ -31,11 +33,15 @@ def main() -> None:
     parser.add_argument("--model-set", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True, help="the dataset the set was trained on")
     parser.add_argument("--out", type=Path, required=True, help="where the copy goes (replaced)")
+    parser.add_argument("--class-scores", choices=("keep", "head", "head+mask"), default="keep",
+                        help="the copy's class scores (default: the set's own)")
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     shutil.copytree(args.model_set, args.out)
     dataset = open_dataset(args.data)
     card = replace(read_card(args.out), test_time_flips=True)
+    if args.class_scores != "keep":
+        card = replace(card, class_scores=args.class_scores)
     networks = load_model_set(args.out, "cpu")
     # the split the card says tuning used, through the trainer's own tuning step
     classes, tuning = tune_thresholds(card, networks.classifier.eval(), networks.segmenter.eval(), dataset,

@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-defective", type=int, metavar="N",
                    help="keep only N defective training images (learning curves; validation and hold-out unchanged)")
     p.add_argument("--seg-weight", type=float, default=1.0, help="joint: weight of the segmentation loss")
+    p.add_argument("--seg-dice", choices=("auto", "batch", "image"), default="auto",
+                   help="joint: soft Dice per image and class (small defects count as much as large ones; the "
+                        "default) or per class over the batch")
+    p.add_argument("--class-scores", choices=("auto", "head", "head+mask"), default="auto",
+                   help="what a class's probability is: the classifier head's, or the mean of the head's and the "
+                        "class's strongest mask pixel (5x5-averaged); default head+mask for whole images")
     p.add_argument("--image-weight", type=float,
                    help="joint, multi-label: weight of an image-level loss on the strongest class (any defect vs "
                         "clean); default 1 for whole images, 0 otherwise")

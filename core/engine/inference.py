@@ -24,7 +24,7 @@ from core.contract.errors import ImageError
 from core.contract.verdict import Verdict
 from core.engine.backends import Backend, open_backend
 from core.engine.domain import DomainModel, load_domain
-from core.engine.postprocess import apply_mask_rules, classes_called, find_regions
+from core.engine.postprocess import apply_mask_rules, class_scores, classes_called, find_regions
 from core.imaging.imageio import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from core.modelsets.devices import pick_batch_size, pick_device
 from core.modelsets.export import export_key
@@ -154,10 +154,16 @@ class Inspector:
                 probs = mean_over_flips(probs, count)
             probs = probs.cpu().numpy()
             t2 = time.perf_counter()
-            called = [classes_called(self.card, p) for p in probs]
-            to_segment = [i for i in range(count) if called[i].any()]
             shape = (images[0].height, images[0].width)  # a batch holds images of one size (_collect)
-            pixel_probs = self._segment(x, state, to_segment, shape, count) if to_segment else {}
+            if self.card.class_scores == "head":
+                called = [classes_called(self.card, p) for p in probs]
+                to_segment = [i for i in range(count) if called[i].any()]
+                pixel_probs = self._segment(x, state, to_segment, shape, count) if to_segment else {}
+            else:  # the masks take part in the decision: every image is segmented before any call
+                to_segment = list(range(count))
+                pixel_probs = self._segment(x, state, to_segment, shape, count)
+                probs = np.stack([class_scores(self.card.class_scores, probs[i], pixel_probs[i]) for i in to_segment])
+                called = [classes_called(self.card, p) for p in probs]
             t3 = time.perf_counter()
         verdicts = []
         for i, image in enumerate(images):

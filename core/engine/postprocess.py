@@ -12,6 +12,32 @@ import numpy as np
 from core.contract.verdict import Region
 from core.modelsets.modelset import ModelCard
 
+MASK_PEAK_WINDOW = 5  # pixels a side averaged before the peak is taken: one hot pixel does not decide
+CLASS_SCORES = ("head", "head+mask")
+
+
+def mask_peaks(pixel_probs: np.ndarray) -> np.ndarray:
+    """(K,) each class's strongest pixel probability after a 5x5 box average (zero outside the image)."""
+    window = (MASK_PEAK_WINDOW, MASK_PEAK_WINDOW)
+    return np.array([cv2.blur(channel.astype(np.float32), window, borderType=cv2.BORDER_CONSTANT).max()
+                     for channel in pixel_probs])
+
+
+def class_scores(mode: str, head_probs: np.ndarray, pixel_probs: np.ndarray | None) -> np.ndarray:
+    """(K,) the probabilities a verdict carries and the thresholds apply to (card `class_scores`).
+
+    "head": the classifier head's. "head+mask": the mean of the head's and the class's mask peak, so the
+    decision is taken from the segmentation as well as the image label (Bozic et al. 2021 feed the
+    segmentation output to their decision head). On magnetic-tile's validation split the mean ranked images
+    best of head, mask peak, max and geometric mean (image AP 0.95 against 0.91 for the head alone: README)."""
+    if mode == "head":
+        return head_probs
+    if mode != "head+mask":
+        raise ValueError(f"class_scores {mode!r} is not one of {CLASS_SCORES}")
+    if pixel_probs is None:
+        raise ValueError("class_scores 'head+mask' needs the U-Net's pixel probabilities of every image")
+    return (head_probs + mask_peaks(pixel_probs)) / 2
+
 
 def classes_called(card: ModelCard, probabilities: np.ndarray) -> np.ndarray:
     """(classes,) bool: which classes the classifier calls present."""

@@ -59,6 +59,7 @@ class CardSchema(_Strict):
     normalisation: Literal[NORMALISATIONS] = "fixed"
     input_size: tuple[int, int] | None = None  # (height, width) the networks see; None: each image's own size
     test_time_flips: bool = False  # average over the image and its mirror images (core.modelsets.flips)
+    class_scores: Literal["head", "head+mask"] = "head"  # core.engine.postprocess.class_scores
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.25, 0.25, 0.25)
     trained: bool = False

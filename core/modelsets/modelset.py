@@ -56,6 +56,9 @@ class ModelCard:
     input_size: tuple[int, int] | None = None
     # Score each image with its mirror images too and average (core.modelsets.flips): whole-image sets.
     test_time_flips: bool = False
+    # "head": a class's probability is the classifier head's; "head+mask": the mean of the head's and the
+    # U-Net's strongest 5x5-averaged pixel of that class (core.engine.postprocess.class_scores).
+    class_scores: str = "head"
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.25, 0.25, 0.25)
     trained: bool = False

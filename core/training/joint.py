@@ -85,7 +85,7 @@ def train_joint(classifier: nn.Module, segmenter: nn.Module, loader: DataLoader,
                 lr: float, weight_decay: float, device: torch.device, validate: Callable[[nn.Module], dict],
                 metric: str, amp: bool = True, smoothing: float = 0.1, cls_weight: float = 1.0,
                 seg_weight: float = 1.0, patience: int = 0, validations: int = VALIDATIONS,
-                image_weight: float = 0.0) -> tuple[History, History]:
+                image_weight: float = 0.0, dice_per_image: bool = False) -> tuple[History, History]:
     """Train backbone, decoder and head together for `total_steps` optimiser steps.
 
     Returns (history, segmentation history): the first holds the total loss per step and the
@@ -111,7 +111,7 @@ def train_joint(classifier: nn.Module, segmenter: nn.Module, loader: DataLoader,
                 features = backbone_features(classifier, x)
                 logits = classifier_head(classifier, features[-1]).float()
                 mask_logits = decode_masks(segmenter, features).float()
-                seg_loss = dice_bce_loss(mask_logits, masks)
+                seg_loss = dice_bce_loss(mask_logits, masks, per_image=dice_per_image)
                 loss = seg_weight * seg_loss + cls_weight * classification_loss(task, logits, target, smoothing)
                 if image_weight and task == "multi-label":
                     loss = loss + image_weight * any_defect_loss(logits, target)

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from core.contract.errors import SteelScanError
 from core.datasets import Dataset, open_dataset
+from core.engine.postprocess import class_scores
 from core.modelsets.devices import inference_dtype, pick_device
 from core.modelsets.modelset import build_networks, new_card, save_model_set
 from core.modelsets.networks import PeakResNet, decoder_channels_for, share_encoder
@@ -104,11 +105,12 @@ def zero_init_residuals(classifier: torch.nn.Module) -> None:
 def tune_thresholds(card, classifier: torch.nn.Module, segmenter: torch.nn.Module, dataset: Dataset,
                     cache: ImageCache, indices, device: torch.device, amp: bool) -> tuple[tuple, dict]:
     """(classes with tuned thresholds, the tuning table) from the images `indices`, scored as the engine
-    scores them (the card's input size, normalisation and test-time flips)."""
+    scores them (the card's input size, normalisation, test-time flips and class scores)."""
     normaliser, data = Normaliser.from_card(card), TuningData.empty()
     for index in tqdm(indices, desc="tuning thresholds", unit="img", dynamic_ncols=True, mininterval=5):
         probs, pixel_probs = whole_image_outputs(classifier, segmenter, card.shared_encoder, cache.pixels(index),
                                                  normaliser, device, dataset.task, amp, card.test_time_flips)
+        probs = class_scores(card.class_scores, probs, pixel_probs)
         data.add(probs, pixel_probs, cache.masks(index), dataset.label_matrix()[index])
     return tune_classes(card.classes, data, dataset.task)
 
@@ -177,17 +179,19 @@ def run(args: argparse.Namespace, command: str) -> dict:
     # From here on the options read as resolved (a copy: the caller's namespace is left as given).
     args = argparse.Namespace(**{**vars(args), "trainer": recipe.trainer, "arch": recipe.arch,
                                  "normalisation": recipe.normalisation, "pooling": recipe.pooling,
-                                 "weight_decay": recipe.weight_decay, "image_weight": recipe.image_weight})
+                                 "weight_decay": recipe.weight_decay, "image_weight": recipe.image_weight,
+                                 "seg_dice": recipe.seg_dice})
     pretrained = find_pretrained(args.pretrained, recipe.arch)
     trainer, geometry, input_size = recipe.trainer, recipe.geometry, recipe.input_size
     log(f"recipe: {trainer} trainer, {recipe.arch}, input "
         + (f"whole images resized to {input_size[0]}x{input_size[1]}" if input_size else f"native ({geometry})")
         + f", {recipe.normalisation} normalisation, {recipe.pooling} pooling, weight decay {recipe.weight_decay:g}"
-        + (", test-time flips" if recipe.test_time_flips else ""))
+        + (", test-time flips" if recipe.test_time_flips else "")
+        + (", classes scored by head and mask" if recipe.class_scores == "head+mask" else ""))
     card = new_card(name, dataset.class_names, dataset.task, version=args.version,
                     classifier_architecture=recipe.arch, classifier_pooling=recipe.pooling,
                     normalisation=recipe.normalisation, input_size=input_size,
-                    test_time_flips=recipe.test_time_flips,
+                    test_time_flips=recipe.test_time_flips, class_scores=recipe.class_scores,
                     decoder_channels=decoder_channels_for(recipe.arch),
                     segmenter_encoder=recipe.arch, segmenter_encoder_source=args.encoder_source,
                     pretrained=str(pretrained) if pretrained else None,
@@ -243,7 +247,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
         "segmenter_crop": list(seg_crop), "geometry": geometry, "lr": args.lr,
         "weight_decay": args.weight_decay, "crops_per_epoch": per_epoch, "class_balanced": not args.no_balance,
         "augment": not args.no_augment, "photometric": args.photometric, "clean_share": args.clean_share,
-        "seg_weight": args.seg_weight, "image_weight": args.image_weight,
+        "seg_weight": args.seg_weight, "image_weight": args.image_weight, "seg_dice": args.seg_dice,
         "seed": args.seed, "val_fraction": args.val_fraction,
         "holdout_fraction": args.holdout_fraction, "split_seed": args.seed,
         "train_defective_limit": args.train_defective,
@@ -357,7 +361,7 @@ def train_jointly(args, classifier, segmenter, cache, split, dataset, geometry, 
     history, seg_history = train_joint(classifier, segmenter, loader, dataset.task, total, args.lr,
                                        args.weight_decay, device, validate, "score", amp, args.label_smoothing,
                                        seg_weight=args.seg_weight, validations=args.validations,
-                                       image_weight=args.image_weight)
+                                       image_weight=args.image_weight, dice_per_image=args.seg_dice == "image")
     log(f"joint training done in {history.seconds / 60:.1f} min; best at step {history.best_epoch} "
         f"score={history.best_metric:.4f}")
     head_info = {"used": False, "reason": "joint training scores whole images with the head it trained",

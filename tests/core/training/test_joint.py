@@ -42,13 +42,14 @@ def test_auto_recipe_follows_the_annotations_and_the_image_shape(tmp_path):
     assert has_pixel_masks(open_dataset(masks)) and not has_pixel_masks(open_dataset(boxes))
     # photographs outlined by masks: whole images, the slim network, per-image normalisation
     assert _recipe(masks) == Recipe("joint", "whole", (224, 224), "resnet-slim", "per-image", "peak", 5e-4,
-                                  True, 1.0)
+                                  True, 1.0, "image", "head+mask")
     # box-only NEU-style patches: the staged ResNet50 of the shipped neu-det set
-    assert _recipe(boxes) == Recipe("staged", "patch", None, "resnet50", "fixed", "avg", 0.05, False, 0.0)
+    assert _recipe(boxes) == Recipe("staged", "patch", None, "resnet50", "fixed", "avg", 0.05, False, 0.0, "batch",
+                                    "head")
     # long strips (Severstal, 1600 x 256) stay at native scale, staged
     write_dataset(tmp_path / "strips", [0, 1, 2, 3])
     assert _recipe(tmp_path / "strips") == Recipe("staged", "strip", None, "resnet50", "fixed", "peak", 0.05,
-                                                     False, 0.0)
+                                                     False, 0.0, "batch", "head")
     # what the user names is kept
     assert _recipe(masks, "--trainer", "staged").geometry == "patch"
     native = _recipe(masks, "--trainer", "joint", "--input-size", "native", "--arch", "resnet18")
@@ -62,6 +63,12 @@ def test_auto_recipe_follows_the_annotations_and_the_image_shape(tmp_path):
     assert _recipe(masks, "--image-weight", "0").image_weight == 0.0
     assert _recipe(masks, "--trainer", "joint", "--input-size", "native").image_weight == 0.0
     assert _recipe(boxes, "--test-time-flips", "on").test_time_flips
+    # soft Dice per image for the joint trainer (native joint crops too); what is named is kept
+    assert _recipe(masks, "--trainer", "joint", "--input-size", "native").seg_dice == "image"
+    assert _recipe(masks, "--seg-dice", "batch").seg_dice == "batch"
+    # the masks take part in the decision for whole images; native joint crops keep the head's
+    assert _recipe(masks, "--trainer", "joint", "--input-size", "native").class_scores == "head"
+    assert _recipe(masks, "--class-scores", "head").class_scores == "head"
     with pytest.raises(SteelScanError, match="has no pixel masks"):
         _recipe(boxes, "--trainer", "joint")
     with pytest.raises(SteelScanError, match="needs the joint trainer"):

@@ -39,6 +39,29 @@ def test_missing_the_defect_costs_more_than_a_faint_background():
     assert dice_bce_loss(faint, masks) < dice_bce_loss(missed, masks)
 
 
+@pytest.mark.parametrize("per_image", [False, True])
+def test_a_perfect_prediction_scores_near_zero_per_batch_and_per_image(per_image):
+    masks = torch.zeros(3, 2, 64, 64)
+    masks[0, 0, 10:13, 10:13] = 1
+    masks[1, 1, :, :40] = 1  # image 2 is clean
+    assert dice_bce_loss(_perfect_logits(masks), masks, per_image=per_image).item() < 0.01
+
+
+def test_per_image_dice_pulls_harder_on_a_small_defect_beside_a_large_one():
+    # A 3x3 blowhole in image 0 and a large unevenness of the same class in image 1, nothing predicted yet
+    # (logits at the trained background's ~0.001): the gradient on the blowhole's pixels is what lets the
+    # network start finding it. Scored per image it is far larger than when the large defect shares its Dice.
+    masks = torch.zeros(4, 1, 160, 160)  # images 2 and 3 are clean
+    masks[0, 0, 30:33, 30:33] = 1
+    masks[1, 0, :, :80] = 1
+    pulls = {}
+    for per_image in (False, True):
+        logits = torch.full_like(masks, -7.0, requires_grad=True)
+        dice_bce_loss(logits, masks, per_image=per_image).backward()
+        pulls[per_image] = -logits.grad[0, 0, 30:33, 30:33].mean().item()
+    assert pulls[False] > 0 and pulls[True] > 3 * pulls[False]
+
+
 def test_any_defect_loss_asks_every_class_to_stay_low_on_clean_images():
     target = torch.tensor([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     right = torch.tensor([[-6.0, -6.0, -6.0], [-6.0, 6.0, -6.0]])

@@ -13,6 +13,7 @@ from core.contract.errors import ModelSetError
 from core.datasets import open_dataset
 from core.engine.explain import explain
 from core.engine.inference import Inspector
+from core.engine.postprocess import class_scores, mask_peaks
 from core.modelsets.modelset import ModelCard, ModelSet, create_untrained, read_card
 from core.modelsets.networks import backbone_features, build_classifier, build_segmenter, decode_masks, share_encoder
 from core.modelsets.preprocess import Normaliser
@@ -106,6 +107,48 @@ def test_test_time_flips_average_the_image_and_its_mirror_images(tmp_path):
     logits = np.log(np.stack(unflipped)) - np.log1p(-np.stack(unflipped))
     np.testing.assert_allclose(pixels, 1 / (1 + np.exp(-logits.mean(0))), atol=1e-4)  # the views' logits averaged
     assert np.abs(pixels - looks[0]).max() > 0.05  # and the views do differ: the average is not one look
+
+
+def test_mask_peaks_ignore_a_lone_hot_pixel_and_class_scores_average_head_and_mask():
+    pixels = np.zeros((2, 40, 60), np.float32)
+    pixels[0, 10, 10] = 1.0  # one hot pixel: a fifth of a fifth after the 5x5 average
+    pixels[1, 20:25, 30:35] = 0.8  # a 5x5 defect keeps its probability
+    np.testing.assert_allclose(mask_peaks(pixels), [1 / 25, 0.8], atol=1e-6)
+    head = np.array([0.2, 0.4])
+    np.testing.assert_allclose(class_scores("head+mask", head, pixels), [(0.2 + 0.04) / 2, 0.6], atol=1e-6)
+    assert class_scores("head", head, None) is head
+    with pytest.raises(ValueError, match="needs the U-Net"):
+        class_scores("head+mask", head, None)
+
+
+def test_head_and_mask_class_scores_are_what_the_engine_decides_on(tmp_path):
+    create_untrained(tmp_path / "hm", "hm", ("pits", "scratches"), classifier_architecture="resnet-slim",
+                     segmenter_encoder="resnet-slim", decoder_channels=(64, 32, 16, 8, 4), input_size=(64, 96),
+                     normalisation="per-image", test_time_flips=True, class_scores="head+mask")
+    loaded = Inspector.load(tmp_path / "hm", "cpu", backend="torch")
+    assert loaded.card.class_scores == "head+mask"  # the card keeps it
+    rng = np.random.default_rng(4)
+    images = [rng.integers(0, 255, (48, 80, 3), dtype=np.uint8) for _ in range(3)]
+    args = (loaded.model_set.classifier, loaded.model_set.segmenter, True)
+    expected = []
+    for image in images:  # what threshold tuning scores (core.training.pipeline.tune_thresholds)
+        head, pixels = whole_image_outputs(*args, image, loaded.normaliser, torch.device("cpu"), "multi-label",
+                                           False, flips=True)
+        expected.append((head + mask_peaks(pixels)) / 2)
+    # thresholds no class reaches: nothing is called, yet every image was segmented to be scored
+    unreachable = replace(loaded.card, classes=tuple(replace(c, threshold=0.999) for c in loaded.card.classes))
+    both = Inspector(replace(loaded.model_set, card=unreachable), backend="torch")
+    head_only = Inspector(replace(loaded.model_set, card=replace(unreachable, class_scores="head")), backend="torch")
+    for verdict, plain, want in zip(both.inspect_many(images), head_only.inspect_many(images), expected, strict=True):
+        np.testing.assert_allclose(verdict.probabilities, want, atol=1e-5)
+        assert verdict.segmenter_ran and not verdict.defective
+        assert not plain.segmenter_ran and not np.allclose(plain.probabilities, want, atol=1e-3)
+    # a threshold just under a class's combined score calls it
+    first = expected[0]
+    called = replace(loaded.card, classes=tuple(replace(c, threshold=float(first[k]) - 1e-4, min_area=0)
+                                                for k, c in enumerate(loaded.card.classes)))
+    verdict = Inspector(replace(loaded.model_set, card=called), backend="torch").inspect(images[0])
+    assert verdict.classes_present == ("pits", "scratches")  # min area 0: called stays present, mask or not
 
 
 def test_whole_image_dataset_keeps_thin_defects_and_flips_image_and_mask_together(tmp_path):
