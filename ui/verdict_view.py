@@ -128,7 +128,7 @@ def gradcam_ui(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None
     if stored and stored[0] == wanted:
         explanation = stored[1]
         st.image(overlay_heatmap(pixels, explanation.heatmap, 0.5), width="stretch",
-                 caption=f"Grad-CAM for {chosen} (p = {explanation.probability:.3f}): red = most evidence")
+                 caption=f"Grad-CAM for {chosen} (classifier's p = {explanation.probability:.3f}): red = most evidence")
 
 
 def regions_ui(verdict: Verdict, inspector: Inspector | None, key: str) -> None:
@@ -153,7 +153,7 @@ def verdict_details(verdict: Verdict, pixels: np.ndarray, inspector: Inspector |
     by the line, would draw them hidden before the inspector can act."""
     tabs = st.tabs(["Probabilities", "Regions", "Grad-CAM", "History", "Model"], key=f"details-tabs-{key}",
                    on_change="rerun")
-    draws = (lambda: _probabilities(verdict), lambda: regions_ui(verdict, inspector, key),
+    draws = (lambda: _probabilities(verdict, inspector), lambda: regions_ui(verdict, inspector, key),
              lambda: gradcam_ui(verdict, pixels, inspector, key), lambda: _history(log, verdict),
              lambda: _made_by(verdict))
     for tab, draw in zip(tabs, draws, strict=True):
@@ -176,11 +176,14 @@ def _made_by(verdict: Verdict) -> None:
                f"{verdict.device} · inspected {verdict.created_at} · {timings}")
 
 
-def _probabilities(verdict: Verdict) -> None:
+def _probabilities(verdict: Verdict, inspector: Inspector | None) -> None:
     st.dataframe(probability_table(verdict), hide_index=True, column_config={
         "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0, format="%.3f"),
         "distance": st.column_config.NumberColumn(
             "distance", help="how far the probability is from the class threshold: small = uncertain")})
+    if inspector is not None and inspector.card.class_scores == "head+mask":
+        st.caption("Each probability is the mean of the classifier's and the defect mask's (its strongest 5x5-pixel "
+                   "spot): this model set decides from both.")
     if verdict.ood_score is not None and not verdict.out_of_domain:  # out of domain: a warning above the picture
         st.caption(domain_message(verdict.ood_score, False))
 

@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seg-weight", type=float, default=1.0, help="joint: weight of the segmentation loss")
     p.add_argument("--seg-dice", choices=("auto", "batch", "image"), default="auto",
                    help="joint: soft Dice per image and class (small defects count as much as large ones; the "
-                        "default) or per class over the batch")
+                        "default for whole images) or per class over the batch (the default for native crops)")
     p.add_argument("--class-scores", choices=("auto", "head", "head+mask"), default="auto",
                    help="what a class's probability is: the classifier head's, or the mean of the head's and the "
                         "class's strongest mask pixel (5x5-averaged); default head+mask for whole images")

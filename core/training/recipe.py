@@ -122,8 +122,9 @@ def pick_recipe(args: argparse.Namespace, dataset: Dataset, cache: ImageCache, t
     image_weight = args.image_weight
     if image_weight is None:  # measured on whole images only (README): hold-out AP 0.91 -> 0.93 on magnetic-tile
         image_weight = WHOLE_IMAGE_WEIGHT if whole else 0.0
-    # auto: per image, measured on magnetic-tile (README): over the batch, blowholes and cracks were never outlined
-    seg_dice = args.seg_dice if args.seg_dice != "auto" else ("image" if trainer == "joint" else "batch")
+    # auto: per image for whole images, measured on magnetic-tile (README): over the batch, blowholes and cracks
+    # were never outlined. Native-scale joint crops keep the batch Dice they were measured with.
+    seg_dice = args.seg_dice if args.seg_dice != "auto" else ("image" if whole else "batch")
     # auto: whole images take the masks into the decision (README: hold-out AP 0.95 -> 1.00 on magnetic-tile)
     scores = args.class_scores if args.class_scores != "auto" else ("head+mask" if whole else "head")
     return Recipe(trainer, geometry, input_size, arch, normalisation, pooling, weight_decay, test_time_flips,

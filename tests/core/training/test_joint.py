@@ -63,9 +63,10 @@ def test_auto_recipe_follows_the_annotations_and_the_image_shape(tmp_path):
     assert _recipe(masks, "--image-weight", "0").image_weight == 0.0
     assert _recipe(masks, "--trainer", "joint", "--input-size", "native").image_weight == 0.0
     assert _recipe(boxes, "--test-time-flips", "on").test_time_flips
-    # soft Dice per image for the joint trainer (native joint crops too); what is named is kept
-    assert _recipe(masks, "--trainer", "joint", "--input-size", "native").seg_dice == "image"
+    # soft Dice per image for whole images; native joint crops keep the batch Dice; what is named is kept
+    assert _recipe(masks, "--trainer", "joint", "--input-size", "native").seg_dice == "batch"
     assert _recipe(masks, "--seg-dice", "batch").seg_dice == "batch"
+    assert _recipe(masks, "--trainer", "joint", "--input-size", "native", "--seg-dice", "image").seg_dice == "image"
     # the masks take part in the decision for whole images; native joint crops keep the head's
     assert _recipe(masks, "--trainer", "joint", "--input-size", "native").class_scores == "head"
     assert _recipe(masks, "--class-scores", "head").class_scores == "head"
