@@ -29,13 +29,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.datasets import open_dataset  # noqa: E402
 from core.engine.inference import Inspector  # noqa: E402
+from core.engine.postprocess import mask_peaks  # noqa: E402
 from core.evaluation.evaluate import select_indices  # noqa: E402
 from core.imaging.imageio import load_image  # noqa: E402
 from core.modelsets.modelset import read_card  # noqa: E402
@@ -82,8 +82,7 @@ def measure(model_set: Path, data: Path, split: str) -> dict:
                 channel = slice(label, label + 1)
                 own.setdefault(dataset.class_names[label], []).append(
                     dice_merged(pixel_probs[channel] > pixel_thresholds[channel], truth[channel]))
-        smoothed = F.avg_pool2d(torch.from_numpy(pixel_probs)[None], 5, 1, 2)[0]
-        mask_scores.append(float(smoothed.max()))
+        mask_scores.append(float(mask_peaks(pixel_probs).max()))  # the engine's own 5x5 mask peak
         called.append(verdict.defective)
         defective.append(bool(sample.labels))
         if sample.labels:

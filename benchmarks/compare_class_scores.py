@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_holdout import recall_at_false_alarms  # noqa: E402
 from core.datasets import open_dataset  # noqa: E402
+from core.engine.postprocess import mask_peaks  # noqa: E402
 from core.evaluation.evaluate import select_indices  # noqa: E402
 from core.modelsets.modelset import load_model_set, read_card  # noqa: E402
 from core.modelsets.preprocess import Normaliser  # noqa: E402
@@ -54,7 +55,7 @@ def main() -> None:
             head, pixels = whole_image_outputs(classifier, segmenter, card.shared_encoder, cache.pixels(index),
                                                normaliser, torch.device("cpu"), dataset.task, False,
                                                card.test_time_flips)
-            mask5 = peak(pixels, 5)
+            mask5 = mask_peaks(pixels)  # what the engine's head+mask rule uses
             for name, scores in (("head", head), ("mask 1x1", peak(pixels, 1)), ("mask 3x3", peak(pixels, 3)),
                                  ("mask 5x5", mask5), ("mean(head, mask 5x5)", (head + mask5) / 2),
                                  ("max(head, mask 5x5)", np.maximum(head, mask5)),
