@@ -13,7 +13,7 @@ import streamlit as st
 from core.accounts.auth import role_allows
 from ui import auth
 from ui.state import init_session
-from ui.warmup import preload_chart_scripts, warm_statistics
+from ui.warmup import import_chart_modules, preload_chart_scripts, warm_statistics
 
 PAGES = Path(__file__).parent / "app_pages"  # not "pages/": Streamlit would list that folder before sign-in
 # (file, title, icon, permission the page needs)
@@ -43,6 +43,7 @@ def signed_out_pages() -> list[st.Page]:
 def run() -> None:
     st.set_page_config(page_title="SteelScan", page_icon=":material/precision_manufacturing:", layout="wide")
     init_session()
+    import_chart_modules()  # once per server, from the first page anyone sees (sign-in): the charts' modules
     if not auth.accounts().has_users():
         pages = [st.Page(auth.first_admin_page, title="Set up", icon=":material/admin_panel_settings:")]
     elif (user := auth.current_user()) is None:

@@ -1,10 +1,12 @@
-"""Warm the Statistics page in the background when someone who may open it signs in.
+"""Warm the Statistics page in the background, so that even its first open on a new server is quick.
 
 A server's first Statistics open took about 4 s with 10,000 reviewed sheets (benchmarks/bench_statistics.py): 2.7 s
 of it importing pandas and plotly, the rest reading the log's frames and building the first figures. Every later
-open is served from the caches in ui.stats_view in about 1 s. So the first supervisor or admin to sign in starts one
-thread per server process that does that work while they are still on another page. Inspectors never start it: it
-would take CPU from the engine while they wait for a verdict.
+open is served from the caches in ui.stats_view in about 1 s. Two threads per server process do that work early:
+- `import_chart_modules`, started by the first page anyone sees (the sign-in page, usually): imports the page's
+  modules (a fraction of a second of one core, once per process, while someone types a password);
+- `warm_statistics`, started when the first supervisor or admin signs in: reads the log's frames and computes the
+  default view. Inspectors never start it: it would take CPU from the engine while they wait for a verdict.
 
 The browser has its own first-open cost: Streamlit loads each element's script on its first use in a tab, and
 Plotly's is 4.7 MB (fetched 0.7 s after the click in a cold open, then compiled). `preload_chart_scripts` draws, once
@@ -22,10 +24,31 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 
 from core.contract.settings import load_settings
 
-_claimed = threading.Lock()  # taken for good by the first caller: once per server process
+_import_claimed = threading.Lock()  # each taken for good by its first caller: once per server process
+_claimed = threading.Lock()
 _imported = threading.Event()  # set once the warm-up has imported the page's modules (plotly, pandas) completely
 _failed = threading.Event()  # the warm-up failed: nothing to preload (the page does its own work when opened)
 _log = logging.getLogger(__name__)
+
+
+def import_chart_modules() -> threading.Thread | None:
+    """Start importing the Statistics page's modules unless this process has already started; returns the thread it
+    started, if any. Cheap to call on every rerun of every page."""
+    if not _import_claimed.acquire(blocking=False):
+        return None
+    thread = threading.Thread(target=_import, name="steelscan-import-statistics", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import() -> None:
+    try:
+        from ui import stats_view  # noqa: F401  (pandas, plotly and the page's own helpers)
+    except Exception:  # noqa: BLE001  (the page reports a broken install itself when opened)
+        _failed.set()
+        _log.exception("importing the Statistics page's modules failed; its first open will try again")
+    else:
+        _imported.set()  # a module that is in sys.modules may still be half-imported: this says it is whole
 
 
 def warm_statistics() -> threading.Thread | None:
@@ -43,9 +66,8 @@ def warm_statistics() -> threading.Thread | None:
 
 def _warm() -> None:
     try:
-        from ui import stats_view
+        from ui import stats_view  # waits for import_chart_modules' import if that is under way
 
-        _imported.set()  # a module that is in sys.modules may still be half-imported: this says it is whole
         stats_view.warm(load_settings())
     except Exception:  # noqa: BLE001  (nothing waits on it: the page itself reports a broken log when opened)
         _failed.set()
@@ -54,13 +76,13 @@ def _warm() -> None:
 
 PRELOAD_KEY = "statistics-scripts-preload"  # the container's CSS class (st-key-...), hidden by PRELOAD_CSS
 PRELOAD_CSS = f"<style>.st-key-{PRELOAD_KEY} {{display: none}}</style>"
-PRELOAD_POLL_S = 1.0  # the fragment's tick until it has drawn; it stops at the page's next full run
+PRELOAD_POLL_S = 0.25  # the fragment's tick until it has drawn (a lock test); it stops at the next full run
 
 
 def preload_chart_scripts() -> None:
     """Once per browser session, have the browser load the scripts of the elements the Statistics page uses (a
     Plotly chart, a metric, a date range, a segmented control) before the page is opened, by drawing one of each,
-    hidden. A small fragment waits until the warm-up thread has imported plotly (so the page a supervisor sees is
+    hidden. A small fragment waits until import_chart_modules has imported plotly (so the page a supervisor sees is
     never held up by that import), draws them once, and draws nothing after that: the scripts stay loaded in the
     tab, and the next full run no longer starts the fragment."""
     if st.session_state.get(PRELOAD_KEY):

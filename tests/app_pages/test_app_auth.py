@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 
 import pytest
@@ -106,6 +107,25 @@ def test_sign_in_form_refuses_a_wrong_password_and_records_the_signed_in_user():
     settle(app.file_uploader[0].upload("sheet.png", strip_png(31), "image/png").run())
     button(app, "Accept").click().run()
     assert ReviewLog.from_settings(load_settings()).reviews_frame()["reviewer"].tolist() == ["ivan"]
+
+
+def test_the_sign_in_page_starts_importing_the_charts_modules_but_reads_no_data(monkeypatch):
+    """A supervisor who opens Statistics at once after signing in must not wait for pandas and plotly to import:
+    the first page anyone sees starts that import. The data warm-up waits for a supervisor: an inspector's sign-in
+    must not spend the engine's CPU on the log's frames."""
+    from ui import warmup
+
+    import_claim, data_claim = threading.Lock(), threading.Lock()
+    monkeypatch.setattr(warmup, "_import_claimed", import_claim)
+    monkeypatch.setattr(warmup, "_claimed", data_claim)
+    account_token("ivan", "inspector")
+    app = app_with()
+    assert titles(app) == ["Sign in to SteelScan"]
+    assert import_claim.locked() and not data_claim.locked()
+    app.text_input(key="sign_in_user").input("ivan")
+    app.text_input(key="sign_in_password").input(PASSWORD)
+    button(app, "Sign in").click().run()
+    assert titles(app) == ["Inspect"] and not data_claim.locked()  # an inspector: no data warm-up
 
 
 @pytest.mark.parametrize("role", list(ROLE_PAGES))
