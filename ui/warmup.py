@@ -10,8 +10,8 @@ open is served from the caches in ui.stats_view in about 1 s. Two threads per se
 
 The browser has its own first-open cost: Streamlit loads each element's script on its first use in a tab, and
 Plotly's is 4.7 MB (fetched 0.7 s after the click in a cold open, then compiled). `preload_chart_scripts` draws, once
-per browser session and hidden, one chart and one of each other element the page uses, once the warm-up has imported
-plotly, so those scripts load while the supervisor reads another page.
+per browser session and hidden, one chart and one of each other element the page uses, once import_chart_modules has
+imported plotly, so those scripts load while the supervisor reads another page.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from core.contract.settings import load_settings
 
 _import_claimed = threading.Lock()  # each taken for good by its first caller: once per server process
 _claimed = threading.Lock()
-_imported = threading.Event()  # set once the warm-up has imported the page's modules (plotly, pandas) completely
-_failed = threading.Event()  # the warm-up failed: nothing to preload (the page does its own work when opened)
+_imported = threading.Event()  # set once import_chart_modules has imported the page's modules (plotly, pandas) whole
+_failed = threading.Event()  # the import or the warm-up failed: nothing to preload (the page does its own work)
 _log = logging.getLogger(__name__)
 
 
