@@ -82,13 +82,17 @@ PRELOAD_POLL_S = 0.25  # the fragment's tick until it has drawn (a lock test); i
 def preload_chart_scripts() -> None:
     """Once per browser session, have the browser load the scripts of the elements the Statistics page uses (a
     Plotly chart, a metric, a date range, a segmented control) before the page is opened, by drawing one of each,
-    hidden. A small fragment waits until import_chart_modules has imported plotly (so the page a supervisor sees is
-    never held up by that import), draws them once, and draws nothing after that: the scripts stay loaded in the
-    tab, and the next full run no longer starts the fragment."""
+    hidden. Usually import_chart_modules has imported plotly while the password was typed, and they are drawn in
+    this run. Otherwise a small fragment waits for the import (so the page a supervisor sees is never held up by
+    it), draws them once, and draws nothing after that. Either way the scripts stay loaded in the tab, and the next
+    full run draws nothing and starts no fragment (a ticking fragment costs a round trip a tick)."""
     if st.session_state.get(PRELOAD_KEY):
         return
     with st.sidebar:
-        st.fragment(_draw_when_plotly_is_in, run_every=PRELOAD_POLL_S)()
+        if _imported.is_set() or _failed.is_set():
+            _draw_when_plotly_is_in()
+        else:
+            st.fragment(_draw_when_plotly_is_in, run_every=PRELOAD_POLL_S)()
 
 
 def _draw_when_plotly_is_in() -> None:
