@@ -5,7 +5,7 @@ mask peaks, or a combination of the two, on a whole-image set's validation and h
 
 For each image: the head's probabilities and the pixel probabilities as threshold tuning computes them
 (core.training.loops.whole_image_outputs, the card's flips), then per class the head, the mask peak at a 1x1, 3x3
-or 5x5 average (core.engine.postprocess.mask_peaks is the 5x5 one), and the head combined with the 5x5 peak by
+or 5x5 average (core.engine.postprocess.mask_peaks; the engine uses 5x5), and the head combined with the 5x5 peak by
 mean, max and geometric mean. An image is scored by its top class. Prints image-level AP, ROC-AUC and the recall
 at <= 3% false alarms of each. The engine's `head+mask` (card class_scores) was chosen on the validation rows.
 """
@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,13 +30,6 @@ from core.modelsets.modelset import load_model_set, read_card  # noqa: E402
 from core.modelsets.preprocess import Normaliser  # noqa: E402
 from core.training.data import ImageCache  # noqa: E402
 from core.training.loops import whole_image_outputs  # noqa: E402
-
-
-def peak(pixels: np.ndarray, window: int) -> np.ndarray:
-    maps = torch.from_numpy(pixels)[None]
-    if window > 1:
-        maps = F.avg_pool2d(maps, window, 1, window // 2)
-    return maps[0].amax((1, 2)).numpy()
 
 
 def main() -> None:
@@ -56,7 +48,8 @@ def main() -> None:
                                                normaliser, torch.device("cpu"), dataset.task, False,
                                                card.test_time_flips)
             mask5 = mask_peaks(pixels)  # what the engine's head+mask rule uses
-            for name, scores in (("head", head), ("mask 1x1", peak(pixels, 1)), ("mask 3x3", peak(pixels, 3)),
+            for name, scores in (("head", head), ("mask 1x1", mask_peaks(pixels, 1)),
+                                 ("mask 3x3", mask_peaks(pixels, 3)),
                                  ("mask 5x5", mask5), ("mean(head, mask 5x5)", (head + mask5) / 2),
                                  ("max(head, mask 5x5)", np.maximum(head, mask5)),
                                  ("geometric mean(head, mask 5x5)", np.sqrt(head * mask5))):

@@ -16,10 +16,11 @@ MASK_PEAK_WINDOW = 5  # pixels a side averaged before the peak is taken: one hot
 CLASS_SCORES = ("head", "head+mask")
 
 
-def mask_peaks(pixel_probs: np.ndarray) -> np.ndarray:
-    """(K,) each class's strongest pixel probability after a 5x5 box average (zero outside the image)."""
-    window = (MASK_PEAK_WINDOW, MASK_PEAK_WINDOW)
-    return np.array([cv2.blur(channel.astype(np.float32), window, borderType=cv2.BORDER_CONSTANT).max()
+def mask_peaks(pixel_probs: np.ndarray, window: int = MASK_PEAK_WINDOW) -> np.ndarray:
+    """(K,) each class's strongest pixel probability after a `window` x `window` box average (zero outside the
+    image). The engine uses the default; benchmarks/compare_class_scores.py compares other windows."""
+    size = (window, window)
+    return np.array([cv2.blur(channel.astype(np.float32), size, borderType=cv2.BORDER_CONSTANT).max()
                      for channel in pixel_probs])
 
 
