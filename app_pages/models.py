@@ -16,7 +16,8 @@ from core.review.active import (
     resolve_active,
 )
 from core.review.glossary import TERMS
-from ui import auth, engine, state, training_view
+from core.training.operating_point import recorded_rules
+from ui import auth, engine, state, target_view, training_view
 from ui.dataset_view import describe_expander
 from ui.markup import swatch_html
 from ui.model_card_view import metrics_view
@@ -99,11 +100,14 @@ for entry in installed:
         st.markdown("**Per-class decision settings** (card defaults in brackets)")
         if not can_edit:
             st.caption(READ_ONLY)
+        rules = recorded_rules(card)
         with st.form("class_settings"):
             wanted = {}
             for spec, default in zip(current.classes, card.classes, strict=True):
                 cols = st.columns([1, 2, 2])
                 cols[0].markdown(swatch_html(spec.name, spec.color), unsafe_allow_html=True)  # escaped
+                if rules[spec.name]:
+                    cols[0].caption(f"card default set by: {rules[spec.name]}")
                 threshold = cols[1].number_input(f"{spec.name} threshold [{default.threshold:g}]", 0.0, 1.0,
                                                  float(spec.threshold), 0.01, format="%.2f", key=f"t-{spec.name}",
                                                  disabled=not can_edit)
@@ -120,6 +124,7 @@ for entry in installed:
             else:
                 st.toast(f"{count} setting{'s' * (count != 1)} changed and logged" if count else "Nothing changed")
                 st.rerun()
+        target_view.render(log, card, current, who, can_edit)
 
 training_view.render(log, settings, active, who, can_edit)
 describe_expander()

@@ -29,7 +29,7 @@ from core.modelsets.preprocess import Normaliser
 from core.training.data import CropDataset, ImageCache, make_sampler, split_dataset
 from core.training.joint import init_mask_prior, joint_parameters
 from core.training.loops import classification_loss, cosine_with_warmup, dice_bce_loss, normalise
-from core.training.pipeline import zero_init_residuals
+from core.training.start import zero_init_residuals
 
 
 class ScaledCache(ImageCache):

@@ -25,7 +25,8 @@ def training_indices(dataset, training: dict) -> list[int]:
     if "val_fraction" not in training:
         return list(range(len(dataset.samples)))
     parts = split_dataset(dataset, training["val_fraction"], training.get("holdout_fraction", 0.0),
-                          training.get("split_seed", 0))
+                          training.get("split_seed", 0),
+                          reserved_holdout=training.get("holdout") == "reserved")
     return list(parts.train)
 
 

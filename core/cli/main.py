@@ -14,6 +14,7 @@ from core.contract.errors import SteelScanError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("core.cli.predict", "inspect image files and folders; one line (or JSON) per image"),
     "train": ("core.cli.train", "train a model set on a labelled dataset or synthetic strips"),
+    "pretrain": ("core.cli.pretrain", "pre-train the steel backbone whole-image training starts from"),
     "evaluate": ("core.cli.evaluate", "measure a model set on labelled images; JSON + HTML report"),
     "fit-domain": ("core.cli.fit_domain", "record a model set's training domain (out-of-distribution score)"),
     "data": ("core.cli.data", "describe a dataset folder: images per split and class, sizes, problems"),

@@ -57,7 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", default="auto", choices=["auto", *CLASSIFIER_ARCHITECTURES],
                    help="classifier / U-Net encoder; auto = resnet-slim for whole images (a plant's own photographs "
                         "with pixel masks), resnet50 otherwise (strips, box-only data)")
-    p.add_argument("--pretrained", help="torchvision checkpoint path, or 'hub' for the torch hub cache")
+    p.add_argument("--pretrained", default="auto",
+                   help="where the weights start: auto = the shipped steel backbone (models/steel-backbone) for "
+                        "whole-image recipes, random weights for the others; none = random weights; a steel "
+                        "backbone folder or a torchvision .pth file; hub = torchvision's file in the torch hub cache")
     p.add_argument("--pooling", default="auto", choices=["auto", *CLASSIFIER_POOLINGS],
                    help="classifier pooling: 'peak' scores each class at its strongest position (strips trained "
                         "on crops, whole images), 'avg' averages the feature map; auto = peak for whole images and "
@@ -114,9 +117,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seg-crop", help="segmenter crop (default: --crop)")
     p.add_argument("--seg-lr", type=float, default=3e-3)
     p.add_argument("--seg-batch-size", type=int, help="default: --batch-size")
+    p.add_argument("--critical", nargs="+", metavar="CLASS",
+                   help="classes whose threshold is set by --target-recall on the validation images (safety first: "
+                        "catch them at the cost of more second looks)")
+    p.add_argument("--target-recall", type=share, default=0.95, help="recall the critical classes' thresholds reach")
+    p.add_argument("--false-alarm-budget", type=share, default=0.03,
+                   help="the other classes are lowered together until this share of clean validation images would "
+                        "be flagged (data with clean images; single-label data keeps its best thresholds)")
+    p.add_argument("--best-f1", action="store_true",
+                   help="non-critical classes at their best-F1 thresholds instead of the false-alarm budget")
+    p.add_argument("--train-per-class", type=int, metavar="N",
+                   help="keep only N training images of each class (learning curves; validation and hold-out "
+                        "unchanged)")
     p.add_argument("--val-fraction", type=float, default=0.15, help="validation share (early stopping, thresholds)")
     p.add_argument("--holdout-fraction", type=float, default=0.0,
                    help="share kept back entirely (evaluate it with core.evaluation.evaluate --split holdout)")
+    p.add_argument("--holdout", choices=("fraction", "reserved"), default="fraction",
+                   help="what is held out: --holdout-fraction of the images (stratified, by --seed), or exactly the "
+                        "images the steel backbone never saw (20%% by file-name hash, core.datasets.reserved): "
+                        "fair figures for a set that starts from it")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--patience", type=int, default=4,
                    help="staged: early stopping patience in epochs (0 = off); joint training runs its schedule and "

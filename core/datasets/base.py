@@ -63,6 +63,16 @@ def binary_mask(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
     return mask.astype(np.uint8)
 
 
+def is_box_shape(shape: Shape) -> bool:
+    """True for an axis-aligned rectangle (a detection box stored as a polygon, as YOLO and COCO bbox-only
+    annotations are): it says where a defect is, not which pixels it covers."""
+    _, kind, data = shape
+    if kind != "polygon" or len(data) != 8:
+        return False
+    xs, ys = set(data[0::2]), set(data[1::2])
+    return len(xs) == 2 and len(ys) == 2
+
+
 def draw_shape(kind: str, data, height: int, width: int) -> np.ndarray:
     if kind == "polygon":
         canvas = Image.new("L", (width, height), 0)

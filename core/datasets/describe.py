@@ -52,6 +52,9 @@ class DatasetSummary:
             q = self.mask_area_quantiles
             out.append("defect area (share of a defective image): " + ", ".join(
                 f"{name} {100 * value:.2f}%" for name, value in q.items()))
+        elif self.defective:
+            out.append("defect area: no masks or boxes, image labels only (a classifier can learn from them, "
+                       "a segmenter cannot)")
         header = ["split", "images", "clean", "defective", *self.class_names]
         rows = [[name, *(str(counts.get(k, 0)) for k in header[1:])] for name, counts in self.per_split.items()]
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
@@ -85,9 +88,11 @@ def describe(dataset: Dataset, mask_sample_limit: int = 400) -> DatasetSummary:
             counts[dataset.class_names[k]] += 1
         sizes.append(image_size(sample.image_path))
     defective = [s for s in dataset.samples if s.labels]
-    step = max(1, len(defective) // mask_sample_limit)
+    # Image labels alone (a folder per class of images) draw empty masks: an area of 0% would mislead.
+    localised = [s for s in defective if s.rles or s.boxes or s.shapes or s.mask_path is not None]
+    step = max(1, len(localised) // mask_sample_limit)
     shares = []
-    for sample, (width, height) in zip(defective[::step], (image_size(s.image_path) for s in defective[::step]),
+    for sample, (width, height) in zip(localised[::step], (image_size(s.image_path) for s in localised[::step]),
                                        strict=True):
         masks = sample.masks(height, width, len(dataset.class_names))
         shares.append(float(masks.any(0).mean()))

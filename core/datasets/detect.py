@@ -6,7 +6,7 @@ from pathlib import Path
 
 from core.contract.errors import DatasetError
 from core.datasets.base import Dataset
-from core.datasets.class_folders import looks_like_class_folders, read_class_folders
+from core.datasets.class_folders import class_folder_layout, read_class_folders, read_image_folders
 from core.datasets.coco import find_coco_files, read_coco
 from core.datasets.folder import read_mask_folder
 from core.datasets.neu import read_neu_det
@@ -29,14 +29,13 @@ def detect_layout(root: Path) -> str:
         return "mask-folder"
     if find_coco_files(root):
         return "coco"
-    if looks_like_class_folders(root):
-        return "class-folders"
-    return ""
+    # Last: any two folders of images would pass for class folders.
+    return class_folder_layout(root)
 
 
 READERS = {"severstal": read_severstal, "yolo": read_yolo, "neu-det": read_neu_det,
            "neu-det-parent": lambda root: read_neu_det(root / "train"), "mask-folder": read_mask_folder,
-           "coco": read_coco, "class-folders": read_class_folders}
+           "coco": read_coco, "class-folders": read_class_folders, "image-folders": read_image_folders}
 
 
 def open_dataset(path: str | Path, on_problem: str = "skip") -> Dataset:
@@ -54,8 +53,8 @@ def open_dataset(path: str | Path, on_problem: str = "skip") -> Dataset:
             root,
             "matches no known dataset layout",
             "expected train.csv + train_images/ (Severstal), data.yaml + images/ + labels/ (YOLO), a COCO JSON, "
-            "images/ + annotations/ (NEU-DET), images/ + masks/ + classes.txt, or a folder per class with a mask "
-            "PNG beside each image",
+            "images/ + annotations/ (NEU-DET), images/ + masks/ + classes.txt, or a folder per class of images "
+            "(optionally under train/ val/ test/; a mask PNG beside each image is read too)",
         )
     dataset = READERS[layout](root)
     if dataset.problems and on_problem == "raise":

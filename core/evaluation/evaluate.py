@@ -144,7 +144,8 @@ def select_indices(dataset: Dataset, split: str, card_training: dict) -> list[in
         raise SteelScanError("model card", f"records no training split, so --split {split} cannot be rebuilt",
                              "use --split all on data the model never saw")
     parts = split_dataset(dataset, card_training["val_fraction"], card_training.get("holdout_fraction", 0.0),
-                          card_training.get("split_seed", 0))
+                          card_training.get("split_seed", 0),
+                          reserved_holdout=card_training.get("holdout") == "reserved")
     chosen = list(getattr(parts, split))
     if not chosen:
         raise SteelScanError("model card", f"the {split} split of this dataset is empty",

@@ -46,7 +46,9 @@ def metric_sections(metrics: dict) -> list[MetricSection]:
             continue
         note = str(notes.get(name, ""))
         if isinstance(content, dict) and content and all(isinstance(v, dict) for v in content.values()):
-            table = pd.DataFrame.from_dict(content, orient="index")
+            # Nested values (a class's recall / false-alarm curve) are data for the threshold targets, not cells.
+            flat = {k: {m: v for m, v in row.items() if not isinstance(v, dict | list)} for k, row in content.items()}
+            table = pd.DataFrame.from_dict(flat, orient="index")
             table = table.rename_axis("class").reset_index()
             sections.append(MetricSection(name, "per_class", table, note))
         elif isinstance(content, dict):

@@ -84,7 +84,8 @@ def own_split(dataset: Dataset, card: ModelCard, part: str) -> tuple[list[int], 
     sizes = training.get("split_sizes", {})
     if "val_fraction" in training and sum(sizes.values()) == len(dataset.samples):
         parts = split_dataset(dataset, training["val_fraction"], training.get("holdout_fraction", 0.0),
-                              training.get("split_seed", 0))
+                              training.get("split_seed", 0),
+                              reserved_holdout=training.get("holdout") == "reserved")
         chosen = list(getattr(parts, part))
         if chosen:
             return chosen, f"{part} split recorded in the card"

@@ -15,6 +15,7 @@ from core.datasets.synthetic import CLASS_NAMES
 from core.engine.inference import Inspector
 from core.modelsets.modelset import ModelCard, create_untrained, list_model_sets, read_card
 from core.review.store import ReviewLog
+from core.training.operating_point import TargetThreshold
 
 DEMO_MODEL_SET = "demo-untrained"
 HOW_TO_GET_A_MODEL_SET = (
@@ -104,6 +105,20 @@ def change_class_settings(log: ReviewLog, card: ModelCard, current: ModelCard,
         log.log_setting_change(key, str(new), who, model_set=card.name, model_fingerprint=card.fingerprint,
                                class_name=class_name, old_value=str(old), reason=reason)
     return len(changes)
+
+
+def change_thresholds_to_targets(log: ReviewLog, card: ModelCard, current: ModelCard,
+                                 targets: list[TargetThreshold], who: str, reason: str) -> int:
+    """Log the thresholds the targets give (core.training.operating_point.threshold_from_target); the logged
+    reason carries each class's rule. Returns how many thresholds changed."""
+    if not reason.strip():
+        raise SteelScanError("Reason for the change", "is empty",
+                             "say why the thresholds move: it is logged with them")
+    if not targets:
+        raise SteelScanError("Targets", "none chosen", "choose a target for at least one class")
+    rules = "; ".join(f"{t.class_name}: {t.rule}" for t in targets)
+    wanted = {t.class_name: {"threshold": t.threshold} for t in targets}
+    return change_class_settings(log, card, current, wanted, who, f"{reason.strip()} ({rules})")
 
 
 def choose_active(log: ReviewLog, models_dir: Path, name: str, who: str, previous: str = "") -> None:

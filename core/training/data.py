@@ -17,6 +17,7 @@ from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import WeightedRandomSampler
 
 from core.datasets import Dataset, Sample
+from core.datasets.reserved import is_reserved
 from core.imaging.imageio import load_image
 from core.modelsets.preprocess import Normaliser
 from core.training.augment import patch_pipeline, strip_pipeline
@@ -52,13 +53,24 @@ def _split(indices: list[int], keys: list[str], fraction: float, seed: int) -> t
     return sorted(kept), sorted(taken)
 
 
-def split_dataset(dataset: Dataset, val_fraction: float, holdout_fraction: float = 0.0, seed: int = 0) -> Split:
+def split_dataset(dataset: Dataset, val_fraction: float, holdout_fraction: float = 0.0, seed: int = 0,
+                  reserved_holdout: bool = False) -> Split:
     """Deterministic stratified split: holdout first (never used by training), then validation.
     The same dataset, fractions and seed give the same split on every machine.
 
     A dataset with its own split (YOLO / COCO exports) keeps it: its val and test parts are the
-    validation and hold-out; a part it lacks is carved from its train part by the fraction."""
+    validation and hold-out; a part it lacks is carved from its train part by the fraction.
+    `reserved_holdout`: the hold-out is exactly the images the steel backbone's pre-training never read
+    (core.datasets.reserved), whatever the seed; the seed then varies the validation part only."""
     order = sorted(range(len(dataset.samples)), key=lambda i: dataset.samples[i].image_path.name)
+    if reserved_holdout:
+        held = {i for i in order if is_reserved(dataset.samples[i].image_path)}
+        # A dataset's own test images stay out of training even when they are not reserved (left unused).
+        rest = [i for i in order if i not in held and dataset.samples[i].split != "test"]
+        own_val = {i for i in rest if dataset.samples[i].split == "val"}
+        train, val = (([i for i in rest if i not in own_val], sorted(own_val)) if own_val else
+                      _split(rest, stratify_keys(dataset, rest), val_fraction, seed + 1))
+        return Split(tuple(train), tuple(val), tuple(sorted(held)))
     if dataset.own_split:
         own = {name: [i for i in order if dataset.samples[i].split == name] for name in ("train", "val", "test")}
         rest, holdout = own["train"], own["test"]

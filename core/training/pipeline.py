@@ -37,7 +37,14 @@ from core.training.data import (
     make_sampler,
     split_dataset,
 )
-from core.training.joint import MAX_STEPS, WHOLE_MAX_STEPS, init_mask_prior, schedule_steps, train_joint
+from core.training.joint import (
+    MAX_STEPS,
+    WHOLE_MAX_STEPS,
+    init_mask_prior,
+    schedule_steps,
+    silence_masks,
+    train_joint,
+)
 from core.training.loops import (
     fit_head,
     head_scores,
@@ -46,10 +53,10 @@ from core.training.loops import (
     train_decoder,
     whole_image_outputs,
 )
+from core.training.operating_point import OperatingRule
 from core.training.recipe import parse_size, pick_recipe
+from core.training.start import apply_start, resolve_start
 from core.training.tuning import TuningData, tune_classes
-
-HUB_FILES = {"resnet18": "resnet18-", "resnet34": "resnet34-", "resnet50": "resnet50-"}
 
 
 def log(message: str) -> None:
@@ -62,48 +69,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def find_pretrained(spec: str | None, architecture: str) -> Path | None:
-    """A checkpoint the user has on disk: a path, or 'hub' for torchvision's file in the torch hub
-    cache. Nothing is ever downloaded."""
-    if not spec:
-        return None
-    if spec != "hub":
-        path = Path(spec)
-        if not path.is_file():
-            raise SteelScanError(path, "pretrained checkpoint not found", "pass an existing .pth file or leave it out")
-        return path
-    folder = Path(torch.hub.get_dir()) / "checkpoints"
-    if architecture not in HUB_FILES:
-        raise SteelScanError("command line", f"torchvision has no {architecture} checkpoint",
-                             "pass --pretrained PATH to a checkpoint of this network, or train from random weights")
-    found = sorted(folder.glob(f"{HUB_FILES[architecture]}*.pth")) if folder.is_dir() else []
-    if not found:
-        raise SteelScanError(folder, f"holds no torchvision {architecture} checkpoint",
-                             "copy one there (e.g. resnet50-0676ba61.pth) or train from random initialisation")
-    return found[0]
-
-
-def load_pretrained(classifier: torch.nn.Module, path: Path) -> None:
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    state = state.get("state_dict", state) if isinstance(state, dict) else state
-    state = {k.removeprefix("module."): v for k, v in state.items() if not k.removeprefix("module.").startswith("fc.")}
-    missing, unexpected = classifier.load_state_dict(state, strict=False)
-    if unexpected or [m for m in missing if not m.startswith("fc.")]:
-        raise SteelScanError(path, f"does not fit the classifier (unexpected {unexpected[:2]}, missing {missing[:2]})",
-                             "use a torchvision checkpoint of the same architecture")
-
-
-def zero_init_residuals(classifier: torch.nn.Module) -> None:
-    """Each residual block starts as the identity: deep ResNets train faster from scratch so."""
-    for module in classifier.modules():
-        last_bn = getattr(module, "bn3", None) or (getattr(module, "bn2", None) if hasattr(module, "conv2")
-                                                    and not hasattr(module, "conv3") else None)
-        if last_bn is not None and hasattr(module, "downsample"):
-            torch.nn.init.zeros_(last_bn.weight)
-
-
 def tune_thresholds(card, classifier: torch.nn.Module, segmenter: torch.nn.Module, dataset: Dataset,
-                    cache: ImageCache, indices, device: torch.device, amp: bool) -> tuple[tuple, dict]:
+                    cache: ImageCache, indices, device: torch.device, amp: bool, rule: OperatingRule | None = None,
+                    tune_min_area: bool = True) -> tuple[tuple, dict]:
     """(classes with tuned thresholds, the tuning table) from the images `indices`, scored as the engine
     scores them (the card's input size, normalisation, test-time flips and class scores)."""
     normaliser, data = Normaliser.from_card(card), TuningData.empty()
@@ -112,7 +80,12 @@ def tune_thresholds(card, classifier: torch.nn.Module, segmenter: torch.nn.Modul
                                                  normaliser, device, dataset.task, amp, card.test_time_flips)
         probs = class_scores(card.class_scores, probs, pixel_probs)
         data.add(probs, pixel_probs, cache.masks(index), dataset.label_matrix()[index])
-    return tune_classes(card.classes, data, dataset.task)
+    return tune_classes(card.classes, data, dataset.task, tune_min_area=tune_min_area, rule=rule)
+
+
+def operating_rule(args: argparse.Namespace) -> OperatingRule:
+    return OperatingRule(false_alarm_budget=None if args.best_f1 else args.false_alarm_budget,
+                         target_recall=args.target_recall, critical=tuple(args.critical or ()))
 
 
 def limit_defective(dataset: Dataset, split: Split, count: int | None, seed: int) -> Split:
@@ -126,6 +99,20 @@ def limit_defective(dataset: Dataset, split: Split, count: int | None, seed: int
     keep = set(np.random.default_rng(seed).choice(defective, size=count, replace=False).tolist())
     train = tuple(i for i in split.train if not dataset.samples[i].labels or i in keep)
     return Split(train, split.val, split.holdout)
+
+
+def limit_per_class(dataset: Dataset, split: Split, count: int | None, seed: int) -> Split:
+    """Keep only `count` training images of each class (by an image's first label; clean counts as a class),
+    seeded, for a learning curve: validation and hold-out stay as the full run's."""
+    if not count:
+        return split
+    rng = np.random.default_rng(seed)
+    groups: dict[int, list[int]] = {}
+    for i in split.train:
+        groups.setdefault(dataset.samples[i].labels[0] if dataset.samples[i].labels else -1, []).append(i)
+    keep = {int(i) for members in groups.values()
+            for i in (members if len(members) <= count else rng.choice(members, size=count, replace=False))}
+    return Split(tuple(i for i in split.train if i in keep), split.val, split.holdout)
 
 
 def image_level_ap(targets: np.ndarray, probs: np.ndarray) -> float | None:
@@ -164,8 +151,10 @@ def run(args: argparse.Namespace, command: str) -> dict:
     device = pick_device(args.device)
     amp = not args.no_amp
     dataset, data_info = resolve_data(args, run_dir)
-    split = split_dataset(dataset, args.val_fraction, args.holdout_fraction, args.seed)
+    split = split_dataset(dataset, args.val_fraction, args.holdout_fraction, args.seed,
+                          reserved_holdout=args.holdout == "reserved")
     split = limit_defective(dataset, split, args.train_defective, args.seed)
+    split = limit_per_class(dataset, split, args.train_per_class, args.seed)
     for problem in dataset.problems:  # left out of training, never taken as clean
         log(f"skipped: {problem}")
     if not split.train or not split.val:
@@ -180,29 +169,27 @@ def run(args: argparse.Namespace, command: str) -> dict:
     args = argparse.Namespace(**{**vars(args), "trainer": recipe.trainer, "arch": recipe.arch,
                                  "normalisation": recipe.normalisation, "pooling": recipe.pooling,
                                  "weight_decay": recipe.weight_decay, "image_weight": recipe.image_weight,
-                                 "seg_dice": recipe.seg_dice})
-    pretrained = find_pretrained(args.pretrained, recipe.arch)
+                                 "seg_dice": recipe.seg_dice, "seg_weight": recipe.seg_weight})
+    start = resolve_start(args.pretrained, recipe.arch)
     trainer, geometry, input_size = recipe.trainer, recipe.geometry, recipe.input_size
-    log(f"recipe: {trainer} trainer, {recipe.arch}, input "
+    log(f"recipe: {'whole-image classifier' if recipe.seg_weight == 0 and trainer == 'joint' else trainer + ' trainer'}"
+        f", {recipe.arch}, input "
         + (f"whole images resized to {input_size[0]}x{input_size[1]}" if input_size else f"native ({geometry})")
         + f", {recipe.normalisation} normalisation, {recipe.pooling} pooling, weight decay {recipe.weight_decay:g}"
         + (", test-time flips" if recipe.test_time_flips else "")
-        + (", classes scored by head and mask" if recipe.class_scores == "head+mask" else ""))
+        + (", classes scored by head and mask" if recipe.class_scores == "head+mask" else "")
+        + f"; because the data is {recipe.why}; start: {start.describe()}")
     card = new_card(name, dataset.class_names, dataset.task, version=args.version,
                     classifier_architecture=recipe.arch, classifier_pooling=recipe.pooling,
                     normalisation=recipe.normalisation, input_size=input_size,
                     test_time_flips=recipe.test_time_flips, class_scores=recipe.class_scores,
                     decoder_channels=decoder_channels_for(recipe.arch),
                     segmenter_encoder=recipe.arch, segmenter_encoder_source=args.encoder_source,
-                    pretrained=str(pretrained) if pretrained else None,
+                    pretrained=start.describe() if start.kind != "random" else None,
                     description=args.description or f"trained on {dataset.name} ({dataset.layout})")
     classifier, segmenter = build_networks(card)
-    if pretrained:
-        load_pretrained(classifier, pretrained)
-        log(f"classifier starts from pretrained weights: {pretrained}")
-    else:
-        zero_init_residuals(classifier)
-        log("classifier starts from random initialisation (no pretrained weights given)")
+    loaded = apply_start(start, classifier, segmenter if trainer == "joint" else None)
+    log(f"start: {start.describe()}" + (f" ({' and '.join(loaded)} loaded)" if loaded else ""))
     dtype = inference_dtype(device, "auto" if amp else "fp32")
     precision = {torch.float16: "fp16 autocast", torch.bfloat16: "bf16 autocast"}.get(dtype, "fp32")
     log(f"device {device_name(device)}, {torch.get_num_threads()} CPU threads, {precision}")
@@ -232,11 +219,17 @@ def run(args: argparse.Namespace, command: str) -> dict:
             args, card, classifier, segmenter, cache, split, dataset, geometry, crop, normaliser, device, amp,
             validate, metric, val_targets, run_dir)
 
+    labels_only = trainer == "joint" and recipe.seg_weight == 0
+    if labels_only:
+        silence_masks(segmenter)
     tune_start = time.perf_counter()
-    classes, tuning = tune_thresholds(card, classifier, segmenter, dataset, cache, split.val, device, amp)
+    rule = operating_rule(args)
+    log(f"thresholds: {rule.describe()}")
+    classes, tuning = tune_thresholds(card, classifier, segmenter, dataset, cache, split.val, device, amp, rule,
+                                      tune_min_area=not labels_only)
     tune_seconds = time.perf_counter() - tune_start
     for name_, row in tuning.items():
-        log(f"  {name_}: {row}")
+        log(f"  {name_}: " + ", ".join(f"{k} {v}" for k, v in row.items() if k != "curve"))
 
     training = {
         "command": command, "trainer": trainer, "steps": len(history.losses), "epochs": args.epochs,
@@ -248,9 +241,10 @@ def run(args: argparse.Namespace, command: str) -> dict:
         "weight_decay": args.weight_decay, "crops_per_epoch": per_epoch, "class_balanced": not args.no_balance,
         "augment": not args.no_augment, "photometric": args.photometric, "clean_share": args.clean_share,
         "seg_weight": args.seg_weight, "image_weight": args.image_weight, "seg_dice": args.seg_dice,
-        "seed": args.seed, "val_fraction": args.val_fraction,
+        "recipe_reason": recipe.why, "threshold_rule": rule.describe(), "start": {**start.to_dict(), "loaded": loaded},
+        "seed": args.seed, "val_fraction": args.val_fraction, "holdout": args.holdout,
         "holdout_fraction": args.holdout_fraction, "split_seed": args.seed,
-        "train_defective_limit": args.train_defective,
+        "train_defective_limit": args.train_defective, "train_per_class_limit": args.train_per_class,
         "split_sizes": {"train": len(split.train), "val": len(split.val), "holdout": len(split.holdout)},
         "device": str(device), "device_name": device_name(device), "cpu_threads": torch.get_num_threads(),
         "mixed_precision": dtype != torch.float32,
@@ -352,7 +346,8 @@ def train_jointly(args, classifier, segmenter, cache, split, dataset, geometry, 
                         sampler=make_sampler(dataset, split.train, total * args.batch_size, not args.no_balance,
                                              args.seed, clean_share),
                         num_workers=args.workers, persistent_workers=args.workers > 0)
-    log(f"joint training (backbone + U-Net decoder + head, pixel and image losses): {what}"
+    log(("joint training (backbone + U-Net decoder + head, pixel and image losses): " if args.seg_weight else
+         "whole-image classifier training (backbone + head; image labels only, no masks): ") + what
         + (f"; {clean_share:.0%} from clean images" if clean_share is not None else "")
         + f"; photometric augmentation {args.photometric:g}; batch {args.batch_size}, {total} steps "
         f"({total * args.batch_size / len(split.train):.0f} draws per training image), lr {args.lr}, "

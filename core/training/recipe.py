@@ -1,13 +1,15 @@
 """What `auto` means for a dataset: the trainer, the networks' input size, the network, the normalisation,
 the pooling and the weight decay, each chosen from the data unless the command line names it.
 
-Two recipes, each the one measured best on its kind of data (README, Train on your own images):
-- **whole images** for a plant's own photographs outlined by pixel masks (mask PNGs, polygons, RLEs): every
-  image resized to about 224 x 224 (its aspect kept), a slim ResNet whose backbone, U-Net decoder and head
-  learn together from the masks and the labels, each image standardised on its own. It learns magnetic-tile
-  from random weights on a 2-core CPU, where crops at native scale did not.
-- **native scale** for long strips (Severstal, 1600 x 256) and box-only data (NEU-DET): ResNet50 + U-Net,
-  the staged trainer behind the shipped sets.
+Three recipes, each the one measured best on its kind of data (docs/training.md):
+- **whole images** for a plant's own photographs outlined by pixel masks (mask PNGs, YOLO / COCO polygons,
+  RLEs): every image resized to about 224 x 224 (its aspect kept), a slim ResNet whose backbone, U-Net decoder
+  and head learn together from the masks and the labels, each image standardised on its own. It learns
+  magnetic-tile from random weights on a 2-core CPU, where crops at native scale did not.
+- **whole-image classifier** for photographs with image labels only (plain class folders): the same network
+  and input, the classifier head alone (no masks to learn; Grad-CAM shows where).
+- **native scale** for long strips (Severstal, 1600 x 256: a median long side at least STRIP_ASPECT times the
+  short one) and box-only data (NEU-DET): ResNet50 + U-Net, the staged trainer behind the shipped sets.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 
 from core.contract.errors import SteelScanError
 from core.datasets import Dataset
+from core.datasets.base import is_box_shape
 from core.training.data import NATIVE_GEOMETRIES, ImageCache
 
 STRIP_ASPECT = 4.0  # median long side / short side from which images are strips (Severstal: 6.25)
@@ -43,11 +46,19 @@ class Recipe:
     image_weight: float  # joint, multi-label: weight of the any-defect loss (core.training.joint.any_defect_loss)
     seg_dice: str  # joint: soft Dice per "image" and class or over the "batch" (core.training.loops.dice_bce_loss)
     class_scores: str  # the card's: "head" or "head+mask" (core.engine.postprocess.class_scores)
+    seg_weight: float  # joint: weight of the pixel loss; 0 for image labels only (no masks to learn)
+    why: str  # one line: what in the data chose this recipe (the first log line and the card say it)
 
 
 def has_pixel_masks(dataset: Dataset) -> bool:
-    """True when defects are outlined pixel by pixel (RLEs, mask PNGs, polygons), not only boxed."""
-    return any(s.rles or s.mask_path is not None for s in dataset.samples)
+    """True when defects are outlined pixel by pixel (RLEs, mask PNGs, YOLO / COCO polygons), not only boxed."""
+    return any(s.rles or s.mask_path is not None or any(not is_box_shape(shape) for shape in s.shapes)
+               for s in dataset.samples)
+
+
+def has_boxes(dataset: Dataset) -> bool:
+    """True when some defects are located by boxes (VOC, YOLO detection, COCO bbox-only)."""
+    return any(s.boxes or any(is_box_shape(shape) for shape in s.shapes) for s in dataset.samples)
 
 
 def median_aspect(cache: ImageCache, indices: tuple[int, ...]) -> float:
@@ -76,8 +87,7 @@ def native_geometry(cache: ImageCache, indices: tuple[int, ...], trainer: str) -
     """'strip' for long images (trained on native-scale crops); for roughly square photos 'tile'
     (native-scale crops around defects and clean areas) when training jointly on pixel masks, else
     'patch' (zoomed crops that keep the image's label)."""
-    height, width = cache.pixels(indices[0]).shape[:2]
-    if max(height, width) >= 2 * min(height, width):
+    if is_strip(median_aspect(cache, indices)):
         return "strip"
     return "tile" if trainer == "joint" else "patch"
 
@@ -90,13 +100,25 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def pick_recipe(args: argparse.Namespace, dataset: Dataset, cache: ImageCache, train: tuple[int, ...]) -> Recipe:
     """Resolve every `auto` option of `steelscan train` for this dataset; what the user named is kept."""
-    masks = has_pixel_masks(dataset)
-    if args.trainer == "joint" and not masks:
-        raise SteelScanError(dataset.root, "has no pixel masks (only boxes or image labels)",
-                             "train it with --trainer staged (or auto)")
+    masks, boxes = has_pixel_masks(dataset), has_boxes(dataset)
+    labels_only = not masks and not boxes
     aspect = median_aspect(cache, train)
-    photographs = masks and not is_strip(aspect)
-    trainer = args.trainer if args.trainer != "auto" else ("joint" if photographs else "staged")
+    strip = is_strip(aspect)
+    if args.trainer == "joint" and not masks and not labels_only:
+        raise SteelScanError(dataset.root, "has boxes but no pixel masks",
+                             "train it with --trainer staged (or auto)")
+    # Whole images for photographs: outlined by masks (joint), or labelled only (the classifier alone).
+    whole_candidate = (masks or labels_only) and not strip
+    trainer = args.trainer if args.trainer != "auto" else ("joint" if whole_candidate else "staged")
+    shape = f"median aspect {max(aspect, 1 / aspect):.1f}:1"
+    if strip:
+        why = f"long strips ({shape}, at least {STRIP_ASPECT:g}:1)"
+    elif masks:
+        why = f"photographs outlined by pixel masks ({shape})"
+    elif labels_only:
+        why = f"photographs with image labels only, no masks or boxes ({shape})"
+    else:
+        why = f"defects located by boxes only ({shape})"
     if args.input_size == "auto":
         input_size = whole_image_size(aspect) if trainer == "joint" and not is_strip(aspect) else None
     else:
@@ -127,5 +149,8 @@ def pick_recipe(args: argparse.Namespace, dataset: Dataset, cache: ImageCache, t
     seg_dice = args.seg_dice if args.seg_dice != "auto" else ("image" if whole else "batch")
     # auto: whole images take the masks into the decision (README: hold-out AP 0.95 -> 1.00 on magnetic-tile)
     scores = args.class_scores if args.class_scores != "auto" else ("head+mask" if whole else "head")
+    seg_weight = args.seg_weight
+    if labels_only and trainer == "joint":
+        seg_weight, scores = 0.0, "head"  # nothing to outline: the head decides alone
     return Recipe(trainer, geometry, input_size, arch, normalisation, pooling, weight_decay, test_time_flips,
-                  image_weight, seg_dice, scores)
+                  image_weight, seg_dice, scores, seg_weight, why)

@@ -13,8 +13,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from core.contract.errors import SteelScanError
 from core.evaluation.metrics import dice, f1_score_binary
 from core.modelsets.modelset import ClassSpec
+from core.training.operating_point import (
+    OperatingRule,
+    budget_thresholds,
+    class_curves,
+    threshold_for_recall,
+)
 
 PIXEL_GRID = np.round(np.arange(0.2, 0.81, 0.1), 2)
 THRESHOLD_GRID = np.round(np.arange(0.02, 0.981, 0.02), 2)
@@ -49,8 +56,71 @@ class TuningData:
         self.truths.append(truth.reshape(len(truth), -1).sum(1))
 
 
-def tune_classes(classes: tuple[ClassSpec, ...], data: TuningData, task: str,
-                 tune_min_area: bool = True) -> tuple[tuple[ClassSpec, ...], dict]:
+def tune_classes(classes: tuple[ClassSpec, ...], data: TuningData, task: str, tune_min_area: bool = True,
+                 rule: OperatingRule | None = None) -> tuple[tuple[ClassSpec, ...], dict]:
+    """Per class: the pixel threshold, minimum area and best-F1 threshold; then the operating rule
+    (core.training.operating_point) moves the thresholds where it applies. `rule` None: best F1 only."""
+    tuned, report = best_f1_classes(classes, data, task, tune_min_area)
+    if rule is None:
+        return tuned, report
+    return apply_rule(tuned, report, data, task, rule)
+
+
+def calls_on_grid(classes: tuple[ClassSpec, ...], data: TuningData, task: str) -> np.ndarray:
+    """(G, N, K) the engine's calls at each grid threshold, with each class's tuned pixel threshold and min area."""
+    probs, areas = np.stack(data.probs), np.stack(data.areas)
+    top = probs.argmax(1)
+    called = np.zeros((len(THRESHOLD_GRID), len(probs), len(classes)), bool)
+    for k, spec in enumerate(classes):
+        g_pixel = int(np.argmin(np.abs(PIXEL_GRID - spec.pixel_threshold)))
+        mask_ok = areas[:, k, g_pixel] >= spec.min_area if spec.min_area else np.ones(len(probs), bool)
+        for g, t in enumerate(THRESHOLD_GRID):
+            hit = (probs[:, k] >= t) & mask_ok
+            called[g, :, k] = hit & (top == k) if task == "single-label" else hit
+    return called
+
+
+def apply_rule(tuned: tuple[ClassSpec, ...], report: dict, data: TuningData, task: str,
+               rule: OperatingRule) -> tuple[tuple[ClassSpec, ...], dict]:
+    labels = np.stack(data.labels).astype(bool)
+    called = calls_on_grid(tuned, data, task)
+    curves = class_curves(called, labels)
+    unknown = set(rule.critical) - {spec.name for spec in tuned}
+    if unknown:
+        raise SteelScanError("command line", f"--critical names {', '.join(sorted(unknown))}, not a class of the data",
+                             f"the classes are: {', '.join(spec.name for spec in tuned)}")
+    grid_index = {float(t): g for g, t in enumerate(THRESHOLD_GRID)}
+    fixed, rules = {}, {}
+    for k, spec in enumerate(tuned):
+        rules[k] = "best F1" if task == "multi-label" else "most right calls"
+        if spec.name in rule.critical:
+            threshold = threshold_for_recall(THRESHOLD_GRID, curves["recall"][k], rule.target_recall)
+            if threshold is not None:
+                fixed[k] = grid_index[threshold]
+                rules[k] = f"critical: recall >= {rule.target_recall:g} on validation"
+            else:
+                rules[k] = f"critical, but no threshold reaches recall {rule.target_recall:g} on validation: best F1"
+    chosen = {}
+    if rule.false_alarm_budget is not None and task == "multi-label":
+        chosen = budget_thresholds(THRESHOLD_GRID, called, labels, fixed, rule.false_alarm_budget) or {}
+        for k in chosen:
+            rules[k] = f"image-level false alarms <= {rule.false_alarm_budget:.1%} of clean validation images"
+    out = []
+    for k, spec in enumerate(tuned):
+        g = fixed.get(k, chosen.get(k))
+        if g is not None:
+            spec = replace(spec, threshold=float(THRESHOLD_GRID[g]))
+        row = report[spec.name]
+        row.update(threshold=spec.threshold, rule=rules[k], curve={
+            "thresholds": [float(t) for t in THRESHOLD_GRID],
+            "recall": [None if np.isnan(v) else round(float(v), 4) for v in curves["recall"][k]],
+            "false_alarm": [None if np.isnan(v) else round(float(v), 4) for v in curves["false_alarm"][k]]})
+        out.append(spec)
+    return tuple(out), report
+
+
+def best_f1_classes(classes: tuple[ClassSpec, ...], data: TuningData, task: str,
+                    tune_min_area: bool = True) -> tuple[tuple[ClassSpec, ...], dict]:
     probs, labels = np.stack(data.probs), np.stack(data.labels).astype(bool)
     areas, inters, truths = np.stack(data.areas), np.stack(data.inters), np.stack(data.truths)
     top = probs.argmax(1)

@@ -64,6 +64,7 @@ def test_missing_and_empty_masks_in_defect_folders_are_reported_not_clean(folder
 @pytest.mark.skipif(not MAGNETIC_TILE.is_dir(), reason=f"{MAGNETIC_TILE} is absent")
 def test_the_real_magnetic_tile_folder():
     dataset = open_dataset(MAGNETIC_TILE)
+    assert dataset.layout == "class-folders" and dataset.task == "multi-label" and not dataset.own_split
     assert dataset.class_names == ("Blowhole", "Break", "Crack", "Fray", "Uneven")
     counts = np.bincount([s.labels[0] if s.labels else 5 for s in dataset.samples], minlength=6)
     # README: Blowhole 69, Break 57, Crack 38, Fray 21, Uneven 74, Free 678; two Uneven masks are empty.

@@ -15,6 +15,7 @@ from core.imaging.rle import rle_encode
 from core.modelsets.modelset import read_card
 from core.training.data import split_dataset
 from core.training.pipeline import run
+from core.training.start import STEEL_BACKBONE
 
 # Staged (box-only NEU-DET): 4 epochs + 3 decoder epochs; joint (pixel masks): 16 steps, 4 validation points.
 TINY = ["--arch", "resnet18", "--crop", "64", "--batch-size", "8", "--seg-epochs", "3", "--patience", "0",
@@ -22,11 +23,11 @@ TINY = ["--arch", "resnet18", "--crop", "64", "--batch-size", "8", "--seg-epochs
         "--lr", "1e-3", "--no-augment", "--val-fraction", "0.25", "--crops-per-image", "2"]
 
 
-def write_severstal(root: Path, fmt: str) -> Path:
+def write_severstal(root: Path, fmt: str, height: int = 128, width: int = 256) -> Path:
     (root / "train_images").mkdir(parents=True)
     labels = {}
     for seed in range(12):
-        strip = make_strip(seed, classes=[(), (0,), (2,), (3,)][seed % 4], height=128, width=256)
+        strip = make_strip(seed, classes=[(), (0,), (2,), (3,)][seed % 4], height=height, width=width)
         cv2.imwrite(str(root / "train_images" / strip.image_id), strip.pixels)
         labels[strip.image_id] = {k: rle_encode(strip.masks[k]) for k in strip.classes}
     write_severstal_csv(labels, root / "train.csv", fmt=fmt)
@@ -79,17 +80,20 @@ def write_mask_folder(root: Path) -> Path:
 LAYOUTS = {
     "severstal-current": lambda root: write_severstal(root, "current"),
     "severstal-original": lambda root: write_severstal(root, "original"),
+    # 6:1 like Severstal's 1600 x 256: a strip (a 2:1 photograph is not)
+    "severstal-long": lambda root: write_severstal(root, "original", height=128, width=768),
     "neu-det": write_neu,
     "mask-folder": write_mask_folder,
 }
 
 # (layout, options, trainer, geometry): auto picks whole images for data outlined by masks that is not long strips
-# (these 128 x 256 Severstal-style fixtures included), the staged trainer for box-only NEU-DET; the native-scale
-# joint and staged trainers stay reachable by name.
+# (these 128 x 256 Severstal-style fixtures included: 2:1 is a photograph), the staged trainer on native strips for
+# 6:1 strips and for box-only NEU-DET; the native-scale joint and staged trainers stay reachable by name.
 RUNS = [
     ("severstal-current", [], "joint", "whole"),
-    ("severstal-current", ["--trainer", "joint", "--input-size", "native"], "joint", "strip"),
-    ("severstal-original", ["--trainer", "staged"], "staged", "strip"),
+    ("severstal-current", ["--trainer", "joint", "--input-size", "native"], "joint", "tile"),
+    ("severstal-long", [], "staged", "strip"),
+    ("severstal-long", ["--trainer", "joint"], "joint", "strip"),
     ("neu-det", ["--normalisation", "per-image"], "staged", "patch"),  # both input normalisations get trained
     ("mask-folder", [], "joint", "whole"),
     ("mask-folder", ["--trainer", "joint", "--input-size", "native"], "joint", "tile"),
@@ -111,8 +115,11 @@ def test_tiny_training_run_yields_a_working_model_set(tmp_path, layout, options,
 
     dataset = open_dataset(data)
     card = read_card(out)
-    assert card.trained and card.pretrained is None
     joint, whole = trainer == "joint", geometry == "whole"
+    # whole images start from the shipped steel backbone (resnet-slim), the ResNet50 recipes from random weights
+    steel = whole and (STEEL_BACKBONE / "backbone.json").is_file()
+    assert card.trained and card.training["start"]["kind"] == ("steel-backbone" if steel else "random")
+    assert (card.pretrained is not None) == steel
     assert card.training["trainer"] == trainer and card.training["geometry"] == geometry
     # peak pooling wherever a small defect would be averaged away: whole images, native-scale multi-label crops
     assert card.classifier_pooling == ("avg" if layout == "neu-det" else "peak")
