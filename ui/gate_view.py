@@ -27,8 +27,16 @@ def gate_panel(log, settings, who: str, can_edit: bool) -> None:
     if gate["candidate"]:
         with st.expander("Per class (candidate)"):
             st.dataframe([{"class": k, **v} for k, v in gate["candidate"]["per_class"].items()], hide_index=True)
-    advice = "Recommended: promote" if gate["recommend"] == "promote" else "Recommended: keep the active set"
-    (st.success if gate["recommend"] == "promote" else st.warning)(f"**{advice}**: {gate['reason']}.")
+    advice = {"promote": "Recommended: promote", "cannot-tell": "Cannot tell: the admin decides"}.get(
+        gate["recommend"], "Recommended: keep the active set")
+    show = {"promote": st.success, "cannot-tell": st.info}.get(gate["recommend"], st.warning)
+    show(f"**{advice}**: {gate['reason']}.")
+    if gate.get("differences"):
+        with st.expander("Candidate minus active, with 95% intervals (paired bootstrap over the sheets)"):
+            st.dataframe([{"measure": d["measure"], "candidate": round(d["candidate"], 3),
+                           "active": round(d["active"], 3), "difference": round(d["candidate"] - d["active"], 3),
+                           "interval": f"[{d['low']:+.3f}, {d['high']:+.3f}]", "verdict": d["verdict"],
+                           "sheets": d["sheets"]} for d in gate["differences"]], hide_index=True)
     disagreements_view(gate)
     if candidate == log.active_model_set():
         st.caption(f"{candidate} is the active set.")

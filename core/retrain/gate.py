@@ -7,6 +7,7 @@ it has no outline to compare with); classification uses every evaluation sheet.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from core.contract.errors import ImageError
 from core.engine.inference import Inspector
 from core.evaluation.metrics import classification_report, mask_counts, segmentation_report
 from core.imaging.rle import rle_decode
+from core.retrain.paired import Difference, SetScores, paired_differences, paired_recommendation
 from core.retrain.parts import ReviewData, Sheet
 
 DISAGREEMENTS_SHOWN = 24  # the page shows these side by side; the JSON keeps the count
@@ -28,8 +30,9 @@ def _masks(sheet: Sheet, names: tuple[str, ...], height: int, width: int) -> np.
 
 
 def score(inspector: Inspector, sheets: tuple[Sheet, ...], names: tuple[str, ...]) -> tuple[dict, list]:
-    """One model on the sheets: its summary, per-class scores and each sheet's called classes."""
-    truth, probs, preds, counts, calls = [], [], [], [], []
+    """One model on the sheets: its summary, per-class scores and each sheet's called classes (None where the
+    image could not be read). The summary's "arrays" hold the per-sheet scores the paired comparison resamples."""
+    truth, probs, preds, counts, calls, dices = [], [], [], [], [], []
     thresholds = np.array([c.threshold for c in inspector.card.classes])
     results = inspector.inspect_many([s.image_path for s in sheets])
     for sheet, result in zip(sheets, results, strict=True):
@@ -40,8 +43,12 @@ def score(inspector: Inspector, sheets: tuple[Sheet, ...], names: tuple[str, ...
         probs.append(result.probabilities)
         preds.append([name in result.classes_present for name in names])
         calls.append(tuple(result.classes_present))
+        dices.append(float("nan"))
         if not sheet.unmasked:
-            counts.append(mask_counts(result.masks, _masks(sheet, names, result.height, result.width)))
+            true_masks = _masks(sheet, names, result.height, result.width)
+            counts.append(mask_counts(result.masks, true_masks))
+            if sheet.classes:
+                dices[-1] = merged_dice(result.masks, true_masks)
     if not truth:
         return {"sheets": 0}, calls
     y_true, y_prob, y_pred = np.array(truth), np.array(probs), np.array(preds)
@@ -57,8 +64,16 @@ def score(inspector: Inspector, sheets: tuple[Sheet, ...], names: tuple[str, ...
         "dice_sheets": len(counts),
         "per_class": {n: {k: _round(v[k]) for k in ("precision", "recall", "f1", "support")}
                       for n, v in report["per_class"].items()},
+        "arrays": SetScores(y_prob, y_pred, np.array(dices)),
     }
     return summary, calls
+
+
+def merged_dice(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """Dice of all classes' masks merged: where the defects are, whatever their class."""
+    pred, true = predicted.any(0), truth.any(0)
+    total = int(pred.sum() + true.sum())
+    return 1.0 if total == 0 else float(2 * (pred & true).sum() / total)
 
 
 def _round(value):
@@ -90,36 +105,47 @@ def compare(candidate: Path, active: Path | None, data: ReviewData, device: str 
                               "active": list(a_call) if a_call is not None else None,
                               "candidate_right": set(c_call) == set(sheet.classes),
                               "active_right": a_call is not None and set(a_call) == set(sheet.classes)})
-    recommend, reason = recommendation(cand_summary, act_summary)
+    compared = paired(sheets, names, cand_summary, act_summary, cand_calls, act_calls)
+    critical = tuple(cand.card.training.get("critical") or ()) if cand.card.training else ()
+    recommend, reason = recommendation(cand_summary, act_summary, compared, critical)
+    for summary in (cand_summary, act_summary):
+        if summary:
+            summary.pop("arrays", None)  # per-sheet arrays: resampled here, not stored in the job's JSON
     return {"sheets": len(sheets), "candidate": cand_summary, "active": act_summary, "active_set": active_name,
             "candidate_set": cand.card.name, "disagreement_count": len(disagreements),
-            "disagreements": disagreements[:DISAGREEMENTS_SHOWN], "recommend": recommend, "reason": reason}
+            "disagreements": disagreements[:DISAGREEMENTS_SHOWN], "recommend": recommend, "reason": reason,
+            "differences": [{**asdict(d), "verdict": d.verdict} for d in (compared[1] if compared else [])]}
 
 
-def _better(a, b) -> int:
-    """1 if a beats b, -1 if it loses, 0 when equal or either is undefined."""
-    if a is None or b is None or abs(a - b) < 1e-9:
-        return 0
-    return 1 if a > b else -1
+def paired(sheets, names, cand_summary, act_summary, cand_calls,
+           act_calls) -> tuple[np.ndarray, list[Difference]] | None:
+    """(truth, differences): the paired bootstrap on the sheets both sets could read; None when the sets cannot be
+    compared."""
+    if not cand_summary or not cand_summary.get("sheets") or not act_summary or not act_summary.get("sheets"):
+        return None
+    both = [i for i, (c, a) in enumerate(zip(cand_calls, act_calls, strict=True)) if c is not None and a is not None]
+    read_c = [i for i, c in enumerate(cand_calls) if c is not None]
+    read_a = [i for i, a in enumerate(act_calls) if a is not None]
+    pick_c = [read_c.index(i) for i in both]
+    pick_a = [read_a.index(i) for i in both]
+    c, a = cand_summary["arrays"], act_summary["arrays"]
+    truth = np.array([[name in sheets[i].classes for name in names] for i in both], dtype=bool)
+    return truth, paired_differences(truth, SetScores(c.probs[pick_c], c.calls[pick_c], c.dice[pick_c]),
+                                     SetScores(a.probs[pick_a], a.calls[pick_a], a.dice[pick_a]), names)
 
 
-def recommendation(candidate: dict, active: dict | None) -> tuple[str, str]:
-    """'promote' or 'keep', with the reason in one sentence. Agreement with the inspectors decides; image AP and
-    Dice break ties. A candidate that agrees less often is never recommended."""
+def recommendation(candidate: dict, active: dict | None, compared: tuple[np.ndarray, list[Difference]] | None = None,
+                   critical: tuple[str, ...] = ()) -> tuple[str, str]:
+    """'promote', 'keep' or 'cannot-tell', with the reason in one sentence. `compared`: the sheets' truth and the
+    paired differences (core.retrain.paired): promote only when better beyond noise on a measure and worse beyond
+    noise on none; agreement alone never promotes."""
     if not candidate or not candidate.get("sheets"):
         return "keep", "the candidate could not be scored on any evaluation sheet"
     if active is None:
-        return "promote", "the active set cannot be compared (another class list, or none): judge by the figures"
+        return "cannot-tell", "the active set cannot be compared (another class list, or none): judge by the figures"
     if not active.get("trained", True):
         return "promote", "the active set is untrained (random weights): any trained candidate is an improvement"
-    gains = [(k, _better(candidate.get(k), active.get(k))) for k in ("agreement", "image_ap", "dice")]
-    first = next(((k, g) for k, g in gains if g), None)
-    if first is None:
-        return "keep", "the candidate scores the same as the active set on every measure"
-    key, gain = first
-    said = {"agreement": "agrees with the inspectors", "image_ap": "ranks defective sheets",
-            "dice": "outlines defects"}[key]
-    if gain > 0:
-        return "promote", (f"the candidate {said} better ({candidate[key]:.3f} vs {active[key]:.3f} "
-                           f"on {candidate['sheets']} evaluation sheets)")
-    return "keep", f"the candidate {said} worse ({candidate[key]:.3f} vs {active[key]:.3f})"
+    if compared is None:
+        return "cannot-tell", "the sets could not be scored on the same sheets: judge by the figures"
+    truth, differences = compared
+    return paired_recommendation(truth, differences, critical)
