@@ -11,9 +11,8 @@ from core.retrain.parts import review_data
 from core.review.store.models import TrainingJobRow
 from ui import gate_view
 
-PRESET_LABELS = {"quick": "quick: ResNet18, short schedule (minutes on a CPU)",
-                 "masks": "masks: ResNet18 trained on the painted masks (joint; tens of minutes on a CPU)",
-                 "standard": "standard: ResNet50, 12 epochs (hours on a CPU)",
+PRESET_LABELS = {"quick": "quick: a short schedule (minutes on a CPU)",
+                 "thorough": "thorough: the trainer's full schedule for the data (tens of minutes on a CPU)",
                  "tiny": "tiny: plumbing check only (seconds; the set learns nothing)"}
 RUNNING_REFRESH_S = 3
 

@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout-share", type=float, default=0.2, help="fixed hold-out: never played, measured each round")
     p.add_argument("--eval-share", type=float, default=0.2, help="share of reviewed sheets the gate evaluates on")
     p.add_argument("--preset", default="quick",
-                   help="trainer preset of each round's job (quick, masks, standard, tiny)")
+                   help="how long each round's job trains: quick, thorough, tiny")
     p.add_argument("--review", default="queue", choices=["queue", "all"],
                    help="queue: answer only sheets the queue flags, as on the line; all: review every sheet")
     p.add_argument("--max-sheets", type=int, help="stop the stream after N sheets")

@@ -158,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="queue a job that trains on the reviewed sheets (labels: the latest decisions), gates the "
                            "new set against the active one on the evaluation sheets; follow its log here")
     loop.add_argument("--preset", default="quick",
-                      help="trainer preset: quick (resnet18, minutes), masks (joint, painted masks), standard, tiny")
+                      help="how long: quick (minutes), thorough (the trainer's schedule), tiny (plumbing); the recipe "
+                           "is the trainer's own for the reviewed sheets, the start the active set's weights")
     loop.add_argument("--parent", help="set to start from and compare with (default: the active set)")
     loop.add_argument("--by", help="who requests the job (default: $USER)")
     loop.add_argument("--detach", action="store_true", help="start the job and return; do not follow its log")

@@ -39,20 +39,20 @@ class JobError(SteelScanError):
 
 # Trainer options per preset (flags of `steelscan train`). "quick" is the replay's: a ResNet18, a short schedule,
 # minutes on two CPU cores. "tiny" only proves the plumbing (tests).
+# How long, not which network: every job trains with `steelscan train`'s own recipe for the reviewed sheets
+# (core.training.recipe: whole images for photographs, strips for strips) and starts from the active set's weights
+# (core.training.start: a warm start; the steel backbone when the active set is untrained or another network).
 PRESETS: dict[str, list[str]] = {
-    "standard": ["--trainer", "staged", "--arch", "resnet50", "--epochs", "12", "--seg-epochs", "3"],
-    "quick": ["--trainer", "staged", "--arch", "resnet18", "--epochs", "4", "--seg-epochs", "2", "--batch-size", "16",
-              "--crop", "128", "--patience", "0", "--crops-per-image", "4"],
-    # "masks": joint training (masks teach the backbone), the options that learnt magnetic-tile best in the probes
-    # (README, Training from pixel masks); the schedule scales with the sheets (2 steps each, at least 400).
-    "masks": ["--trainer", "joint", "--input-size", "native", "--arch", "resnet18", "--batch-size", "16",
-              "--photometric", "0", "--clean-share", "0.4", "--lr", "1e-3", "--weight-decay", "1e-4"],
+    "quick": ["--steps", "400", "--epochs", "4", "--seg-epochs", "2", "--patience", "0"],
+    "thorough": [],  # the trainer's own schedule for the data
     "tiny": ["--trainer", "staged", "--arch", "resnet18", "--epochs", "1", "--seg-epochs", "1", "--batch-size", "4",
              "--crop", "64", "--max-steps", "2", "--patience", "0", "--no-head-refit", "--no-augment"],
 }
+LEGACY_PRESETS = {"standard": "thorough", "masks": "thorough"}  # names older jobs were queued with
 
 
 def preset_args(preset: str) -> list[str]:
+    preset = LEGACY_PRESETS.get(preset, preset)
     if preset not in PRESETS:
         raise JobError(f"preset {preset!r}", "is unknown", f"choose one of {', '.join(PRESETS)}")
     return list(PRESETS[preset])

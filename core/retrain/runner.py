@@ -148,6 +148,7 @@ def _work(log: ReviewLog, row, settings, progress: _Progress) -> dict:
     argv = [str(folder), "--out", str(out), "--name", name, "--run-dir", str(run_dir), "--device",
             options.get("device", settings.device), "--seed", str(options.get("seed", 0)),
             "--description", f"trained from the review log (job {row.id}) on top of {parent_name}",
+            "--pretrained", str(parent_folder),  # a warm start (core.training.start falls back when it cannot)
             *jobs.preset_args(options.get("preset", "quick")), *[str(a) for a in options.get("extra_args", [])]]
     if options.get("epochs"):
         argv += ["--epochs", str(options["epochs"])]
@@ -161,7 +162,7 @@ def _work(log: ReviewLog, row, settings, progress: _Progress) -> dict:
     # "parent": the set that ran when the job started, which the candidate replaces; the weights themselves are
     # trained afresh on the whole review log (the trainer's public entry point has no warm start from a set).
     lineage = {"parent": parent_name, "parent_fingerprint": parent_card.fingerprint, "job": row.id,
-               "weights_from": args.pretrained or "random initialisation",
+               "weights_from": read_card(out).training.get("start", {}),
                "requested_by": row.requested_by, "snapshot": summary["snapshot"],
                "parts": {p: summary[p]["sheets"] for p in ("train", "eval")},
                "trained_on": summary["train"]["usable"], "eval_share": settings.eval_share,

@@ -188,7 +188,8 @@ def run(args: argparse.Namespace, command: str) -> dict:
                     pretrained=start.describe() if start.kind != "random" else None,
                     description=args.description or f"trained on {dataset.name} ({dataset.layout})")
     classifier, segmenter = build_networks(card)
-    loaded = apply_start(start, classifier, segmenter if trainer == "joint" else None)
+    loaded = apply_start(start, classifier, segmenter)
+    args.keep_mask_head = "mask head" in loaded  # a warm start keeps its mask head (no prior reset)
     log(f"start: {start.describe()}" + (f" ({' and '.join(loaded)} loaded)" if loaded else ""))
     dtype = inference_dtype(device, "auto" if amp else "fp32")
     precision = {torch.float16: "fp16 autocast", torch.bfloat16: "bf16 autocast"}.get(dtype, "fp32")
@@ -353,7 +354,8 @@ def train_jointly(args, classifier, segmenter, cache, split, dataset, geometry, 
         + f"; photometric augmentation {args.photometric:g}; batch {args.batch_size}, {total} steps "
         f"({total * args.batch_size / len(split.train):.0f} draws per training image), lr {args.lr}, "
         f"validation every {max(1, total // args.validations)} steps")
-    init_mask_prior(segmenter)
+    if not getattr(args, "keep_mask_head", False):
+        init_mask_prior(segmenter)
     history, seg_history = train_joint(classifier, segmenter, loader, dataset.task, total, args.lr,
                                        args.weight_decay, device, validate, "score", amp, args.label_smoothing,
                                        seg_weight=args.seg_weight, validations=args.validations,

@@ -3,8 +3,10 @@
 `--pretrained auto` (the default) starts every recipe whose network is the steel backbone's (resnet-slim: whole
 images) from `models/steel-backbone` (core.training.pretrain), its hash checked; other recipes (ResNet50 on
 strips and boxes) start from random weights, and the log and the card say why. `none` always starts from random
-weights; a path names a steel backbone folder or a torchvision checkpoint; `hub` takes torchvision's file from
-the torch hub cache. Nothing is ever downloaded.
+weights; a path names a steel backbone folder, a torchvision checkpoint, or a **model set** (a warm start, as a
+review-log job starts from the active set: every weight whose shape fits is loaded, the heads too when the classes
+match; an untrained set or another network falls back to `auto`, and the card says so); `hub` takes
+torchvision's file from the torch hub cache. Nothing is ever downloaded.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ HUB_FILES = {"resnet18": "resnet18-", "resnet34": "resnet34-", "resnet50": "resn
 
 @dataclass(frozen=True)
 class Start:
-    kind: str  # "steel-backbone" | "torchvision" | "random"
+    kind: str  # "steel-backbone" | "model-set" | "torchvision" | "random"
     path: str | None = None
     sha256: str | None = None
     reason: str = ""
@@ -32,6 +34,8 @@ class Start:
             return f"steel backbone {self.path} (sha256 {self.sha256[:16]})"
         if self.kind == "torchvision":
             return f"torchvision checkpoint {self.path}"
+        if self.kind == "model-set":
+            return f"model set {self.path} ({self.sha256})"
         return f"random initialisation ({self.reason})"
 
     def to_dict(self) -> dict:
@@ -56,6 +60,8 @@ def resolve_start(spec: str | None, architecture: str, steel_backbone: Path = ST
     if spec == "hub":
         return Start("torchvision", str(hub_checkpoint(architecture)))
     path = Path(spec)
+    if path.is_dir() and (path / "card.json").is_file():
+        return model_set_start(path, architecture, steel_backbone)
     if path.is_dir():
         card, _ = load_backbone(path)
         if card["architecture"] != architecture:
@@ -66,6 +72,20 @@ def resolve_start(spec: str | None, architecture: str, steel_backbone: Path = ST
         raise SteelScanError(path, "pretrained checkpoint not found",
                              "pass a steel backbone folder, a .pth file, auto or none")
     return Start("torchvision", str(path))
+
+
+def model_set_start(folder: Path, architecture: str, steel_backbone: Path) -> Start:
+    """A warm start from a trained set of the same network; otherwise `auto`'s start, with the reason."""
+    from core.modelsets.modelset import read_card
+
+    card = read_card(folder)
+    why = ("is untrained" if not card.trained else f"is {card.classifier_architecture}, this recipe trains "
+           f"{architecture}" if card.classifier_architecture != architecture else "")
+    if why:
+        fallback = resolve_start("auto", architecture, steel_backbone)
+        return Start(fallback.kind, fallback.path, fallback.sha256,
+                     f"the set {folder.name} {why}" + (f"; {fallback.reason}" if fallback.reason else ""))
+    return Start("model-set", str(folder), card.fingerprint)
 
 
 def hub_checkpoint(architecture: str) -> Path:
@@ -89,6 +109,8 @@ def apply_start(start: Start, classifier: torch.nn.Module, segmenter: torch.nn.M
     if start.kind == "torchvision":
         load_torchvision(classifier, Path(start.path))
         return ["backbone"]
+    if start.kind == "model-set":
+        return load_model_set_weights(Path(start.path), classifier, segmenter)
     from core.training.pretrain import load_backbone
 
     _, weights = load_backbone(Path(start.path))
@@ -104,6 +126,33 @@ def apply_start(start: Start, classifier: torch.nn.Module, segmenter: torch.nn.M
         if own.keys() == decoder.keys() and all(own[k].shape == decoder[k].shape for k in own):
             segmenter.decoder.load_state_dict(decoder)
             loaded.append("U-Net decoder")
+    return loaded
+
+
+def load_model_set_weights(folder: Path, classifier: torch.nn.Module, segmenter: torch.nn.Module | None) -> list[str]:
+    """Every weight of the set whose name and shape fit: backbone, head (same classes), decoder, mask head."""
+    from core.modelsets.modelset import load_model_set
+
+    source = load_model_set(folder, "cpu")
+
+    def fitting(own: dict, theirs: dict, prefix: str) -> dict:
+        return {k: v.float() for k, v in theirs.items() if k.startswith(prefix) and k in own
+                and own[k].shape == v.shape}
+
+    loaded = []
+    own, theirs = classifier.state_dict(), source.classifier.state_dict()
+    body = fitting(own, theirs, "")
+    classifier.load_state_dict(body, strict=False)
+    loaded.append("backbone")
+    if any(k.startswith("fc.") for k in body):
+        loaded.append("head")
+    if segmenter is not None:
+        own, theirs = segmenter.state_dict(), source.segmenter.state_dict()
+        for prefix, name in (("decoder.", "U-Net decoder"), ("segmentation_head.", "mask head")):
+            part = fitting(own, theirs, prefix)
+            if part and len(part) == sum(k.startswith(prefix) for k in own):
+                segmenter.load_state_dict(part, strict=False)
+                loaded.append(name)
     return loaded
 
 
