@@ -87,7 +87,7 @@ def compare(candidate: Path, active: Path | None, data: ReviewData, device: str 
     if not sheets:
         return {"sheets": 0, "candidate": None, "active": None, "disagreements": [], "disagreement_count": 0,
                 "recommend": "no-verdict", "reason": "no evaluation sheets yet: review more sheets, then train again"}
-    cand = Inspector.load(candidate, device, backend="torch")
+    cand = Inspector.load(candidate, device)  # as it would run: its fastest export that passed its own gate
     cand_summary, cand_calls = score(cand, sheets, names)
     act_summary, act_calls, active_name = None, [None] * len(sheets), None
     if active is not None:

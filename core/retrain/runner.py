@@ -156,6 +156,12 @@ def _work(log: ReviewLog, row, settings, progress: _Progress) -> dict:
     _hook_progress(progress)
     train(args, "steelscan train " + " ".join(shlex.quote(a) for a in argv))
 
+    fast = {"backend": "torch", "reason": "the tiny preset skips the export"}
+    if options.get("export", options.get("preset", "quick") != "tiny"):
+        jobs.report_progress(log, row.id, "export + INT8 gate", 0.88, progress.started)
+        from core.retrain.fast import make_fast
+
+        fast = make_fast(out, folder, log=lambda message: print(message, flush=True))
     jobs.report_progress(log, row.id, "gate: candidate vs active", 0.93, progress.started)
     active = resolve_active(log, models_dir, settings.model_set)
     gate = compare(out, active.folder, data, options.get("device", settings.device))
@@ -163,7 +169,7 @@ def _work(log: ReviewLog, row, settings, progress: _Progress) -> dict:
     # trained afresh on the whole review log (the trainer's public entry point has no warm start from a set).
     lineage = {"parent": parent_name, "parent_fingerprint": parent_card.fingerprint, "job": row.id,
                "weights_from": read_card(out).training.get("start", {}),
-               "requested_by": row.requested_by, "snapshot": summary["snapshot"],
+               "requested_by": row.requested_by, "snapshot": summary["snapshot"], "runs_on": fast,
                "parts": {p: summary[p]["sheets"] for p in ("train", "eval")},
                "trained_on": summary["train"]["usable"], "eval_share": settings.eval_share,
                "gate": {k: gate[k] for k in ("sheets", "candidate", "active", "active_set", "recommend", "reason",
@@ -171,5 +177,5 @@ def _work(log: ReviewLog, row, settings, progress: _Progress) -> dict:
                "promotions": []}
     card = read_card(out)
     write_card(out, replace(card, lineage=lineage))
-    return {"candidate": name, "parent": parent_name, "summary": summary, "gate": gate,
+    return {"candidate": name, "parent": parent_name, "summary": summary, "gate": gate, "runs_on": fast,
             "command": " ".join(argv), "pid": os.getpid()}
