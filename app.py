@@ -21,6 +21,7 @@ NAVIGATION = (
     ("inspect.py", "Inspect", ":material/search:", "inspect"),
     ("review_queue.py", "Review queue", ":material/fact_check:", "review"),
     ("statistics.py", "Statistics", ":material/monitoring:", "statistics"),
+    ("what_if.py", "Threshold what-if", ":material/tune:", "statistics"),
     ("models.py", "Models", ":material/model_training:", "models.view"),
     ("users.py", "Users", ":material/group:", "users.manage"),
 )

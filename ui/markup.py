@@ -18,3 +18,18 @@ def swatch_html(name: str, color: str) -> str:
     """
     safe_color = color if isinstance(color, str) and HEX_COLOUR.fullmatch(color) else "#808080"
     return SWATCH.format(safe_color, html.escape(str(name), quote=True))
+
+
+
+
+MARKDOWN_INLINE = re.compile(r"([\\`*_{}\[\]<>|~$:])")  # emphasis, code, links, HTML, tables, formulas, :directives:
+LIST_NUMBER = re.compile(r"\s*\d+(?=[.)](\s|$))")  # "1. " starts an ordered list: its dot is what to escape
+BLOCK_MARK = re.compile(r"\s*(?=[#>+=-])")  # headings, quotes, bullet lists, rules
+
+
+def plain_markdown(text: str) -> str:
+    """Outside text (a logged reason, a user name) for st.markdown / st.caption, shown as typed: what markdown would
+    act on is backslash-escaped, so no link, image, heading, list or formula can be smuggled in."""
+    escaped = MARKDOWN_INLINE.sub(r"\\\1", " ".join(str(text).splitlines()))
+    start = LIST_NUMBER.match(escaped) or BLOCK_MARK.match(escaped)
+    return escaped[:start.end()] + "\\" + escaped[start.end():] if start else escaped

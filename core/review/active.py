@@ -121,6 +121,17 @@ def change_thresholds_to_targets(log: ReviewLog, card: ModelCard, current: Model
     return change_class_settings(log, card, current, wanted, who, f"{reason.strip()} ({rules})")
 
 
+def change_threshold(log: ReviewLog, card: ModelCard, current: ModelCard, class_name: str, threshold: float,
+                     who: str, reason: str) -> int:
+    """One class's threshold, as the threshold what-if applies it: through the logged change, a reason required.
+    Returns how many values changed (0: that threshold is already in force)."""
+    if not reason.strip():
+        raise SteelScanError("Reason for the change", "is empty",
+                             "say why the threshold moves (what the what-if showed): it is logged with it")
+    return change_class_settings(log, card, current, {class_name: {"threshold": round(float(threshold), 6)}}, who,
+                                 reason.strip())
+
+
 def choose_active(log: ReviewLog, models_dir: Path, name: str, who: str, previous: str = "") -> None:
     if name not in list_model_sets(models_dir):
         raise NoModelSetError(Path(models_dir) / name, "is not installed", "pick a set listed on the Models page")

@@ -95,6 +95,39 @@ class ReviewFrames:
             frame[column] = pd.to_datetime(frame[column])
         return frame
 
+    def model_scores_frame(self, model_fingerprint: str) -> pd.DataFrame:
+        """One row per image inferred by exactly these weights: that model's latest inference of it (when, the
+        class names, the probabilities) and the image's latest review (the inspectors' label), if any.
+
+        By fingerprint, not by the image's latest inference: a sheet another set looked at later still counts,
+        and two sets' scores never mix."""
+        mine = (select(func.max(InferenceRow.id).label("id"))
+                .where(InferenceRow.model_fingerprint == model_fingerprint)
+                .group_by(InferenceRow.image_sha256).subquery())
+        last_review = (select(func.max(ReviewRow.id).label("id")).group_by(ReviewRow.image_sha256)).subquery()
+
+        def work(session: Session):
+            inferences = session.execute(
+                select(InferenceRow.image_sha256, InferenceRow.id, InferenceRow.created_at,
+                       _as_text(InferenceRow.class_names), _as_text(InferenceRow.probabilities))
+                .join(mine, InferenceRow.id == mine.c.id).order_by(InferenceRow.id)).all()
+            seen = select(InferenceRow.image_sha256).where(InferenceRow.model_fingerprint == model_fingerprint)
+            labels = session.execute(
+                select(ReviewRow.image_sha256, _as_text(ReviewRow.classes), ReviewRow.decided_at)
+                .join(last_review, ReviewRow.id == last_review.c.id)
+                .where(ReviewRow.image_sha256.in_(seen))).all()
+            return inferences, labels
+
+        inferences, labels = self._read(work)
+        frame = _frame(inferences, ["image_sha256", "inference_id", "inferred_at", "class_names", "probabilities"],
+                       ("class_names", "probabilities"))
+        label = _frame(labels, ["image_sha256", "label_classes", "decided_at"], ("label_classes",))
+        frame = frame.join(label.set_index("image_sha256"), on="image_sha256")
+        frame["reviewed"] = frame["decided_at"].notna()
+        frame["inferred_at"] = pd.to_datetime(frame["inferred_at"])
+        frame["decided_at"] = pd.to_datetime(frame["decided_at"])
+        return frame
+
     def changed_shas(self, since: tuple[int, int]) -> list[str]:
         """Images with an inference or a review newer than `since` (a log_version)."""
         inference_id, review_id = since
