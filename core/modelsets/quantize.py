@@ -116,7 +116,7 @@ def calibrate(model_set: ModelSet, fp32_paths: dict[str, Path], dataset: Dataset
     def image_input(index: int) -> np.ndarray:
         return network_input(normaliser, load_image(dataset.samples[index].image_path).pixels)
 
-    classifier_fp32 = core.compile_model(str(fp32_paths["classifier"]), "CPU")
+    classifier_fp32 = core.compile_model(str(fp32_paths["classifier"]), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
 
     def decoder_inputs(index: int) -> dict[str, np.ndarray]:
         x = image_input(index)

@@ -79,3 +79,23 @@ def test_changed_thresholds_reuse_the_loaded_backend(exported_set):
     changed = with_overrides(inspector, {"pits": {"threshold": 0.99}})
     assert changed.backend is inspector.backend and changed.card.classes[0].threshold == 0.99
     assert changed.inspect(_images()[-1]).backend == "onnx"
+
+
+def test_openvino_runs_fp32_graphs_in_fp32_on_every_cpu(exported_set, monkeypatch):
+    """OpenVINO's CPU plugin picks bf16 for an "fp32" graph on CPUs with AMX unless told otherwise: the engine tells
+    it, so a set gives the same probabilities on an Intel Xeon with AMX as on an AMD EPYC (where f32 is the default
+    anyway, so the request itself is checked too)."""
+    import openvino as ov
+
+    asked = []
+    compile_model = ov.Core.compile_model
+
+    def recording(self, model, device, config=None):
+        asked.append(dict(config or {}))
+        return compile_model(self, model, device, config or {})
+
+    monkeypatch.setattr(ov.Core, "compile_model", recording)
+    inspector = Inspector.load(exported_set, "cpu", backend="openvino")
+    assert asked and all(config.get("INFERENCE_PRECISION_HINT") == "f32" for config in asked)
+    for compiled in inspector.backend.compiled.values():
+        assert compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
