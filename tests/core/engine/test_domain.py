@@ -114,7 +114,8 @@ def test_an_export_carries_its_own_domain_used_only_when_it_runs(exported_set, t
     torch_run, onnx_run = Inspector.load(copy, "cpu", backend="torch"), Inspector.load(copy, "cpu", backend="onnx")
     assert torch_run.domain.threshold == pytest.approx(updated.domain["threshold_raw"])
     assert onnx_run.domain.threshold == pytest.approx(own["threshold_raw"])
-    assert onnx_run.domain.threshold != pytest.approx(torch_run.domain.threshold)
+    # ONNX fp32 features equal torch's to ~1e-6 on some CPUs, so the two thresholds may agree: that the ONNX run
+    # reads its own statistics is shown by breaking them (below), not by the thresholds differing.
     stats = copy / own["stats_file"]
     stats.write_bytes(stats.read_bytes()[:-8] + b"\0" * 8)
     with pytest.raises(ModelSetError, match="onnx-fp32/domain.safetensors.*does not match"):
