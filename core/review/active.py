@@ -100,7 +100,8 @@ def change_class_settings(log: ReviewLog, card: ModelCard, current: ModelCard,
                 raise SteelScanError(f"{class_name} minimum area", f"{value} is negative", "enter 0 or more pixels")
             old = getattr(before[class_name], key)
             if (round(float(value), 6) if key == "threshold" else int(value)) != old:
-                changes.append((key, class_name, old, float(value) if key == "threshold" else int(value)))
+                # Rounded as compared: a number input's 0.7000000000000001 is logged as 0.7.
+                changes.append((key, class_name, old, round(float(value), 6) if key == "threshold" else int(value)))
     for key, class_name, old, new in changes:
         log.log_setting_change(key, str(new), who, model_set=card.name, model_fingerprint=card.fingerprint,
                                class_name=class_name, old_value=str(old), reason=reason)
@@ -111,9 +112,7 @@ def change_thresholds_to_targets(log: ReviewLog, card: ModelCard, current: Model
                                  targets: list[TargetThreshold], who: str, reason: str) -> int:
     """Log the thresholds the targets give (core.training.operating_point.threshold_from_target); the logged
     reason carries each class's rule. Returns how many thresholds changed."""
-    if not reason.strip():
-        raise SteelScanError("Reason for the change", "is empty",
-                             "say why the thresholds move: it is logged with them")
+    require_reason(reason)
     if not targets:
         raise SteelScanError("Targets", "none chosen", "choose a target for at least one class")
     rules = "; ".join(f"{t.class_name}: {t.rule}" for t in targets)
@@ -125,11 +124,13 @@ def change_threshold(log: ReviewLog, card: ModelCard, current: ModelCard, class_
                      who: str, reason: str) -> int:
     """One class's threshold, as the threshold what-if applies it: through the logged change, a reason required.
     Returns how many values changed (0: that threshold is already in force)."""
+    require_reason(reason)
+    return change_class_settings(log, card, current, {class_name: {"threshold": threshold}}, who, reason.strip())
+
+
+def require_reason(reason: str) -> None:
     if not reason.strip():
-        raise SteelScanError("Reason for the change", "is empty",
-                             "say why the threshold moves (what the what-if showed): it is logged with it")
-    return change_class_settings(log, card, current, {class_name: {"threshold": round(float(threshold), 6)}}, who,
-                                 reason.strip())
+        raise SteelScanError("Reason for the change", "is empty", "say why the threshold moves: it is logged with it")
 
 
 def choose_active(log: ReviewLog, models_dir: Path, name: str, who: str, previous: str = "") -> None:

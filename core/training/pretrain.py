@@ -156,15 +156,15 @@ def mask_loss(logits: torch.Tensor, masks: torch.Tensor, known: torch.Tensor) ->
 
 
 def cpu_name() -> str:
+    """`lscpu`'s model name with the instruction sets that change speed and rounding (the card's CPU line)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                flags = Path("/proc/cpuinfo").read_text()
-                isa = [f for f in ("avx2", "avx512f", "amx_bf16") if f" {f}" in flags]
-                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores; {', '.join(isa) or 'no AVX2'})"
+        info = Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+        return platform.processor() or "unknown CPU"
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+                 platform.processor() or "unknown CPU")
+    isa = [flag for flag in ("avx2", "avx512f", "amx_bf16") if f" {flag}" in info]
+    return f"{model} ({os.cpu_count()} cores; {', '.join(isa) or 'no AVX2'})"
 
 
 def pretrain(config: PretrainConfig) -> dict:
