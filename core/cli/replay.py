@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=4, help="how many rounds with --every")
     p.add_argument("--at", help="decision counts of the rounds, e.g. 50,100,200,400 (instead of --every)")
     p.add_argument("--holdout-share", type=float, default=0.2, help="fixed hold-out: never played, measured each round")
+    p.add_argument("--holdout", default="share", choices=["share", "reserved"],
+                   help="share: --holdout-share of the images by a seeded split; reserved: the images the steel "
+                        "backbone's pre-training never read (core.datasets.reserved)")
     p.add_argument("--eval-share", type=float, default=0.2, help="share of reviewed sheets the gate evaluates on")
     p.add_argument("--preset", default="quick",
                    help="how long each round's job trains: quick, thorough, tiny")
@@ -47,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         replay(ReplayOptions(args.dataset, args.out, rounds, args.holdout_share, args.eval_share, args.preset,
-                             args.review, args.seed, args.device, args.max_sheets))
+                             args.review, args.seed, args.device, args.max_sheets, args.holdout))
     except SteelScanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -47,6 +47,9 @@ class ReplayOptions:
     seed: int = 0
     device: str = "cpu"
     max_sheets: int | None = None  # stop the stream early (tests)
+    # "reserved": the hold-out is exactly the images the steel backbone never read (core.datasets.reserved), so a
+    # round that starts from the backbone is measured on images no stage of it has seen.
+    holdout: str = "share"
 
 
 def careful_decision(verdict, dataset: Dataset, index: int) -> Decision:
@@ -106,7 +109,8 @@ def _own_pid() -> int:
 def replay(options: ReplayOptions, emit: Callable[[dict], None] = lambda line: print(json.dumps(line), flush=True)
            ) -> list[dict]:
     dataset = open_dataset(options.dataset)
-    holdout = split_dataset(dataset, 0.0, options.holdout_share, options.seed).holdout
+    holdout = split_dataset(dataset, 0.0, options.holdout_share, options.seed,
+                            reserved_holdout=options.holdout == "reserved").holdout
     stream = [i for i in range(len(dataset.samples)) if i not in set(holdout)]
     np.random.default_rng(options.seed).shuffle(stream)
     if options.max_sheets:
