@@ -254,3 +254,52 @@ class TrainingJobRow(Base):
     log_path: Mapped[str] = mapped_column(String(512), default="")
     result: Mapped[dict] = mapped_column(JSON, default=dict)  # candidate set, snapshot, gate report
     error: Mapped[str] = mapped_column(Text, default="")
+
+
+# -- delivery to the plant: the outbox, per-sink cursors per line, each sink's state (migration 0008_delivery) ---
+
+
+class OutboxRow(Base):
+    """One message for the line's systems, written in the same transaction as its verdict or decision. The
+    `message_id` never changes: a consumer de-duplicates on it when a sink delivers a message twice."""
+
+    __tablename__ = "delivery_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # the order within a line
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # verdict | decision
+    line: Mapped[str] = mapped_column(String(64))
+    sinks: Mapped[list] = mapped_column(JSON)  # the sinks configured when it was written: mqtt | webhook | opcua
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now, index=True)
+
+    __table_args__ = (Index("ix_delivery_outbox_line_id", "line", "id"),)
+
+
+class DeliveryCursorRow(Base):
+    """The last outbox id a sink has delivered on a line: everything after it is that sink's backlog."""
+
+    __tablename__ = "delivery_cursors"
+
+    sink: Mapped[str] = mapped_column(String(32), primary_key=True)
+    line: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+
+
+class DeliverySinkRow(Base):
+    """One row per sink a `steelscan deliver` process serves, rewritten as it goes; the dashboard shows it."""
+
+    __tablename__ = "delivery_sinks"
+
+    sink: Mapped[str] = mapped_column(String(32), primary_key=True)
+    target: Mapped[str] = mapped_column(String(256), default="")  # the URL, password hidden
+    state: Mapped[str] = mapped_column(String(16), default="starting")  # starting | ok | down | stopped
+    delivered: Mapped[int] = mapped_column(Integer, default=0)  # since the process started
+    retries: Mapped[int] = mapped_column(Integer, default=0)  # failed attempts since the process started
+    last_message_id: Mapped[str] = mapped_column(String(64), default="")
+    last_delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
