@@ -269,6 +269,8 @@ class OutboxRow(Base):
     message_id: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(16))  # verdict | decision
     line: Mapped[str] = mapped_column(String(64))
+    # The verdict's inference (a decision's too): a decision goes to the line its verdict went to.
+    inference_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     sinks: Mapped[list] = mapped_column(JSON)  # the sinks configured when it was written: mqtt | webhook | opcua
     payload: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now, index=True)

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("message_id", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("line", sa.String(length=64), nullable=False),
+        sa.Column("inference_id", sa.Integer(), nullable=True),
         sa.Column("sinks", sa.JSON(), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
@@ -33,6 +34,7 @@ def upgrade() -> None:
     with op.batch_alter_table("delivery_outbox", schema=None) as batch_op:
         batch_op.create_index("ix_delivery_outbox_line_id", ["line", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_delivery_outbox_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_delivery_outbox_inference_id"), ["inference_id"], unique=False)
     op.create_table(
         "delivery_cursors",
         sa.Column("sink", sa.String(length=32), nullable=False),
@@ -62,6 +64,7 @@ def downgrade() -> None:
     op.drop_table("delivery_sinks")
     op.drop_table("delivery_cursors")
     with op.batch_alter_table("delivery_outbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_delivery_outbox_inference_id"))
         batch_op.drop_index(batch_op.f("ix_delivery_outbox_created_at"))
         batch_op.drop_index("ix_delivery_outbox_line_id")
     op.drop_table("delivery_outbox")
