@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.contract.errors import SteelScanError
 from core.engine.inference import Inspector
-from core.engine.slots import InferenceSlots
+from core.engine.slots import InferenceSlots, shared_slots
 from core.imaging.pixelcache import PixelCache
 from core.modelsets.devices import pick_device
 from core.review.active import HOW_TO_GET_A_MODEL_SET, NoModelSetError, resolve_active, with_overrides
@@ -83,14 +83,10 @@ def stored_pixels(path: str) -> np.ndarray:
     return _pixel_cache(settings().pixel_cache_mb * 2**20).get(path)
 
 
-@st.cache_resource(show_spinner=False)
-def _inference_slots(concurrency: int) -> InferenceSlots:
-    return InferenceSlots(concurrency)
-
-
 def inference_slots() -> InferenceSlots:
-    """The one inference queue of this server process, shared by all sessions (setting inference_workers)."""
-    return _inference_slots(settings().inference_workers)
+    """The one inference queue of this server process, shared by all sessions and by an API served from the
+    same process (setting inference_workers)."""
+    return shared_slots(settings().inference_workers)
 
 
 def model_banner(inspector: Inspector) -> None:

@@ -1,11 +1,14 @@
 """The HTTP API: images in, Verdicts out, through the same Inspector and review log as the dashboard.
 
 Every route but /healthz needs an API key (`X-API-Key: ssk_...` or `Authorization: Bearer ssk_...`) with the
-route's scope; every authenticated call is logged against its key (api_calls). OpenAPI docs at /docs.
+route's scope, checked with the body's declared size before the body is read (core.api.gate); every
+authenticated call is logged against its key (api_calls). Inspections wait their turn in the process's one
+inference queue (core.engine.slots.shared_slots), as the dashboard's do. OpenAPI docs at /docs with api_docs on.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Annotated
 
@@ -20,8 +23,10 @@ from starlette.concurrency import run_in_threadpool
 
 from core.accounts.apikeys import ApiKey, ApiKeys
 from core.api.errors import ApiError, status_of, steelscan_error, validation_error
+from core.api.gate import Gate, missing_key
 from core.api.metrics import ApiMetrics
 from core.contract.errors import SteelScanError
+from core.engine.slots import InferenceSlots, shared_slots
 from core.review.active import ActiveEngine
 from core.review.batch import check_upload_size, upload_name
 from core.review.queue import ORDERS, is_flagged, upcoming, waiting
@@ -31,9 +36,15 @@ KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="an AP
 KeyHeader = Annotated[str | None, Security(KEY_HEADER)]
 
 
-def create_app(engine: ActiveEngine, log: ReviewLog, band: float, max_upload_bytes: int) -> FastAPI:
-    app = FastAPI(title="SteelScan", version="1", description=__doc__)
+def create_app(engine: ActiveEngine, log: ReviewLog, band: float, max_upload_bytes: int, docs: bool = False,
+               slots: InferenceSlots | None = None) -> FastAPI:
+    app = FastAPI(title="SteelScan", version="1", description=__doc__, docs_url="/docs" if docs else None,
+                  redoc_url=None, openapi_url="/openapi.json" if docs else None)
     keys = ApiKeys(log)
+    slots = slots or shared_slots()
+    # Added before `attribute`, so it runs inside it: a refusal with a known key (413) is logged too.
+    app.add_middleware(Gate, keys=keys, max_upload_bytes=max_upload_bytes,
+                       open_paths={"/healthz"} | ({"/docs", "/openapi.json"} if docs else set()))
     metrics = ApiMetrics(lambda: waiting(log, band))
     app.add_exception_handler(SteelScanError, steelscan_error)
     app.add_exception_handler(RequestValidationError, validation_error)
@@ -50,18 +61,22 @@ def create_app(engine: ActiveEngine, log: ReviewLog, band: float, max_upload_byt
             metrics.errors.labels(str(response.status_code)).inc()
         key: ApiKey | None = getattr(request.state, "api_key", None)
         if key is not None:
-            await run_in_threadpool(keys.log_call, key, request.method, request.url.path, response.status_code,
-                                    elapsed * 1000, getattr(request.state, "inference_id", None))
+            try:
+                await run_in_threadpool(keys.log_call, key, request.method, request.url.path,
+                                        response.status_code, elapsed * 1000,
+                                        getattr(request.state, "inference_id", None))
+            except (SQLAlchemyError, SteelScanError) as exc:
+                # The work is done (a sheet may be recorded): failing the call now would make the caller retry
+                # and record the sheet twice. Say so in a header and on stderr instead.
+                print(f"warning: API call {request.method} {request.url.path} by key {key.name!r} not logged "
+                      f"({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
+                response.headers["X-SteelScan-Call-Log"] = "not recorded"
         return response
 
-    def authorise(request: Request, header_key: str | None, scope: str) -> ApiKey:
-        bearer = request.headers.get("authorization", "")
-        secret = header_key or (bearer[7:].strip() if bearer.lower().startswith("bearer ") else None)
-        key = keys.check(secret)
+    def authorise(request: Request, _header_key: str | None, scope: str) -> ApiKey:
+        key: ApiKey | None = getattr(request.state, "api_key", None)  # checked by the Gate from the headers
         if key is None:
-            raise ApiError(401, "API key", "is missing, unknown or revoked",
-                           "send X-API-Key with a key from `steelscan keys add` (ask an admin)")
-        request.state.api_key = key
+            raise missing_key()
         if not key.allows(scope):
             raise ApiError(403, f"API key {key.name!r}", f"lacks the {scope!r} scope",
                            f"ask an admin for a key with --scope {scope}")
@@ -79,7 +94,8 @@ def create_app(engine: ActiveEngine, log: ReviewLog, band: float, max_upload_byt
         except SteelScanError as exc:
             raise ApiError(413, exc.source, exc.reason, exc.fix) from None
         try:
-            verdict = engine.current().inspect((data, name))
+            with slots.slot():  # the process's one inference queue, shared with the dashboard's sessions
+                verdict = engine.current().inspect((data, name))
         except SteelScanError as exc:
             if status_of(exc) == 422:
                 metrics.images.labels("rejected").inc()
@@ -142,4 +158,5 @@ def app_from_settings(settings, model_set: str | None = None) -> FastAPI:
     log = ReviewLog.from_settings(settings)
     engine = ActiveEngine(log, settings, model_set=model_set)
     engine.current()  # load the networks now: the first request should not wait, and a broken set stops start-up
-    return create_app(engine, log, settings.uncertainty_band, settings.max_upload_bytes)
+    return create_app(engine, log, settings.uncertainty_band, settings.max_upload_bytes, docs=settings.api_docs,
+                      slots=shared_slots(settings.inference_workers))

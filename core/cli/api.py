@@ -2,7 +2,8 @@
 
     steelscan api [--host 127.0.0.1] [--port 8000] [--model-set NAME|DIR]
 
-Routes: POST /v1/inspect, GET /v1/sheets/{id}, GET /v1/queue, GET /healthz, GET /metrics; docs at /docs.
+Routes: POST /v1/inspect, GET /v1/sheets/{id}, GET /v1/queue, GET /healthz, GET /metrics; docs at /docs when the
+setting api_docs is on (off by default).
 Keys: `steelscan keys add NAME --scope record`.
 """
 

@@ -85,6 +85,16 @@ class Settings(BaseSettings):
     # the evaluation part (never trained on), and where training jobs keep their logs and checkpoints.
     eval_share: float = Field(0.2, gt=0.0, lt=1.0)
     runs_dir: Path = PROJECT_ROOT / "runs"
+    # The API's /docs and /openapi.json describe every route to anyone who asks: off unless wanted.
+    api_docs: bool = False
+    # Retention in days (0 = keep forever), applied by `steelscan db prune` (and at start with prune_on_start):
+    # the API call log, sign-in attempts and throttles, and signed-out or expired sign-in sessions.
+    retain_api_calls_days: int = Field(90, ge=0)
+    retain_sign_in_days: int = Field(30, ge=0)
+    retain_sessions_days: int = Field(30, ge=0)
+    prune_on_start: bool = False
+    # New records are refused, with a message, while the database's or image store's disk has less free.
+    min_free_disk_mb: int = Field(1024, ge=0)
 
     @field_validator("image_roots", mode="before")
     @classmethod

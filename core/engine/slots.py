@@ -40,6 +40,13 @@ class InferenceSlots:
         with self._condition:
             return self._running
 
+    def resize(self, concurrency: int) -> None:
+        if concurrency < 1:
+            raise ValueError(f"inference concurrency must be at least 1, got {concurrency}")
+        with self._condition:
+            self.concurrency = concurrency
+            self._condition.notify_all()
+
     @contextmanager
     def slot(self) -> Iterator[None]:
         ticket = object()
@@ -68,3 +75,20 @@ class InferenceSlots:
                 except StopIteration:
                     return
             yield item
+
+
+_shared: InferenceSlots | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_slots(concurrency: int | None = None) -> InferenceSlots:
+    """The process's one inference queue, for dashboard sessions and API requests alike (setting
+    inference_workers). Made on first use; a different `concurrency` resizes it in place, so every holder
+    keeps waiting on the same queue. None: as it is (1 when new)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = InferenceSlots(concurrency or 1)
+        elif concurrency is not None and concurrency != _shared.concurrency:
+            _shared.resize(concurrency)
+        return _shared

@@ -127,9 +127,7 @@ def test_sheet_queue_health_metrics_and_docs(api):
     assert 'steelscan_api_images_total{result=' in metrics.text and "steelscan_queue_waiting 0.0" in metrics.text
     assert "steelscan_api_inspect_seconds_count 1.0" in metrics.text
     assert client.get("/metrics").status_code == 401
-    assert client.get("/openapi.json").json()["paths"].keys() >= {"/v1/inspect", "/v1/sheets/{sheet_id}",
-                                                                  "/v1/queue", "/healthz", "/metrics"}
-    assert client.get("/docs").status_code == 200
+    assert client.get("/openapi.json").status_code == 401  # off unless api_docs (tests/core/api/test_edge.py)
 
 
 def _free_port() -> int:

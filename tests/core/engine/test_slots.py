@@ -81,3 +81,11 @@ def test_a_folder_run_takes_a_slot_per_step(tiny_inspector, tmp_path):
     assert [item.error for item in items] == [""] * 4 and all(item.inference_id for item in items)
     assert slots.runs == 5 and slots.peak_running == 1  # 4 results + the final StopIteration step
     log.close()
+
+
+def test_the_shared_slots_are_one_queue_resized_in_place():
+    from core.engine.slots import shared_slots
+
+    first = shared_slots(2)
+    assert shared_slots() is first and first.concurrency == 2
+    assert shared_slots(1) is first and first.concurrency == 1  # holders keep waiting on the same queue
