@@ -29,6 +29,16 @@ DEFAULT_MAX_PIXELS = 40_000_000
 MIN_SIDE = 32  # the networks downsample by 32; anything smaller has nothing to look at
 # A header promising this many pixels per byte of file is a decompression bomb, not a photograph.
 BOMB_PIXELS_PER_BYTE = 2_000
+# Bytes a pixel takes once Pillow has decoded it, by mode; unknown modes count as 8. A decode also makes the
+# 3-byte RGB copy (and a 1-byte grey one for wide modes); the budget is what an 8-bit RGB image of max_pixels
+# costs, (3 + 3) bytes a pixel: a 16-bit greyscale image of max_pixels fits (2 + 1 + 3), 32-bit and float
+# images and RGBA/CMYK ones are refused from the header above 3/4 and 6/7 of max_pixels.
+DECODED_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "La": 2, "I;16": 2, "I;16B": 2, "I;16L": 2,
+                           "I;16N": 2, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3, "RGBA": 4, "RGBa": 4, "RGBX": 4,
+                           "CMYK": 4, "I": 4, "F": 4}
+DECODE_BUDGET_BYTES_PER_PIXEL = 3 + 3
+WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")  # more than 8 bits a sample: scaled in strips
+STRIP_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,14 @@ def decode_image_bytes(data: bytes, name: str, max_pixels: int = DEFAULT_MAX_PIX
             f"is {width}x{height} = {pixels:,} pixels, over the limit of {max_pixels:,}",
             "crop or downscale it, or raise max_pixels in settings",
         )
+    decoded = pixels * (DECODED_BYTES_PER_PIXEL.get(image.mode, 8) + (image.mode in WIDE_MODES) + 3)
+    if decoded > max_pixels * DECODE_BUDGET_BYTES_PER_PIXEL:  # refused from the header, before decoding
+        raise ImageError(
+            name,
+            f"would take {decoded / 1e6:,.0f} MB to decode ({width}x{height} {image.mode} pixels), over the "
+            f"{max_pixels * DECODE_BUDGET_BYTES_PER_PIXEL / 1e6:,.0f} MB that max_pixels allows",
+            "convert it to 8-bit RGB or greyscale, crop it, or raise max_pixels in settings",
+        )
     if min(width, height) < MIN_SIDE:
         raise ImageError(name, f"is only {width}x{height} pixels", f"images need at least {MIN_SIDE} px a side")
     frames = getattr(image, "n_frames", 1)
@@ -139,16 +157,31 @@ def decode_image_bytes(data: bytes, name: str, max_pixels: int = DEFAULT_MAX_PIX
     )
 
 
+def _wide_to_grey8(image: Image.Image) -> np.ndarray:
+    """A 16/32-bit or float greyscale image to uint8, a strip of rows at a time: never a whole-image 64-bit
+    copy (a 40 MP 16-bit TIFF once took 918 MB this way). Integers over 255 scale linearly, 65535 -> 255,
+    rounded half up; floats clip to 0..255."""
+    width, height = image.size
+    grey = np.empty((height, width), np.uint8)
+    scale = image.mode != "F" and image.getextrema()[1] > 255
+    for top in range(0, height, STRIP_ROWS):
+        raw = np.asarray(image.crop((0, top, width, min(height, top + STRIP_ROWS))))
+        if image.mode == "F":
+            grey[top:top + len(raw)] = np.clip(raw, 0, 255)
+        elif scale:  # floor(raw / 257 + 0.5) in integers
+            grey[top:top + len(raw)] = np.clip((raw.astype(np.int64) * 2 + 257) // 514, 0, 255)
+        else:
+            grey[top:top + len(raw)] = raw.astype(np.uint8)
+    return grey
+
+
 def to_rgb8(image: Image.Image) -> np.ndarray:
     """Any Pillow mode to contiguous RGB uint8; 16-bit scales linearly (65535 -> 255)."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        raw = np.asarray(image, dtype=np.int64)
-        grey = np.clip(raw / 257.0 + 0.5, 0, 255).astype(np.uint8) if raw.max(initial=0) > 255 else raw.astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
-    if image.mode == "F":
-        raw = np.asarray(image, dtype=np.float32)
-        grey = np.clip(raw, 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
+    if image.mode in WIDE_MODES:
+        grey = _wide_to_grey8(image)
+        rgb = np.empty((*grey.shape, 3), np.uint8)
+        rgb[...] = grey[:, :, None]
+        return rgb
     if image.mode != "RGB":
         image = image.convert("RGB")
     return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
