@@ -7,8 +7,8 @@
         --unfamiliar ../shared/datasets/severstal-sample [--backend torch]
 
 Familiar images: a split of the set's training data rebuilt from the card (`holdout` / `val`), or
-fresh synthetic strips (seeds the set never trained on). Prints, per group, how many images score
-out of domain (> 1) and the score quantiles.
+fresh synthetic strips (seeds the set never trained on). Prints, per group, how many images fall in each
+level (familiar / unusual / out of domain, by the card's cut-offs) and the score quantiles.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.datasets import open_dataset  # noqa: E402
+from core.engine.domain import LEVELS  # noqa: E402
 from core.engine.inference import Inspector  # noqa: E402
 
 
@@ -31,12 +32,15 @@ def spaced(items: list, limit: int | None) -> list:
     return [items[int(i * len(items) / limit)] for i in range(limit)]
 
 
-def report(name: str, scores: list[float]) -> None:
-    values = np.array(scores)
+def report(name: str, verdicts: list) -> None:
+    """Per group: how many images fall in each level (the card's cut-offs) and the score quantiles."""
+    values = np.array([v.ood_score for v in verdicts])
+    levels = [v.domain_level for v in verdicts]
     q = np.quantile(values, [0, 0.5, 0.95, 1.0])
-    print(f"{name}: {len(values)} images, out of domain {int((values > 1).sum())} "
-          f"({100 * float((values > 1).mean()):.1f}%); score min {q[0]:.2f} median {q[1]:.2f} "
-          f"p95 {q[2]:.2f} max {q[3]:.2f}")
+    counts = ", ".join(f"{level} {levels.count(level)} ({100 * levels.count(level) / len(levels):.1f}%)"
+                       for level in LEVELS)
+    print(f"{name}: {len(values)} images: {counts}; score min {q[0]:.2f} median {q[1]:.2f} "
+          f"p95 {q[2]:.2f} max {q[3]:.2f}", flush=True)
 
 
 def main() -> None:
@@ -61,17 +65,17 @@ def main() -> None:
         dataset = open_dataset(args.familiar)
         paths = [dataset.samples[i].image_path for i in select_indices(dataset, args.split, inspector.card.training)]
         report(f"familiar: {args.familiar} ({args.split})",
-               [v.ood_score for v in inspector.inspect_many(spaced(paths, args.limit))])
+               list(inspector.inspect_many(spaced(paths, args.limit))))
     if args.synthetic:
         from core.datasets.synthetic import make_strip
 
         first, end = (int(v) for v in args.synthetic.split(":"))
         strips = (make_strip(seed).pixels for seed in spaced(list(range(first, end)), args.limit))
         report(f"familiar: synthetic strips, seeds {first}..{end - 1}",
-               [v.ood_score for v in inspector.inspect_many(strips)])
+               list(inspector.inspect_many(strips)))
     for folder in args.unfamiliar:
         paths = spaced([s.image_path for s in open_dataset(folder).samples], args.limit)
-        report(f"unfamiliar: {folder}", [v.ood_score for v in inspector.inspect_many(paths)])
+        report(f"unfamiliar: {folder}", list(inspector.inspect_many(paths)))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     steelscan fit-domain models/neu-det --data ../shared/datasets/NEU-DET
     steelscan fit-domain models/severstal-synthetic          # regenerates its synthetic strips from the card
     steelscan fit-domain models/severstal-synthetic --backend openvino --limit 160   # its INT8 export's own
+    steelscan fit-domain models/neu-det --data ../shared/datasets/NEU-DET --appearance-only   # no network run
 
 Rebuilds the card's own training split (fractions and seed from the card) and fits the domain on
 its training part only. Writes domain.safetensors and the card's `domain` section; the weights and
@@ -40,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32"))
     parser.add_argument("--percentile", type=float, default=99.0, help="training-image percentile = score 1.0")
     parser.add_argument("--limit", type=int, help="fit on N evenly spaced training images (saves CPU time)")
+    parser.add_argument("--appearance-only", action="store_true",
+                        help="keep the fitted deep-feature statistics; add the appearance part and graded levels to "
+                             "the set's domain and each export's (decodes the images, runs no network)")
     parser.add_argument("--allow-other-data", action="store_true",
                         help="fit on data whose fingerprint differs from the card's training data")
     args = parser.parse_args(argv)
@@ -53,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> None:
     from core.datasets import open_dataset
-    from core.engine.domain import fit_domain
+    from core.engine.domain import add_appearance, fit_domain
     from core.modelsets.modelset import read_card
 
     card = read_card(args.model_set)
@@ -85,6 +89,14 @@ def run(args: argparse.Namespace) -> None:
         def progress(done: int, total: int) -> None:
             if done % 50 == 0 or done == total:
                 print(f"  {done}/{total} images", file=sys.stderr)
+
+        if args.appearance_only:
+            updated = add_appearance(args.model_set, dataset, indices, progress=progress)
+            levels = updated.domain["levels"]
+            print(f"appearance part and levels added to {updated.name}'s domains on {len(indices)} images: unusual "
+                  f"above {levels['unusual']:g}, out of domain above {levels['out_of_domain']:g}; card fingerprint "
+                  f"{updated.fingerprint} (unchanged)")
+            return
 
         updated = fit_domain(args.model_set, dataset, indices, device=args.device, percentile=args.percentile,
                              split=split, note=note, progress=progress, backend=args.backend,

@@ -54,6 +54,11 @@ class Verdict:
     # (and for verdicts stored before the score existed).
     ood_score: float | None = None
     out_of_domain: bool = False
+    # familiar | unusual | out of domain (core.engine.domain.LEVELS, the set's card's cut-offs); "" with no domain
+    domain_level: str = ""
+    # Whitened principal coordinates of its features in the set's domain: the review queue's "far from what was
+    # reviewed" (core.review.queue). () with no domain.
+    embedding: tuple[float, ...] = ()
     backend: str = "torch"  # what ran the networks: torch, onnx (ONNX Runtime) or openvino
     precision: str = "fp32"  # fp32, bf16, fp16 (torch autocast) or int8 (a quantized export)
 
@@ -113,6 +118,7 @@ class Verdict:
             "created_at": self.created_at,
             "ood_score": None if self.ood_score is None else round(self.ood_score, 4),
             "out_of_domain": self.out_of_domain,
+            "domain_level": self.domain_level,
         }
 
     def to_dict(self) -> dict:
@@ -126,6 +132,7 @@ class Verdict:
             model_fingerprint=self.model_fingerprint,
             defective=self.defective,
             ood_score=self.ood_score,
+            embedding=list(self.embedding),
             timings_ms=dict(self.timings_ms),
             regions=[
                 {
@@ -172,10 +179,19 @@ class Verdict:
             created_at=data["created_at"],
             ood_score=data.get("ood_score"),
             out_of_domain=bool(data.get("out_of_domain", False)),
+            # Verdicts stored before the graded levels had one cut-off: out of domain or not.
+            domain_level=data.get("domain_level") or _level_before_grading(data),
+            embedding=tuple(data.get("embedding") or ()),
             # Verdicts stored before backends existed all ran in torch; their precision is in the device label.
             backend=data.get("backend", "torch"),
             precision=data.get("precision") or _precision_from_device(data["device"]),
         )
+
+
+def _level_before_grading(data: dict) -> str:
+    if data.get("ood_score") is None:
+        return ""
+    return "out of domain" if data.get("out_of_domain") else "familiar"
 
 
 def _precision_from_device(device: str) -> str:

@@ -23,7 +23,7 @@ import torch
 from core.contract.errors import ImageError
 from core.contract.verdict import Verdict
 from core.engine.backends import Backend, open_backend
-from core.engine.domain import DomainModel, load_domain
+from core.engine.domain import OUT_OF_DOMAIN, DomainModel, appearance_features, load_domain
 from core.engine.postprocess import apply_mask_rules, class_scores, classes_called, find_regions
 from core.imaging.imageio import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from core.modelsets.devices import pick_batch_size, pick_device
@@ -148,7 +148,13 @@ class Inspector:
             logits, state = self.backend.classify(x)
             # The domain was fitted on the images as they are (embed_many): their own rows come first.
             top = self.backend.top_features(state)[:count]
-            ood = self.domain.scores(pooled(top)) if self.domain is not None else [None] * count
+            ood, coordinates = [None] * count, [()] * count
+            if self.domain is not None:
+                features = pooled(top)
+                measured = (np.stack([appearance_features(im.pixels) for im in images])
+                            if self.domain.appearance is not None else None)
+                ood = self.domain.scores(features, measured)
+                coordinates = [tuple(round(float(c), 3) for c in row) for row in self.domain.coordinates(features)]
             probs = torch.softmax(logits, 1) if self.card.task == "single-label" else torch.sigmoid(logits)
             if self.card.test_time_flips:
                 probs = mean_over_flips(probs, count)
@@ -180,7 +186,9 @@ class Inspector:
             }
             verdict = self._verdict(image, probs[i], masks, present, regions, i in pixel_probs, timings)
             if ood[i] is not None:
-                verdict = replace(verdict, ood_score=float(ood[i]), out_of_domain=bool(ood[i] > 1.0))
+                level = self.domain.level(float(ood[i]))
+                verdict = replace(verdict, ood_score=float(ood[i]), out_of_domain=level == OUT_OF_DOMAIN,
+                                  domain_level=level, embedding=coordinates[i])
             verdicts.append(verdict)
         return verdicts
 
