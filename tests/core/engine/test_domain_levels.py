@@ -13,8 +13,17 @@ import pytest
 from core.contract.verdict import Verdict
 from core.datasets import open_dataset
 from core.datasets.synthetic import make_strip
-from core.engine.domain import (FAMILIAR, OUT_OF_DOMAIN, UNUSUAL, appearance_features, calibrate, fit_appearance,
-                                fit_domain, load_domain, out_of_domain_cutoff)
+from core.engine.domain import (
+    FAMILIAR,
+    OUT_OF_DOMAIN,
+    UNUSUAL,
+    appearance_features,
+    calibrate,
+    fit_appearance,
+    fit_domain,
+    load_domain,
+    out_of_domain_cutoff,
+)
 from core.engine.inference import Inspector
 from core.evaluation.evaluate import select_indices
 from core.modelsets.modelset import read_card
