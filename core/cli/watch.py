@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         # comes, so a step of 8 on a CPU (engine batch 1) delays none of them and checks the backlog less often.
         options = WatchOptions(folders, args.pattern or settings.watch_patterns,
                                batch_size=max(8, inspector.batch_size), settle_s=args.settle, polling=args.polling,
-                               max_backlog=args.max_backlog)
+                               max_backlog=args.max_backlog, roots=list(settings.image_roots),
+                               max_bytes=settings.max_upload_bytes)
         if args.name:
             options.name = args.name
         watcher = Watcher(options, engine, log, settings.uncertainty_band)

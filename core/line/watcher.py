@@ -5,6 +5,11 @@ events do not arrive (`polling=True`), when its size and modification time stay 
 Each content is inspected once, even across restarts: the review log is asked whether the image's SHA-256
 already has a verdict. Memory is bounded: at most `max_backlog` files wait; past that new events are dropped
 and the folders are scanned again once the backlog has halved, so nothing is lost.
+
+Files are opened with O_NOFOLLOW and must lie inside `roots` (image_roots) once opened: a symlink, or a file
+reached through a linked folder that leads outside, is refused and logged, never read. A file's size is checked
+on the open descriptor before a byte is read. A database that is busy or full is logged and the files are tried
+again later; the watcher keeps running.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ import fnmatch
 import hashlib
 import os
 import socket
+import stat as stat_kind
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
@@ -32,6 +39,43 @@ from core.review.store import ReviewLog
 from core.review.store.models import utc_now
 
 DONE_MEMORY = 100_000  # paths remembered as handled (about 20 MB): a rescan skips them without reading them
+RETRY_S = (2.0, 60.0)  # a file the database could not take is tried again after 2 s, doubling up to 60 s
+O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+class Refused(SteelScanError):
+    """A file the watcher will not read: a link, outside the image roots, not a regular file, or too big."""
+
+
+def read_confined(path: Path, roots: list[Path], max_bytes: int) -> tuple[bytes, os.stat_result]:
+    """The file's bytes and stat, read through one descriptor opened without following a final symlink, checked
+    to lie inside `roots` (by the descriptor's own path on Linux, so a folder swapped for a link after the check
+    cannot lead out) and to be at most `max_bytes` before anything is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        if os.path.islink(path):
+            raise Refused(path, "is a symbolic link", "the watcher reads only regular files: have the camera "
+                          "write the file itself into the watched folder") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            real = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:  # no /proc: resolve the name (the final component is no link: O_NOFOLLOW)
+            real = path.resolve()
+        if not any(real == root or real.is_relative_to(root) for root in roots):
+            raise Refused(path, f"leads outside the image roots (to {real})",
+                          "watch only folders under image_roots, without links that lead out")
+        info = os.fstat(fd)
+        if not stat_kind.S_ISREG(info.st_mode):
+            raise Refused(path, "is not a regular file", "the watcher reads only regular image files")
+        if info.st_size > max_bytes:
+            raise Refused(path, f"is {info.st_size:,} bytes, over the {max_bytes:,} byte limit (max_upload_bytes)",
+                          "crop or downscale it, or raise max_upload_bytes in settings")
+        data = handle.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise Refused(path, "grew past the size limit while it was read", "write files whole, then rename")
+    return data, info
 
 
 def _signature(path: Path) -> tuple[int, int] | None:
@@ -53,6 +97,8 @@ class WatchOptions:
     max_backlog: int = 5000
     heartbeat_s: float = 5.0
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:watch")
+    roots: list[Path] = field(default_factory=list)  # files must lie inside these (image_roots); empty: the folders
+    max_bytes: int = 200 * 1024 * 1024  # larger files are refused before they are read (max_upload_bytes)
 
 
 @dataclass
@@ -61,6 +107,7 @@ class _Candidate:
     changed_at: float
     complete: bool  # the writer closed or renamed it: no need to wait for it to settle
     landed_at: float
+    not_before: float = 0.0  # a retry after a database error waits until then
 
 
 def check_folders(folders: list[Path]) -> list[Path]:
@@ -99,6 +146,8 @@ class Watcher:
     def __init__(self, options: WatchOptions, engine: ActiveEngine, log: ReviewLog, band: float) -> None:
         self.options = options
         self.options.folders = check_folders(options.folders)
+        self._roots = [Path(r).expanduser().resolve() for r in options.roots] or list(self.options.folders)
+        self._retry_s: dict[Path, float] = {}  # files the database could not take, and their next backoff
         self.engine, self.log, self.band = engine, log, band
         self._patterns = [p.lower() for p in options.patterns]
         self._candidates: dict[Path, _Candidate] = {}
@@ -165,8 +214,18 @@ class Watcher:
     def run(self, stop: threading.Event) -> None:
         self.start()
         try:
+            backoff = RETRY_S[0]
             while not stop.is_set():
-                if not self.step():
+                try:
+                    took = self.step()
+                    backoff = RETRY_S[0]
+                except (SQLAlchemyError, SteelScanError) as exc:  # the database, not a file: log, wait, go on
+                    self._error(Path("review log"), f"the review log did not answer ({exc}); trying again in "
+                                f"{backoff:g} s")
+                    stop.wait(backoff)
+                    backoff = min(RETRY_S[1], backoff * 2)
+                    continue
+                if not took:
                     stop.wait(self.options.tick_s)
         finally:
             self.stop()
@@ -188,6 +247,8 @@ class Watcher:
         with self._lock:
             items = list(self._candidates.items())
         for path, candidate in items:
+            if candidate.not_before > now:
+                continue
             try:
                 stat = path.stat()
             except OSError:  # renamed away or deleted before we got to it
@@ -217,8 +278,11 @@ class Watcher:
         for path in paths:
             self._forget(path)
             try:
-                stat = path.stat()
-                data = path.read_bytes()
+                data, stat = read_confined(path, self._roots, self.options.max_bytes)
+            except Refused as exc:
+                self._failed[path] = _signature(path) or (-1, -1)  # not tried again until it changes
+                self._error(path, str(exc))
+                continue
             except OSError as exc:
                 self._error(path, f"{path}: could not be read ({exc.strerror})")
                 continue
@@ -228,13 +292,22 @@ class Watcher:
             if sha not in seen:
                 seen.add(sha)
                 sources.append((sha, data, str(path)))
-        known = self.log.inspected_shas(sha for sha, _, _ in sources)
+        try:
+            known = self.log.inspected_shas(sha for sha, _, _ in sources)
+        except (SQLAlchemyError, SteelScanError) as exc:
+            for path, _signature_now in signatures.values():
+                self._retry_later(path, f"{path}: not recorded: the review log did not answer ({exc})")
+            return
         self.beat.skipped += len(paths) - len(sources) + len(known)
         todo = [(data, name) for sha, data, name in sources if sha not in known]
         if not todo:
             return
         inspector = self.engine.current()
         for item in inspect_and_record(inspector, self.log, todo, self.band, origin="watch"):
+            if item.retry:  # the database was busy or full: the file is fine, try it again later
+                self._retry_later(signatures[item.name][0], item.error)
+                continue
+            self._retry_s.pop(signatures[item.name][0], None)
             if item.error:
                 path, signature = signatures[item.name]
                 self._failed[path] = signature
@@ -243,6 +316,17 @@ class Watcher:
             self.beat.inspected += 1
             self.beat.last_image, self.beat.last_image_at = item.name, utc_now()
             self._recent.append(time.monotonic())
+
+    def _retry_later(self, path: Path, message: str) -> None:
+        wait = self._retry_s.get(path, RETRY_S[0])
+        self._retry_s[path] = min(RETRY_S[1], wait * 2)
+        self._done.pop(path, None)
+        self._error(path, f"{message}; trying again in {wait:g} s")
+        now = time.monotonic()
+        with self._lock:
+            self._candidates[path] = _Candidate((-1, -1), now, True, now, not_before=now + wait)
+        if len(self._retry_s) > self.options.max_backlog:  # bounded: forget the oldest
+            self._retry_s.pop(next(iter(self._retry_s)))
 
     def _remember(self, path: Path, signature: tuple[int, int]) -> None:
         self._done[path] = signature

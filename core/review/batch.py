@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.contract.errors import ImageError, SteelScanError
 from core.engine.inference import Inspector
@@ -25,6 +26,7 @@ from core.engine.slots import InferenceSlots
 from core.imaging.imageio import is_image_path
 from core.review.queue import is_flagged
 from core.review.store import ReviewLog
+from core.review.store.db import not_recorded_because
 
 Source = tuple[bytes, str] | Path
 
@@ -38,6 +40,7 @@ class BatchItem:
     classes: tuple[str, ...] = ()
     flagged: bool = False
     error: str = ""
+    retry: bool = False  # not recorded because the database was busy or full: the same file may be tried again
 
 
 MAX_NAME_CHARS = 200
@@ -93,8 +96,12 @@ def inspect_and_record(inspector: Inspector, log: ReviewLog, sources: Iterable[S
         try:
             data = source[0] if isinstance(source, tuple) else Path(source).read_bytes()
             inference_id = log.record_inference(result, data, source=origin)
-        except (OSError, SteelScanError) as exc:
-            yield BatchItem(name, error=f"{name}: could not be recorded ({exc})")
+        except (OSError, SteelScanError, SQLAlchemyError) as exc:
+            kind = not_recorded_because(exc)
+            if kind is None and isinstance(exc, SQLAlchemyError):
+                raise  # not a busy or full database: a fault to see, not a file to skip
+            reason = f"not recorded: the database is {kind} ({exc})" if kind else f"could not be recorded ({exc})"
+            yield BatchItem(name, error=f"{name}: {reason}", retry=kind is not None)
             continue
         yield BatchItem(name, inference_id, result.image_sha256, result.label, result.classes_present,
                         is_flagged(result, band))
@@ -180,8 +187,13 @@ def subfolders(root: str | Path, limit: int = 500) -> list[Path]:
 
 
 def hash_files(files: Iterable[Path]) -> dict[Path, str]:
-    """Content hashes: how the review log knows a file whatever its name or folder."""
-    return {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
+    """Content hashes: how the review log knows a file whatever its name or folder. Streamed (hashlib.file_digest):
+    a folder of large files costs one buffer, not each file whole."""
+    hashes = {}
+    for path in files:
+        with path.open("rb") as handle:
+            hashes[path] = hashlib.file_digest(handle, "sha256").hexdigest()
+    return hashes
 
 
 def folder_status(log: ReviewLog, files: list[Path], hashes: dict[Path, str], band: float) -> pd.DataFrame:

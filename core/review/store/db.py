@@ -8,6 +8,7 @@ IMMEDIATE: a transaction takes the write lock up front instead of failing to upg
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,10 +25,34 @@ from core.review.store.migrate import upgrade
 T = TypeVar("T")
 BUSY_TIMEOUT_S = 30
 WRITE_ATTEMPTS = 8
+# A write waits at most this long for another writer's lock, over all its attempts, then says "busy": an
+# inspector's decision must not hang for minutes (8 attempts x 30 s) before it says anything.
+WRITE_DEADLINE_S = 15.0
+_busy_wait = threading.local()  # this thread's remaining lock wait, for the BEGIN hook below
 
 
 class StoreError(SteelScanError):
     """The review log cannot be opened or written."""
+
+
+class DatabaseBusy(StoreError):
+    """Another writer held the lock past WRITE_DEADLINE_S: nothing was written; the same write may succeed later."""
+
+
+class DatabaseFull(StoreError):
+    """No room for the write (disk or database full, or under min_free_disk_mb): nothing was written."""
+
+
+def not_recorded_because(exc: BaseException) -> str | None:
+    """'busy' or 'full' when `exc` says the database could not take a write just now (trying again later may
+    succeed, and nothing was written), else None."""
+    if isinstance(exc, DatabaseBusy):
+        return "busy"
+    if isinstance(exc, DatabaseFull):
+        return "full"
+    if isinstance(exc, OperationalError):
+        return "full" if _is_full_error(exc) else "busy" if _is_lock_error(exc) else None
+    return None
 
 
 def make_engine(url: str) -> Engine:
@@ -50,6 +75,9 @@ def make_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin(connection) -> None:
         immediate = connection.get_execution_options().get("steelscan_write", False)
+        if immediate:  # wait for a lock no longer than this write has left
+            wait_ms = getattr(_busy_wait, "ms", BUSY_TIMEOUT_S * 1000)
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={max(1, int(wait_ms))}")
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
@@ -58,6 +86,11 @@ def make_engine(url: str) -> Engine:
 def _is_lock_error(exc: OperationalError) -> bool:
     text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
     return "locked" in text or "busy" in text
+
+
+def _is_full_error(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
+    return "full" in text or "no space left" in text
 
 
 class Database:
@@ -81,18 +114,28 @@ class Database:
         self.engine.dispose()
 
     def _write(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in one write transaction, retried from the start if the database stays locked."""
+        """Run `work` in one write transaction, retried from the start if the database stays locked, for at most
+        WRITE_DEADLINE_S; then DatabaseBusy. A full disk or database raises DatabaseFull."""
+        deadline = time.monotonic() + WRITE_DEADLINE_S
         for attempt in range(WRITE_ATTEMPTS):
+            _busy_wait.ms = max(0.0, deadline - time.monotonic()) * 1000
             try:
                 with Session(self._writer, expire_on_commit=False) as session, session.begin():
                     return work(session)
             except OperationalError as exc:
+                if _is_full_error(exc):
+                    raise DatabaseFull(self.display_url, f"is full ({exc.orig})",
+                                       "free space on its disk (or move it); nothing was written") from None
                 if not _is_lock_error(exc):
                     raise
-                if attempt == WRITE_ATTEMPTS - 1:
-                    raise StoreError(self.display_url, f"stayed locked through {WRITE_ATTEMPTS} attempts",
-                                     "another program holds a long write lock; close it and retry") from None
-                time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
+                if attempt == WRITE_ATTEMPTS - 1 or time.monotonic() >= deadline:
+                    raise DatabaseBusy(self.display_url, f"is busy: another writer held its lock for "
+                                       f"{WRITE_DEADLINE_S:g} s", "nothing was written: try again in a moment; "
+                                       "if it stays busy, close the program holding a long write") from None
+                time.sleep(min(2.0, 0.05 * 2**attempt, max(0.0, deadline - time.monotonic()))
+                           * random.uniform(0.5, 1.5))
+            finally:
+                _busy_wait.ms = BUSY_TIMEOUT_S * 1000
         raise AssertionError("unreachable")
 
     def _read(self, work: Callable[[Session], T]) -> T:
