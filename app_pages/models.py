@@ -17,7 +17,7 @@ from core.review.active import (
 )
 from core.review.glossary import TERMS
 from core.training.operating_point import recorded_rules
-from ui import auth, engine, state, target_view, training_view
+from ui import auth, engine, gate_view, state, target_view, training_view
 from ui.dataset_view import describe_expander
 from ui.markup import swatch_html
 from ui.model_card_view import metrics_view
@@ -36,7 +36,7 @@ if not installed:
     if st.button(f"Create the untrained demo set ({DEMO_MODEL_SET})", disabled=not can_edit,
                  help=None if can_edit else READ_ONLY) and can_edit:
         folder = create_demo_model_set(settings.models_dir)
-        choose_active(log, settings.models_dir, DEMO_MODEL_SET, who)
+        choose_active(log, settings.models_dir, DEMO_MODEL_SET, who, "created the untrained demo set to try the app")
         st.success(f"Created {folder}: untrained, for trying the dashboard only.")
         st.rerun()
     st.stop()
@@ -50,9 +50,25 @@ names = [s.name for s in installed]
 choice = st.selectbox("Active model set", names, index=names.index(active.name) if active else 0,
                       format_func=lambda n: f"{n} (active)" if active and n == active.name else n)
 if active is None or choice != active.name:
-    if st.button(f"Make {choice} the active model set", type="primary", disabled=not can_edit) and can_edit:
-        choose_active(log, settings.models_dir, choice, who, previous=active.name if active else "")
-        st.rerun()
+    chosen_card = next((s.card for s in installed if s.name == choice), None)
+    caution = gate_view.gate_caution(chosen_card)
+    if caution:
+        st.warning(caution)
+    reason = st.text_input(f"Why should {choice} run for everyone", key="activate_reason", disabled=not can_edit,
+                           placeholder="logged with the switch")
+    confirmed = not caution or st.checkbox("Make it active against the gate's advice", key="activate_against_gate",
+                                           disabled=not can_edit)
+    if st.button(f"Make {choice} the active model set", type="primary" if not caution else "secondary",
+                 disabled=not can_edit) and can_edit:
+        try:
+            if not confirmed:
+                raise SteelScanError(choice, "was judged worse or no better by the gate",
+                                     "tick 'against the gate's advice' if you mean it")
+            choose_active(log, settings.models_dir, choice, who, reason, previous=active.name if active else "")
+        except SteelScanError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
     if not can_edit:
         st.caption(READ_ONLY)
 

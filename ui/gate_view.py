@@ -43,9 +43,24 @@ def gate_panel(log, settings, who: str, can_edit: bool) -> None:
     elif can_edit and Path(settings.models_dir, candidate).is_dir():
         with st.form(f"promote_{row.id}"):
             reason = st.text_input("Why promote it", key="promote_reason")
+            against = gate["recommend"] == "keep" and st.checkbox(
+                "Promote it against the gate's advice", key="promote_against_gate")
             kind = "primary" if gate["recommend"] == "promote" else "secondary"
             if st.form_submit_button(f"Promote {candidate}", type=kind):
-                _switch("promote", log, settings, candidate, who, reason, gate.get("active_set") or "")
+                if gate["recommend"] == "keep" and not against:
+                    st.error(f"{candidate} was judged no better than {gate.get('active_set')} by the gate: tick "
+                             "'against the gate's advice' to promote it anyway.")
+                else:
+                    _switch("promote", log, settings, candidate, who, reason, gate.get("active_set") or "")
+
+
+def gate_caution(card) -> str:
+    """A warning for a set the gate said not to promote (its card's lineage records the gate's word), else ""."""
+    gate = (card.lineage or {}).get("gate") or {} if card is not None else {}
+    if gate.get("recommend") != "keep":
+        return ""
+    return (f"**The gate said to keep {gate.get('active_set') or 'the set that was active'} rather than "
+            f"{card.name}**: {gate.get('reason')}. Activate it only if you know why the gate is wrong here.")
 
 
 def disagreements_view(gate: dict, shown: int = 6) -> None:
@@ -81,13 +96,14 @@ def rollback_panel(log, settings, active, who: str, can_edit: bool) -> None:
     from core.retrain.promotion import history
 
     changes = history(log)
-    # Any installed set but the active one, those that ran most recently first.
+    # Back to a set that ran before, most recent first: nothing to roll back to before the first switch (a set that
+    # never ran is promoted through its gate, or chosen at the top of the page with a reason).
     installed = [s.name for s in installed_model_sets(settings.models_dir) if s.card is not None]
     ran = [n for n in dict.fromkeys([*changes["to"], *changes["from"]]) if n in installed]
-    earlier = [n for n in dict.fromkeys([*ran, *installed]) if n != active.name]
+    earlier = [n for n in ran if n != active.name]
     st.markdown("**Promotions and rollbacks**")
     if changes.empty:
-        st.caption("None yet.")
+        st.caption("None yet: rolling back is offered once another set has been active.")
     else:
         st.dataframe(changes, hide_index=True)
     if can_edit and earlier:

@@ -11,6 +11,7 @@ Torch-free: the Models page and `steelscan train --status` import it.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -242,6 +243,41 @@ def finish(log: ReviewLog, job_id: int, status: str, result: dict | None = None,
             row.progress, row.stage = 1.0, "done"
 
     log._write(work)
+
+
+STAGING = ".staging"  # under models_dir: no card.json of its own, so no model set lists it
+
+
+def staging_folder(models_dir: Path, name: str, job_id: int) -> Path:
+    """Where a job builds its candidate: beside the installed sets (same file system, so installing is one rename)
+    but invisible to every list of sets until the job has ended through the gate."""
+    return Path(models_dir) / STAGING / f"{name}.job-{job_id}"
+
+
+def discard(folder: Path) -> None:
+    """Remove a candidate a job will not install (cancelled, failed, or refused at install)."""
+    if Path(folder).parent.name == STAGING:  # never anything outside the staging area
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def install(log: ReviewLog, job_id: int, staged: Path, final: Path, result: dict) -> bool:
+    """End a gated job: move its candidate into place and mark the job succeeded, in one database transaction, unless
+    someone cancelled it meanwhile (then nothing is installed and the staged folder is removed). True if installed."""
+    def work(session: Session) -> bool:
+        row = session.get(TrainingJobRow, job_id)
+        if row.status != "running":
+            return False
+        if final.exists():
+            raise SteelScanError(final, "already exists", "choose another name for the new model set")
+        Path(staged).rename(final)  # a failure here rolls the row back: the job is then reported failed
+        row.status, row.finished_at, row.eta_s, row.error = "succeeded", utc_now(), None, ""
+        row.result, row.progress, row.stage = dict(result), 1.0, "done"
+        return True
+
+    installed = log._write(work)
+    if not installed:
+        discard(staged)
+    return installed
 
 
 def active_job(log: ReviewLog) -> TrainingJobRow | None:

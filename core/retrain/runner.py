@@ -95,32 +95,46 @@ def _on_sigterm(signum, frame) -> None:
 
 
 def run_job(log: ReviewLog, job_id: int, settings) -> dict:
-    """Run a claimed job to its end; the row says how it ended (succeeded, failed, or cancelled by someone)."""
+    """Run a claimed job to its end; the row says how it ended (succeeded, failed, or cancelled by someone).
+    Only a job that reaches the gate installs its candidate; any other end removes what it had built."""
     signal.signal(signal.SIGTERM, _on_sigterm)
     row = jobs.job(log, job_id)
     started = row.started_at or utc_now()
     progress = _Progress(log, job_id, started)
+    staged: list[Path] = []  # the candidate's staging folder, once named
     try:
-        result = _work(log, row, settings, progress)
+        result = _work(log, row, settings, progress, staged)
+        final = Path(settings.models_dir) / result["candidate"]
+        if not jobs.install(log, job_id, staged[0], final, result):
+            print(f"job {job_id}: cancelled before it could install {result['candidate']}; nothing installed",
+                  flush=True)
+            return {}
     except Cancelled:
+        _discard(staged)
         jobs.finish(log, job_id, "cancelled", error="stopped by Cancel")
-        print(f"job {job_id}: cancelled", flush=True)
+        print(f"job {job_id}: cancelled; nothing installed", flush=True)
         return {}
     except SteelScanError as exc:
+        _discard(staged)
         jobs.finish(log, job_id, "failed", error=str(exc))
         print(f"job {job_id} failed: {exc}", flush=True)
         return {}
     except Exception as exc:  # a bug or a crash: the row and the log say so, with the traceback in the log
         traceback.print_exc()
+        _discard(staged)
         jobs.finish(log, job_id, "failed", error=f"{type(exc).__name__}: {exc} (traceback in the job's log)")
         return {}
-    jobs.finish(log, job_id, "succeeded", result)
     print(f"job {job_id}: succeeded; candidate {result['candidate']}: {result['gate']['recommend']} "
           f"({result['gate']['reason']})", flush=True)
     return result
 
 
-def _work(log: ReviewLog, row, settings, progress: _Progress) -> dict:
+def _discard(staged: list[Path]) -> None:
+    for folder in staged:
+        jobs.discard(folder)
+
+
+def _work(log: ReviewLog, row, settings, progress: _Progress, staged: list[Path]) -> dict:
     options = row.options
     models_dir = Path(settings.models_dir)
     parent = resolve_active(log, models_dir, settings.model_set) if not options.get("parent") else None
@@ -139,9 +153,12 @@ def _work(log: ReviewLog, row, settings, progress: _Progress) -> dict:
                              f"(need {MIN_TRAINING_SHEETS})", "review more sheets, then start the job again")
     folder, _ = write_training_folder(data, run_dir / "data")
     name = options.get("name") or candidate_name(parent_name, row.id)
-    out = models_dir / name
-    if out.exists():
-        raise SteelScanError(out, "already exists", "choose another name for the new model set")
+    if (models_dir / name).exists():
+        raise SteelScanError(models_dir / name, "already exists", "choose another name for the new model set")
+    out = jobs.staging_folder(models_dir, name, row.id)  # installed by run_job only once the gate has judged it
+    staged.append(out)
+    jobs.discard(out)  # a leftover of a killed earlier attempt
+    out.parent.mkdir(parents=True, exist_ok=True)
     from core.cli.train import build_parser
     from core.training.pipeline import run as train
 

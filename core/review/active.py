@@ -102,6 +102,8 @@ def change_class_settings(log: ReviewLog, card: ModelCard, current: ModelCard,
             if (round(float(value), 6) if key == "threshold" else int(value)) != old:
                 # Rounded as compared: a number input's 0.7000000000000001 is logged as 0.7.
                 changes.append((key, class_name, old, round(float(value), 6) if key == "threshold" else int(value)))
+    if changes:
+        require_reason(reason)  # every logged change carries why (issue 37): "nothing changed" needs none
     for key, class_name, old, new in changes:
         log.log_setting_change(key, str(new), who, model_set=card.name, model_fingerprint=card.fingerprint,
                                class_name=class_name, old_value=str(old), reason=reason)
@@ -128,15 +130,17 @@ def change_threshold(log: ReviewLog, card: ModelCard, current: ModelCard, class_
     return change_class_settings(log, card, current, {class_name: {"threshold": threshold}}, who, reason.strip())
 
 
-def require_reason(reason: str) -> None:
-    if not reason.strip():
-        raise SteelScanError("Reason for the change", "is empty", "say why the threshold moves: it is logged with it")
+def require_reason(reason: str, fix: str = "say why the threshold moves: it is logged with it") -> None:
+    if not (reason or "").strip():
+        raise SteelScanError("Reason for the change", "is empty", fix)
 
 
-def choose_active(log: ReviewLog, models_dir: Path, name: str, who: str, previous: str = "") -> None:
+def choose_active(log: ReviewLog, models_dir: Path, name: str, who: str, reason: str, previous: str = "") -> None:
+    """Switch the active set for everyone; logged with who and why (a reason is required)."""
     if name not in list_model_sets(models_dir):
         raise NoModelSetError(Path(models_dir) / name, "is not installed", "pick a set listed on the Models page")
-    log.log_setting_change("active_model_set", name, who, model_set=name, old_value=previous)
+    require_reason(reason, "say why this set should run for everyone: it is logged with the switch")
+    log.log_setting_change("active_model_set", name, who, model_set=name, old_value=previous, reason=reason.strip())
 
 
 def create_demo_model_set(models_dir: Path) -> Path:

@@ -286,7 +286,12 @@ def test_models_page_switches_the_active_set_and_logs_it(tmp_path, monkeypatch):
     app = start("app_pages/models.py")
     app.selectbox[0].set_value("set-b").run()
     button(app, "Make set-b the active model set").click().run()
+    assert open_log().active_model_set() is None  # without a reason: refused, and the page says why
+    assert any("Reason for the change" in e.value for e in app.error)
+    app.text_input(key="activate_reason").input("set-b has the new coil grades")
+    button(app, "Make set-b the active model set").click().run()
     assert open_log().active_model_set() == "set-b"
+    assert open_log().setting_changes()["reason"].tolist() == ["set-b has the new coil grades"]
     app.switch_page("app_pages/inspect.py").run()
     assert any("Model set **set-b**" in c.value for c in app.caption)
 

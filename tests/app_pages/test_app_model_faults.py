@@ -74,6 +74,7 @@ def test_a_broken_weight_file_names_the_file_and_other_sets_stay_usable(fault, w
     assert not app.exception
     assert any("Cannot be loaded" in e.value and str(broken) in e.value for e in app.error)
     app.selectbox[0].set_value("line-b").run()
+    app.text_input(key="activate_reason").input("line-a's weights are broken")
     [make_active] = [b for b in app.button if b.label == "Make line-b the active model set"]
     make_active.click().run()
     assert not app.error  # line-b loads

@@ -20,6 +20,8 @@ class SettingsAudit:
                            model_fingerprint: str = "", class_name: str = "", old_value: str = "",
                            reason: str = "") -> int:
         changed_by = check_reviewer(changed_by)
+        if not reason.strip():  # the audit answers "why" for every row (issue 37): no caller may leave it out
+            raise StoreError(f"setting change {key}", "has no reason", "say why it changes: it is logged with it")
         if key in CLASS_SETTING_KEYS:
             try:
                 CLASS_SETTING_KEYS[key](new_value)

@@ -14,7 +14,8 @@ def test_threshold_changes_reach_a_running_service_without_reloading_the_network
     engine = ActiveEngine(log, settings, refresh_s=0.0)
     first = engine.current()
     card = first.card
-    change_class_settings(log, card, card, {card.class_names[0]: {"threshold": 0.9}}, who="ann")
+    change_class_settings(log, card, card, {card.class_names[0]: {"threshold": 0.9}}, who="ann",
+                          reason="fewer false alarms")
     second = engine.current()
     assert second.card.classes[0].threshold == 0.9 and first.card.classes[0].threshold == card.classes[0].threshold
     assert second.model_set.classifier is first.model_set.classifier  # same loaded weights

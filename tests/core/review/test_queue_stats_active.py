@@ -167,7 +167,9 @@ def test_threshold_overrides_are_logged_and_change_decisions(log, tiny_set):
     assert everything.classes_present == card.class_names and everything.thresholds == (0.0,) * 4
     current = effective_card(card, overrides)
     wanted = {name: {"threshold": 1.0} for name in card.class_names}
-    assert change_class_settings(log, card, current, wanted, "sam") == 4
+    with pytest.raises(SteelScanError, match="Reason for the change"):  # a logged change says why
+        change_class_settings(log, card, current, wanted, "sam", "  ")
+    assert change_class_settings(log, card, current, wanted, "sam", "nothing should pass") == 4
     nothing = with_overrides(inspector, log.class_overrides(card.fingerprint)).inspect((data, "s.png"))
     assert nothing.classes_present == () and not nothing.defective
     assert inspector.card.classes[0].threshold == card.classes[0].threshold  # the shared one is untouched
@@ -176,7 +178,7 @@ def test_threshold_overrides_are_logged_and_change_decisions(log, tiny_set):
     with pytest.raises(SteelScanError, match="outside 0..1"):
         change_class_settings(log, card, card, {"pits": {"threshold": 1.5}}, "sam")
     with pytest.raises(SteelScanError, match="no signed-in user given"):
-        change_class_settings(log, card, card, {"pits": {"min_area": 9}}, "")
+        change_class_settings(log, card, card, {"pits": {"min_area": 9}}, "", "a reason")
     history = log.setting_changes()
     assert len(history) == 8 and set(history["changed_by"]) == {"sam"}
 
@@ -189,10 +191,13 @@ def test_active_model_set_resolution(log, tmp_path):
     with pytest.raises(NoModelSetError, match="not installed") as error:
         resolve_active(log, models, "severstal-synthetic")
     assert "demo-untrained" in error.value.fix
-    choose_active(log, models, "demo-untrained", "sam")
+    with pytest.raises(SteelScanError, match="Reason for the change"):
+        choose_active(log, models, "demo-untrained", "sam", "")
+    assert log.active_model_set() is None  # refused: nothing logged
+    choose_active(log, models, "demo-untrained", "sam", "the only set")
     assert resolve_active(log, models, "severstal-synthetic").name == "demo-untrained"
     with pytest.raises(NoModelSetError):
-        choose_active(log, models, "missing", "sam")
+        choose_active(log, models, "missing", "sam", "a reason")
     with pytest.raises(SteelScanError, match="already exists"):
         create_demo_model_set(models)
 
