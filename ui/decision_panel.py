@@ -1,6 +1,7 @@
 """The inspector's decision on one sheet, keyboard first: every control shows its key on the button.
 
-A accept · F defect-free (a false alarm) · O open the override form (or "Change decision" on a decided sheet) ·
+A accept (an out-of-domain sheet: A, then A again to confirm) · F defect-free (a false alarm) · O open the
+override form (or "Change decision" on a decided sheet) ·
 S skip · N/P next/previous sheet · in the form: 1-9 toggle a class, X/M/W/U record with a quick reason, Enter in
 the reason box records, Esc closes. Single-key shortcuts are ignored while the focus is in a text box, so typing
 a reason never fires Accept. Keys go through ui.keyboard: a press acts only on the sheet it was pressed on.
@@ -15,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.contract.verdict import Verdict
-from core.review.store import CurrentLabel, Decision, DecisionConflict, DecisionError
+from core.review.store import CurrentLabel, Decision, DecisionConflict, DecisionError, StoreError
+from core.review.store.db import not_recorded_because
 from ui.keyboard import keyboard
 
 QUICK_REASONS = (("X", "false alarm"), ("M", "missed defect"), ("W", "wrong class"),
@@ -34,7 +37,12 @@ def _nothing_painted() -> None:
 def _state(key: str) -> dict:
     """This sheet's panel state: is the form open, the classes chosen, a message, a pending conflict."""
     return st.session_state.setdefault(f"panel-{key}", {"open": False, "classes": None, "error": "",
-                                                        "conflict": None})
+                                                        "conflict": None, "armed": False})
+
+
+def _needs_check(verdict: Verdict) -> bool:
+    """An out-of-domain sheet's verdict is a guess (issue 37): Accept takes a second press of A, never one."""
+    return verdict.domain_level == "out of domain" or verdict.out_of_domain
 
 
 def _forget(key: str) -> None:
@@ -52,6 +60,13 @@ def _submit(key: str, decide: Decide, make: Callable[[], Decision]) -> None:
         return
     except DecisionError as exc:
         panel["error"] = str(exc)
+        return
+    except (StoreError, SQLAlchemyError) as exc:
+        kind = not_recorded_because(exc)
+        if kind is None:
+            raise
+        panel["error"] = (f"Not recorded: the database is {kind} — your decision is kept in the form, try again. "
+                          f"({exc})")
         return
     _forget(key)
 
@@ -107,6 +122,7 @@ def _actions(verdict: Verdict, label: CurrentLabel | None, key: str, decide: Dec
                                                                             typed))
     actions = {
         "accept": lambda _=None: _submit(key, decide, lambda: Decision.accept(verdict, painted())),
+        "arm": lambda _=None: _state(key).update(armed=True),
         "defect-free": lambda _=None: _submit(key, decide,
                                               lambda: Decision.defect_free(verdict, "false alarm", painted())),
         "open": lambda _=None: _open_form(verdict, label, key),
@@ -121,11 +137,11 @@ def _actions(verdict: Verdict, label: CurrentLabel | None, key: str, decide: Dec
     return actions
 
 
-def _keys(verdict: Verdict, label: CurrentLabel | None, form_open: bool) -> dict[str, str]:
+def _keys(verdict: Verdict, label: CurrentLabel | None, form_open: bool, armed: bool = False) -> dict[str, str]:
     """Key -> action for what is on screen now: the decision row's keys, and the form's while it is open."""
     keys = {"o": "open", "s": "skip", "p": "prev", "n": "next"}
     if label is None:
-        keys["a"] = "accept"
+        keys["a"] = "arm" if _needs_check(verdict) and not armed else "accept"
         if verdict.defective:
             keys["f"] = "defect-free"
     if form_open:
@@ -147,8 +163,14 @@ def decision_panel(verdict: Verdict, label: CurrentLabel | None, key: str, decid
     row = st.container(horizontal=True, vertical_alignment="center")
     if label is None:
         model = ", ".join(verdict.classes_present) or "clean"
-        row.button(f"Accept: {model}", type="primary", shortcut="A", key=f"accept-{key}", icon=":material/check:",
-                   on_click=act["accept"])
+        if _needs_check(verdict) and not panel["armed"]:
+            row.button("Out of domain: check", type="primary", shortcut="A", key=f"arm-{key}",
+                       icon=":material/warning:", on_click=act["arm"],
+                       help=f"the sheet looks unlike this set's training images; the model's {model} is a guess")
+        else:
+            label_text = f"Confirm accept: {model}" if _needs_check(verdict) else f"Accept: {model}"
+            row.button(label_text, type="primary", shortcut="A", key=f"accept-{key}", icon=":material/check:",
+                       on_click=act["accept"])
     row.button("Override…" if label is None else "Change decision…", shortcut="O", key=f"open-form-{key}",
                icon=":material/edit:", on_click=act["open"])
     row.button("Skip", shortcut="S", key=f"skip-{key}", icon=":material/skip_next:", on_click=act["skip"])
@@ -158,8 +180,13 @@ def decision_panel(verdict: Verdict, label: CurrentLabel | None, key: str, decid
         row.button("Defect-free", shortcut="F", help="the model saw a defect that is not there (false alarm)",
                    key=f"defect-free-{key}", icon=":material/layers_clear:", on_click=act["defect-free"])
     with row:  # the listener draws nothing: in the row it takes no line of its own
-        keyboard(key, _keys(verdict, label, panel["open"]), act, key=f"keys-{key.rsplit('-', 1)[0]}",
+        keyboard(key, _keys(verdict, label, panel["open"], panel["armed"]), act,
+                 key=f"keys-{key.rsplit('-', 1)[0]}",
                  reason_key=f"reason-{key}", enter="record")
+    if label is None and _needs_check(verdict) and panel["armed"]:
+        st.warning(f"Out of domain for {verdict.model_set}: check the sheet yourself. Press **A** again to accept "
+                   f"the model's {', '.join(verdict.classes_present) or 'clean'} anyway, or **O** to override.",
+                   icon=":material/warning:")
     if panel["conflict"] is not None:
         _conflict_ui(verdict, key, decide)
     if panel["error"]:
