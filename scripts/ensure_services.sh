@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Services the test suite uses for real: Debian's Chromium (the browser test) and a PostgreSQL
-# server (the review log on a real database). Installs what is missing (as root, via apt), starts
+# Services the test suite uses for real: Debian's Chromium (the browser test), a PostgreSQL
+# server (the review log on a real database) and Debian's Mosquitto MQTT broker (the delivery tests
+# start their own broker on a free loopback port). Installs what is missing (as root, via apt), starts
 # PostgreSQL, makes the test role and database, and writes the URL to .venv/test-postgres-url.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 if ((${#need[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "ensure_services: missing ${need[*]}; install them (apt-get install ${need[*]}) or run this as root" >&2
@@ -33,4 +35,4 @@ as_postgres "psql -p $port -tAc \"select 1 from pg_database where datname='steel
 
 mkdir -p .venv
 echo "postgresql+psycopg://steelscan:steelscan@127.0.0.1:$port/steelscan_test" > .venv/test-postgres-url
-echo "ensure_services: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), PostgreSQL $version on port $port"
+echo "ensure_services: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), PostgreSQL $version on port $port, mosquitto $(dpkg-query -W -f='${Version}' mosquitto 2>/dev/null)"

@@ -43,15 +43,21 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner=False)
-def _review_log(database_url: str, image_store: str) -> ReviewLog:
+def _review_log(database_url: str, image_store: str, line: str, sinks: tuple[str, ...]) -> ReviewLog:
+    from core.delivery.outbox import Outbox
     from core.review.store import ReviewLog
 
-    return ReviewLog(database_url, image_store)
+    return ReviewLog(database_url, image_store, Outbox(line, sinks) if sinks else None)
 
 
 def cached_review_log(current: Settings) -> ReviewLog:
-    """The process's review log for these settings; raises SteelScanError (no page to show it on: ui.warmup)."""
-    return _review_log(current.database_url, str(current.image_store))
+    """The process's review log for these settings (with the outbox for the sinks set: uploads and decisions
+    made here are delivered too); raises SteelScanError (no page to show it on: ui.warmup)."""
+    from core.delivery.outbox import Outbox
+
+    outbox = Outbox.from_settings(current)
+    return _review_log(current.database_url, str(current.image_store), current.line_name,
+                       outbox.sinks if outbox else ())
 
 
 def review_log() -> ReviewLog:

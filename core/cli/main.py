@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "loadtest": ("core.cli.loadtest", "many reviewers deciding at once against one review log"),
     "watch": ("core.cli.watch", "inspect each new image landing in camera folders and record its verdict"),
     "api": ("core.cli.api", "serve the HTTP API for line systems (FastAPI + uvicorn)"),
+    "deliver": ("core.cli.deliver", "send verdicts and decisions to MQTT, a signed webhook and OPC UA; nothing lost"),
     "keys": ("core.cli.keys", "add, revoke and list API keys (scopes score, record, read)"),
     "batch-score": ("core.cli.batch_score", "score a folder into a Parquet file, on Ray or in one process"),
     "replay": ("core.cli.replay", "replay a labelled dataset as the line: review, train, gate; a learning curve"),

@@ -49,6 +49,29 @@ class Settings(BaseSettings):
     # `steelscan watch` with no folders watches these (STEELSCAN_WATCH_FOLDERS: separated by os.pathsep)
     watch_folders: list[Path] = []
     watch_patterns: list[str] = ["*.jpg", "*.jpeg", "*.png", "*.bmp", "*.tif", "*.tiff"]
+    # Delivery to the plant's systems (`steelscan deliver`, docs/line.md). No sink set: nothing is delivered and
+    # nothing is kept for delivery. Topics and OPC UA nodes are per line; verdicts recorded here are `line_name`'s.
+    line_name: str = Field("line-1", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    mqtt_url: str = ""  # mqtt://[user:password@]host:1883 (mqtts:// for TLS)
+    webhook_url: str = ""  # http(s)://..., each message POSTed as JSON, signed with webhook_secret
+    webhook_secret: str = Field("", validate_default=True)
+    opcua_endpoint: str = ""  # opc.tcp://0.0.0.0:4840: the OPC UA server `steelscan deliver` runs
+
+    @field_validator("mqtt_url", "webhook_url", "opcua_endpoint")
+    @classmethod
+    def _sink_url(cls, value: str, info) -> str:
+        schemes = {"mqtt_url": ("mqtt://", "mqtts://"), "webhook_url": ("http://", "https://"),
+                   "opcua_endpoint": ("opc.tcp://",)}[info.field_name]
+        if value and not value.startswith(schemes):
+            raise ValueError(f"must start with {' or '.join(schemes)} (or be empty: no such sink)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_signed(cls, value: str, info) -> str:
+        if info.data.get("webhook_url") and len(value) < 16:
+            raise ValueError("webhook_url is set: give a secret of at least 16 characters to sign each message")
+        return value
 
     @property
     def session_secret_path(self) -> Path:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.contract.verdict import Verdict
+from core.delivery.outbox import Outbox
 from core.review.store.audit import SettingsAudit
 from core.review.store.batches import BatchStore
 from core.review.store.db import Database, StoreError
@@ -47,17 +48,21 @@ def _image_label(session: Session, sha: str) -> str:
 
 
 class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
-    def __init__(self, database_url: str, image_store: str | Path) -> None:
+    def __init__(self, database_url: str, image_store: str | Path, outbox: Outbox | None = None) -> None:
+        """`outbox`: each verdict and decision also queues a message for the plant's systems, in the same
+        transaction (core.delivery); None (no sink configured): nothing is queued."""
         ImageStore.__init__(self, image_store)
         Database.__init__(self, database_url)
+        self.outbox = outbox
 
     @classmethod
     def from_settings(cls, settings) -> ReviewLog:
-        return cls(settings.database_url, settings.image_store)
+        return cls(settings.database_url, settings.image_store, Outbox.from_settings(settings))
 
     def record_inference(self, verdict: Verdict, data: bytes, source: str = "upload",
-                         at: datetime | None = None) -> int:
-        """Store the image (once) and the verdict; returns the inference id."""
+                         at: datetime | None = None, line: str | None = None) -> int:
+        """Store the image (once) and the verdict; returns the inference id. `line`: the production line it
+        came from, for delivery (None: this process's line_name)."""
         sha, relative = self.store_image_file(data, verdict.image_name)
         if sha != verdict.image_sha256:
             raise StoreError(verdict.image_name, "the bytes given are not the bytes the verdict was made from",
@@ -80,6 +85,8 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
                 created_at=at or utc_now())
             session.add(row)
             session.flush()
+            if self.outbox is not None:
+                self.outbox.verdict(session, row.id, stored, source, row.created_at, line=line)
             return row.id
 
         try:
@@ -166,6 +173,10 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
                             replaces_review_id=decision.replaces)
             session.add(row)
             session.flush()
+            if self.outbox is not None:
+                self.outbox.decision(session, row.id, inference_id, {"name": image.original_name, "sha256": sha},
+                                     inference.model_set, row.model_classes, row.decision, row.classes, reviewer,
+                                     row.reason, row.replaces_review_id, row.decided_at)
             return row.id
 
         try:
