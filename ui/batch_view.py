@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.contract.errors import SteelScanError
 from core.engine.inference import Inspector
@@ -26,6 +27,7 @@ from core.imaging.imageio import load_image
 from core.review.batch import Source, inspect_and_record
 from core.review.sheets import Sheet, sheets_of
 from core.review.store import Batch, ReviewLog
+from core.review.store.db import not_recorded_because
 from ui.engine import inference_slots
 from ui.sheet_screen import select
 
@@ -79,8 +81,10 @@ def _run(job: BatchJob, inspector: Inspector, log: ReviewLog, sources: Sequence[
                 job.done += 1
                 if job.recorded and job.done < job.total:  # the last one: `finished` is set first (below)
                     job.first.set()
-    except (SteelScanError, OSError, RuntimeError) as exc:  # shown by the progress fragment, never swallowed
-        job.failure = f"The batch stopped after {job.done} of {job.total} images: {exc}"
+    except (SteelScanError, OSError, RuntimeError, SQLAlchemyError) as exc:  # shown by the progress fragment
+        kind = not_recorded_because(exc)
+        why = f"not recorded: the database is {kind} — inspect the rest again in a moment" if kind else str(exc)
+        job.failure = f"The batch stopped after {job.done} of {job.total} images: {why} ({exc})"
     finally:
         job.finished.set()
         job.first.set()
