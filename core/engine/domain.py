@@ -388,7 +388,8 @@ def domain_message(ood_score: float | None, out_of_domain: bool, level: str = ""
     """What an inspector reads about how familiar an image looks to the model (`level`: one of LEVELS)."""
     if ood_score is None:
         return "This model set records no training domain, so it cannot tell unfamiliar images apart."
-    level = level or (OUT_OF_DOMAIN if out_of_domain else FAMILIAR)
+    # Callers without the level (a verdict's flag alone): above 1 is at least unusual.
+    level = level or (OUT_OF_DOMAIN if out_of_domain else UNUSUAL if ood_score > 1 else FAMILIAR)
     if level == OUT_OF_DOMAIN:
         return (f"Out of domain: this image looks unlike the images the model was trained on (unfamiliarity "
                 f"{ood_score:.1f}; above 1 = less typical than 99% of its training images). The verdict is a guess: "
