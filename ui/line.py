@@ -7,9 +7,11 @@ from datetime import timedelta
 
 import streamlit as st
 
+from core.delivery.status import sink_states
 from core.line.heartbeat import heartbeats
 from core.review.queue import waiting
 from core.review.store import ReviewLog
+from ui.state import settings
 
 REFRESH_S = 10.0
 
@@ -29,6 +31,19 @@ def beat_line(beat: dict) -> str:
             f"backlog {beat['backlog']} · {beat['inspected']} inspected{errors}")
 
 
+def sink_line(sink: dict) -> str:
+    """One sink of `steelscan deliver`: its state, backlog and last error (a backlog is a number, never silence)."""
+    state = sink["state"] if sink["state"] == "ok" else f"**{sink['state']}**"
+    if not sink["running"]:
+        state += " (start `steelscan deliver`)"
+    waiting_s = f" (oldest {sink['oldest_waiting_s']:.0f} s)" if sink["backlog"] and sink["oldest_waiting_s"] else ""
+    last = (f"last delivered {sink['last_delivered_at']:%H:%M:%S}" if sink["last_delivered_at"]
+            else "nothing delivered yet")
+    error = (f" · last error {sink['last_error_at']:%H:%M:%S}: {sink['last_error']}"
+             if sink["last_error"] and sink["state"] != "ok" else "")
+    return f"Delivery **{sink['sink']}** {state} · backlog {sink['backlog']}{waiting_s} · {last}{error}"
+
+
 def live_status(log: ReviewLog, band: float, count_then: int) -> None:
     st.session_state.queue_page_run = True
     _live_status(log, band, count_then)
@@ -40,6 +55,8 @@ def _live_status(log: ReviewLog, band: float, count_then: int) -> None:
     st.metric("Waiting for review", count_now, delta=count_now - count_then or None)
     for beat in heartbeats(log)[:3]:
         st.caption(beat_line(beat))
+    for sink in sink_states(log, settings()):
+        st.caption(sink_line(sink))
     if st.session_state.pop("queue_page_run", False):
         return  # drawn inside a run of the whole page: that run is already up to date
     showing = st.session_state.get("queue_showing", True)
