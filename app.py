@@ -4,6 +4,10 @@ A router only: page config, session defaults once, then what the visitor may see
 yet: one page saying how to create the first admin. Not signed in: the sign-in page, at every page's address
 (a browser with a live sign-in cookie is signed in: ui.auth). Signed in:
 the pages the role allows (each page checks the permission again: hiding is not refusing).
+
+`streamlit run app.py` serves it through st.App (`app` below): Streamlit's routes plus the sign-in cookie's own
+(ui.auth.cookie_routes), so the server sets that cookie HttpOnly. Streamlit then runs this same file as the page
+script, as __main__.
 """
 
 from pathlib import Path
@@ -59,5 +63,7 @@ def run() -> None:
     st.navigation(pages).run()
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # the page script, run by Streamlit on every rerun
     run()
+else:  # imported by `streamlit run app.py` (or uvicorn app:app) to serve the dashboard
+    app = st.App(__file__, routes=auth.cookie_routes())

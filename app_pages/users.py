@@ -59,17 +59,17 @@ with reset_col, st.form("reset_password", clear_on_submit=True):
               f"Password of {target} reset; their sessions are signed out.")
 
 api_keys_section(log, admin)
-locked = accounts.locked_accounts()
+locked = accounts.locked_addresses()  # user names are never locked, only delayed (core.accounts.auth)
 st.markdown("**Sign-in locks**")
 if not locked:
-    st.caption("No account is locked by failed sign-ins.")
+    st.caption("No client address is locked by failed sign-ins.")
 for lock in locked:
     text_col, button_col = st.columns([4, 1], vertical_alignment="center")
-    text_col.text(f"{lock['username']}: {lock['failures']} failed sign-ins, locked until "
-                      f"{lock['locked_until']:%H:%M:%S} UTC")
-    if button_col.button("Unlock", key=f"unlock-{lock['username']}", icon=":material/lock_open:"):
-        apply(lambda name=lock["username"]: accounts.unlock(name), "user_unlocked", lock["username"], "locked",
-              "unlocked", f"{lock['username']} is unlocked and may sign in again.")
+    text_col.text(f"address {lock['address']}: {lock['failures']} failed sign-ins, locked until "
+                  f"{lock['locked_until']:%H:%M:%S} UTC")
+    if button_col.button("Unlock", key=f"unlock-{lock['address']}", icon=":material/lock_open:"):
+        apply(lambda a=lock["address"]: accounts.unlock_address(a), "address_unlocked", lock["address"], "locked",
+              "unlocked", f"Address {lock['address']} is unlocked.")
 with st.expander("Failed sign-ins (latest 200)"):
     st.dataframe(pd.DataFrame(accounts.sign_in_failures(), columns=["at", "username", "client", "reason"]),
                  hide_index=True)

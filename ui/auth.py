@@ -5,10 +5,13 @@ browser session's state, and in a signed, expiring cookie (core.accounts.cookies
 pasted link stays signed in. Every rerun asks the database whether the session is still live, so an
 expired, revoked or disabled session falls back to the sign-in page at the next click, cookie or not.
 
-Streamlit reads cookies (st.context.cookies: those sent when the browser connected) but cannot set them from
-Python, so a one-line script in the page (st.html with JavaScript) writes and deletes the cookie. That makes it a
-script-readable cookie rather than an HttpOnly one: SameSite=Strict, Secure on HTTPS, useless without the
-server's live session, and signed, so it cannot be forged or stretched.
+Streamlit reads cookies (st.context.cookies: those sent when the browser connected) but a script run cannot set
+them: it talks to the browser over a WebSocket. So the server sets the cookie itself, HttpOnly, from its own route
+(core.accounts.web, served beside Streamlit's by app.py's st.App): a sign-in or sign-out hands the page a one-time
+ticket, and a small script in the page redeems it there. Every run hands the ticket over again until the route
+has redeemed it, so a rerun that replaces the page before the browser ran the script (an open batch reruns at
+once) cannot lose the cookie. SameSite=Strict, `__Host-` and Secure over https, signed, and useless without the
+server's live session.
 Optional single sign-on (OIDC) uses Streamlit's st.login when .streamlit/secrets.toml has an
 [auth] section; such a user still needs a local account (same user name) that gives the role.
 """
@@ -16,11 +19,15 @@ Optional single sign-on (OIDC) uses Streamlit's st.login when .streamlit/secrets
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 import streamlit as st
 
+from core.accounts import clients
 from core.accounts.auth import PERMISSIONS, USERNAME, Accounts, AuthError, ThrottlePolicy, User
-from core.accounts.cookies import COOKIE_NAME, SessionCookie, load_or_create_secret
+from core.accounts.cookies import TICKETS, SessionCookie, cookie_from, load_or_create_secret
+from core.accounts.web import route_path, session_cookie_routes
+from core.contract.settings import load_settings
 from core.review.store.models import utc_now
 from ui import state
 
@@ -29,15 +36,16 @@ FIRST_ADMIN_COMMAND = ".venv/bin/steelscan users add NAME --role admin"
 
 @st.cache_resource(show_spinner=False)
 def _accounts(database_url: str, max_failures: int, client_max_failures: int, lock_minutes: float,
-              first_delay_s: float) -> Accounts:
+              first_delay_s: float, free_failures: int) -> Accounts:
     return Accounts(database_url, throttle=ThrottlePolicy(max_failures, client_max_failures, lock_minutes,
-                                                          first_delay_s))
+                                                          first_delay_s, free_failures=free_failures))
 
 
 def accounts() -> Accounts:
     current = state.settings()
     return _accounts(current.database_url, current.sign_in_max_failures, current.sign_in_client_max_failures,
-                     current.sign_in_lock_minutes, current.sign_in_first_delay_seconds)
+                     current.sign_in_lock_minutes, current.sign_in_first_delay_seconds,
+                     current.sign_in_free_failures)
 
 
 @st.cache_resource(show_spinner=False)
@@ -51,33 +59,61 @@ def session_cookie() -> SessionCookie:
 
 def browser_cookie() -> str | None:
     """The sign-in cookie the browser sent when this session connected (a reload reconnects)."""
-    return st.context.cookies.get(COOKIE_NAME)
+    return cookie_from(st.context.cookies)
 
 
-def _cookie_script(value: str, max_age_s: int) -> str:
-    # json.dumps quotes the value safely for JavaScript; the value itself is base64url and digits only.
-    cookie = json.dumps(f"{COOKIE_NAME}={value}; Max-Age={max_age_s}; Path=/; SameSite=Strict")
-    return (f"<script>document.cookie = {cookie} + (location.protocol === 'https:' ? '; Secure' : '');"
+def cookie_routes() -> list:
+    """The cookie route for app.py's st.App (read once, when the server starts)."""
+    settings = load_settings()
+    return session_cookie_routes(st.get_option("server.baseUrlPath") or "",
+                                 clients.parse_networks(settings.trusted_proxies))
+
+
+def _cookie_script(ticket: str) -> str:
+    # The browser POSTs the ticket to the server's route, whose answer sets the HttpOnly cookie; a network hiccup
+    # is retried (the page also hands the ticket over again on each run until it is redeemed).
+    url, body = json.dumps(route_path(st.get_option("server.baseUrlPath") or "")), json.dumps(ticket)
+    return ("<script>(async () => { for (let i = 0; i < 5; i++) { try { const r = await fetch("
+            f"{url}, {{method: 'POST', body: {body}, credentials: 'same-origin', cache: 'no-store'}}); "
+            "if (r.status < 500) return; } catch (e) {} await new Promise(w => setTimeout(w, 1000)); } })();"
             "</script>")
 
 
 def _remember_in_browser(token: str) -> None:
-    """Queue the cookie for this session token; the next page drawn writes it (see write_cookie)."""
+    """Hand this session's cookie to the browser (see write_cookie)."""
     expires = accounts().session_expires_at(token)
     if expires is not None:
         value = session_cookie().issue(token, expires)
-        st.session_state.auth_cookie_write = (value, max(1, int((expires - utc_now()).total_seconds())))
-
-
-def write_cookie() -> None:
-    """Write or delete the browser's sign-in cookie if a sign-in or sign-out asked for it."""
-    pending = st.session_state.pop("auth_cookie_write", None)
-    if pending is not None:
-        st.html(_cookie_script(*pending), unsafe_allow_javascript=True, width="content")
+        max_age = max(1, int((expires - utc_now()).total_seconds()))
+        st.session_state.auth_cookie_ticket = ("set", TICKETS.issue(value, max_age))
 
 
 def _forget_in_browser() -> None:
-    st.session_state.auth_cookie_write = ("", 0)  # Max-Age=0 deletes it
+    st.session_state.auth_cookie_ticket = ("delete", TICKETS.issue("", 0))  # Max-Age=0 deletes it
+
+
+def write_cookie() -> None:
+    """Until the browser has redeemed this session's cookie ticket, hand it over again (each run)."""
+    pending = st.session_state.get("auth_cookie_ticket")
+    if pending is None:
+        return
+    kind, ticket = pending
+    status = TICKETS.status(ticket)
+    if status == "void":  # expired unredeemed (a tab asleep): a fresh ticket, unless the session ended since
+        token = st.session_state.get("auth_token")
+        if kind == "set" and token:
+            _remember_in_browser(token)
+        elif kind == "delete":
+            _forget_in_browser()
+        else:
+            del st.session_state["auth_cookie_ticket"]
+            return
+        kind, ticket = st.session_state.auth_cookie_ticket
+        status = TICKETS.status(ticket)
+    if status == "redeemed":
+        del st.session_state["auth_cookie_ticket"]
+        return
+    st.html(_cookie_script(ticket), unsafe_allow_javascript=True, width="content")
 
 
 def _restore_from_cookie() -> User | None:
@@ -95,13 +131,21 @@ def _restore_from_cookie() -> User | None:
     return user
 
 
-def client_address() -> str:
-    """The browser's address as Streamlit sees it ("" where unknown, e.g. under AppTest).
+@lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple[clients.Network, ...]:
+    return clients.parse_networks(entries)
 
-    Behind a reverse proxy this is the proxy's address: throttling per address then throttles the proxy,
-    and per-account throttling still applies (README, Security).
-    """
-    return str(getattr(st.context, "ip_address", None) or "")
+
+def client_address() -> str:
+    """The browser's address: the connection's peer, or, when that peer is one of `trusted_proxies`, what
+    X-Forwarded-For says (core.accounts.clients). Streamlit hides a loopback peer: read as 127.0.0.1."""
+    headers = getattr(st.context, "headers", None)
+    forwarded = headers.get_all("X-Forwarded-For") if headers else []
+    peer = getattr(st.context, "ip_address", None)
+    # Strings only: under AppTest, Streamlit's stand-in runtime answers with mocks.
+    return clients.client_address(peer if isinstance(peer, str) else None,
+                                  ", ".join(v for v in forwarded if isinstance(v, str)) if isinstance(forwarded, list)
+                                  else "", _networks(tuple(state.settings().trusted_proxies)))
 
 
 def oidc_configured() -> bool:
@@ -204,26 +248,35 @@ def user_box(user: User, database: str) -> None:
         write_cookie()
 
 
+def _submit_sign_in() -> None:
+    """The form's callback, before the run: a success signs in this very run (the URL's page opens at once);
+    a failure keeps the user name and clears only the password."""
+    name = str(st.session_state.get("sign_in_user") or "").strip()
+    password = str(st.session_state.get("sign_in_password") or "")
+    st.session_state.sign_in_password = ""
+    try:
+        _, token = accounts().sign_in(name, password, client=client_address())
+    except AuthError as exc:
+        st.session_state.sign_in_error = str(exc)
+    else:
+        st.session_state.pop("sign_in_error", None)
+        st.session_state.auth_token = token
+        _remember_in_browser(token)
+
+
 def sign_in_page() -> None:
     st.title("Sign in to SteelScan")
     write_cookie()  # after a sign-out: delete the cookie
     notice = st.session_state.pop("auth_notice", "")
     if notice:
         st.info(notice)
-    with st.form("sign_in", clear_on_submit=True):  # clears the password from the session state too
-        username = st.text_input("User name", key="sign_in_user", autocomplete="username")
-        password = st.text_input("Password", type="password", key="sign_in_password",
-                                 autocomplete="current-password")
-        submitted = st.form_submit_button("Sign in", type="primary")
-    if submitted:
-        try:
-            _, token = accounts().sign_in(username.strip(), password, client=client_address())
-        except AuthError as exc:
-            st.error(str(exc))
-        else:
-            st.session_state.auth_token = token
-            _remember_in_browser(token)
-            st.rerun()  # the same URL: a deep link opens its page now
+    with st.form("sign_in", clear_on_submit=False):  # a failure keeps the name; the callback clears the password
+        st.text_input("User name", key="sign_in_user", autocomplete="username")
+        st.text_input("Password", type="password", key="sign_in_password", autocomplete="current-password")
+        st.form_submit_button("Sign in", type="primary", on_click=_submit_sign_in)
+    error = st.session_state.pop("sign_in_error", "")
+    if error:
+        st.error(error)
     if oidc_configured():
         st.button("Sign in with single sign-on", icon=":material/key:", on_click=st.login)
     st.caption("No account? An admin adds one on the Users page or with "
@@ -235,9 +288,9 @@ def first_admin_page() -> None:
     st.error("No account exists in this review log, so SteelScan serves no page until the first admin is created.")
     st.markdown("On the server, in the project folder (with the same settings as the app), run:")
     st.code(FIRST_ADMIN_COMMAND, language="bash")
+    # Where the data lives is not shown: anyone who reaches the server can open this page.
     st.markdown("It asks for the password twice (10 characters or more). Then reload this page and sign in; "
                 "the admin adds everyone else on the Users page.")
-    st.caption(f"Database: {accounts().engine.url.render_as_string(hide_password=True)}")
 
 
 def page_header(title: str, permission: str) -> User:

@@ -4,11 +4,18 @@ Passwords are hashed with Argon2id (argon2-cffi); session tokens are random and 
 SHA-256 is stored, so a copy of the database cannot be used to sign in.
 Roles nest: inspector < supervisor < admin.
 
-Sign-in is throttled per account name and per client address (ThrottlePolicy): each failure in a row makes
-the next attempt wait longer (1 s, 2 s, 4 s, ... by default), and after `max_failures` the name (or
-`client_max_failures` the address) is locked for `lock_minutes` unless an admin unlocks it. Every failure is
-logged (sign_in_failures). The Argon2 check runs outside any transaction: only short writes (the failure,
-the counters, the new session) take the database's write lock, so sign-in attempts never hold up decisions.
+Sign-in is throttled (ThrottlePolicy, docs/security.md) with growing delays, never a lock on a name, so nobody can
+lock a named inspector or admin out from elsewhere:
+- per user name and client address: `free_failures` failures, then each attempt waits longer (1, 2, 4 ... s);
+- per user name from all addresses: past `max_failures`, attempts from addresses that never signed in as that
+  name wait likewise (a guesser rotating addresses), while the name's own terminals are not held up;
+- per client address, all names: `client_max_failures` failures lock the address for `lock_minutes`, until an
+  admin clears it (unlock_address).
+Each attempt is reserved before its password is checked: one short write counts it as a failure in advance, so
+parallel guesses cannot all pass the throttle; a right password gives the reservation back. At most
+HASHING_SLOTS Argon2 computations run at once in this process (64 MiB and a core each), and a name that has no
+account costs a sleep instead of a hash. The Argon2 check runs outside any transaction: only short writes take
+the database's write lock, so sign-in attempts never hold up decisions. Every failure is logged.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -48,20 +55,73 @@ DEFAULT_SESSION_HOURS = 12
 MIN_PASSWORD_LENGTH = 10
 USERNAME = re.compile(r"^[A-Za-z0-9._-]{2,64}$")
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended cost
+HASHING_SLOTS = 2  # Argon2 computations at once in this process, all sessions together
+HASHING_QUEUE = 8  # attempts from new addresses waiting for a slot; more are refused as "busy" at once
+HASHING_WAIT_S = 20.0  # an attempt that cannot start its check this soon is refused as "busy" (not a failure)
+
+
+class _HashingSlots:
+    """At most `slots` Argon2 computations at once. Attempts from an address that signed in as that name before
+    (and account changes) are served first; at most `queue` others wait, the rest are refused at once: a flood
+    of guesses from new addresses never queues a plant's own users behind it."""
+
+    def __init__(self, slots: int, queue: int) -> None:
+        self._ready = threading.Condition()
+        self._free, self._queue = slots, queue
+        self._waiting = {True: 0, False: 0}
+
+    def acquire(self, first: bool, timeout: float) -> bool:
+        with self._ready:
+            if not first and self._waiting[False] >= self._queue:
+                return False
+            self._waiting[first] += 1
+            deadline = time.monotonic() + timeout
+            try:
+                while not (self._free > 0 and (first or self._waiting[True] == 0)):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._ready.wait(left)
+                self._free -= 1
+                return True
+            finally:
+                self._waiting[first] -= 1
+
+    def release(self) -> None:
+        with self._ready:
+            self._free += 1
+            self._ready.notify_all()
+
+
+_hashing = _HashingSlots(HASHING_SLOTS, HASHING_QUEUE)
+KNOWN_DAYS = 30  # an address that signed in as a name skips the name's delay this long (then it must again)
 
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
-    max_failures: int = 5  # failures in a row for one account name before it is locked
+    max_failures: int = 5  # failures of one name (all addresses) before new addresses must wait for that name
     client_max_failures: int = 20  # failures in a row from one client address (all names) before it is locked
-    lock_minutes: float = 15.0  # how long a lock lasts; failures older than this are forgotten
-    first_delay_s: float = 1.0  # wait after the first failure; doubles with each further one
-    max_delay_s: float = 30.0
+    lock_minutes: float = 15.0  # how long an address lock lasts; failures older than this are forgotten
+    first_delay_s: float = 1.0  # the first delay; doubles with each further failure
+    max_delay_s: float = 60.0
+    free_failures: int = 3  # failures of one name from one address before the next attempt must wait
 
-    def wait_after(self, failures: int, limit: int) -> timedelta:
-        if failures >= limit:
-            return timedelta(minutes=self.lock_minutes)
-        return timedelta(seconds=min(self.first_delay_s * 2 ** (failures - 1), self.max_delay_s))
+    def delay(self, failures: int, free: int) -> timedelta:
+        """The wait after `failures` failures: none before the `free`-th, then first_delay_s, doubling."""
+        if failures < max(free, 1) or self.first_delay_s <= 0:
+            return timedelta(0)
+        return timedelta(seconds=min(self.first_delay_s * 2 ** (failures - max(free, 1)), self.max_delay_s))
+
+
+@dataclass
+class _Reservation:
+    """An attempt counted as a failure in advance (see Accounts._reserve); a right password gives it back."""
+
+    keys: dict[str, str]  # kind ("pair", "account", "client") -> throttle key
+    before: dict[str, tuple[int, datetime, datetime]]  # key -> (failures, last failure, wait until) before it
+    pair_failures: int  # failures of this name from this address, this attempt included
+    next_wait: timedelta  # what this attempt's failure makes the next one wait
+    known: bool  # the address signed in as this name before (KNOWN_DAYS): its check is served first
 
 
 class AuthError(SteelScanError):
@@ -81,6 +141,24 @@ def role_allows(role: str, permission: str) -> bool:
     if permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}; known: {', '.join(PERMISSIONS)}")
     return ROLES.index(role) >= ROLES.index(PERMISSIONS[permission])
+
+
+def _hash(password: str) -> str:
+    """An Argon2 hash in one of the process's hashing slots (account changes wait their turn)."""
+    _hashing.acquire(first=True, timeout=float("inf"))
+    try:
+        return _hasher.hash(password)
+    finally:
+        _hashing.release()
+
+
+def _known_key(name: str, client: str) -> str:
+    """The throttle row that marks `client` as an address that signed in as `name` (until its wait_until)."""
+    return f"known:{name}@{client or '-'}"
+
+
+def _like_literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _token_hash(token: str) -> str:
@@ -104,6 +182,7 @@ class Accounts:
         # Writes take SQLite's write lock up front (BEGIN IMMEDIATE): no lock upgrade to deadlock on.
         self._writer = self.engine.execution_options(steelscan_write=True)
         self.session_ttl = timedelta(hours=session_hours)
+        self._verify_s = 0.3  # how long an Argon2 check takes here, learnt as checks run: an unknown name sleeps it
         upgrade(self.engine)  # the accounts' tables come from the same migrations as the review log's
 
     def close(self) -> None:
@@ -135,11 +214,10 @@ class Accounts:
             )
         self._check_role(role)
         self._check_password(password)
+        hashed = _hash(password)  # before the transaction: no write lock held while Argon2 runs
         try:
             with Session(self._writer) as session, session.begin():
-                session.add(
-                    UserRow(username=username, password_hash=_hasher.hash(password), role=role, created_by=created_by)
-                )
+                session.add(UserRow(username=username, password_hash=hashed, role=role, created_by=created_by))
         except IntegrityError:
             raise AuthError(
                 f"user {username!r}", "already exists", "choose another name or reset its password"
@@ -148,9 +226,10 @@ class Accounts:
 
     def reset_password(self, username: str, password: str) -> None:
         self._check_password(password)
+        hashed = _hash(password)
         with Session(self._writer) as session, session.begin():
             row = self._row(session, username)
-            row.password_hash = _hasher.hash(password)
+            row.password_hash = hashed
             row.password_changed_at = utc_now()
             # A new password ends every session signed in with the old one.
             for live in session.scalars(select(SessionRow).where(SessionRow.username == username)):
@@ -168,64 +247,167 @@ class Accounts:
     def sign_in(self, username: str, password: str, client: str = "") -> tuple[User, str]:
         """(user, session token) for the right password; AuthError otherwise (every failure logged).
 
-        `client` is the caller's address (Streamlit's st.context.ip_address), "" when unknown.
+        `client` is the caller's address (core.accounts.clients.client_address), "" when unknown.
         """
-        wrong = AuthError("sign-in", "wrong user name or password", "try again, or ask an admin to reset it")
         name, client = (username or "")[:64], (client or "")[:64]
-        keys = {f"account:{name}": self.throttle.max_failures}
-        if client:
-            keys[f"client:{client}"] = self.throttle.client_max_failures
-        self._refuse_while_throttled(name, client, keys)
+        reservation = self._reserve(name, client)
         with Session(self.engine) as session:  # a read: no write lock held while Argon2 runs
             row = session.get(UserRow, name)
             stored_hash = row.password_hash if row is not None else None
         try:
-            if stored_hash is None:
-                _hasher.hash(password)  # same work as a real check: no timing hint that the name is unknown
-                raise VerifyMismatchError
-            _hasher.verify(stored_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            self._record_failure(name, client, "unknown_user" if stored_hash is None else "wrong_password", keys)
-            raise wrong from None
-        rehash = _hasher.hash(password) if _hasher.check_needs_rehash(stored_hash) else None
+            checked = self._check_password_hash(stored_hash, password, reservation.known)
+        except AuthError:  # busy: the attempt was never checked, so it does not count
+            self._give_back(reservation)
+            raise
+        if not checked:
+            self._record_failure(name, client, "unknown_user" if stored_hash is None else "wrong_password")
+            raise self._wrong(reservation)
+        rehash = _hash(password) if _hasher.check_needs_rehash(stored_hash) else None
         token = secrets.token_urlsafe(32)
 
         def start_session(session: Session) -> User:
             row = session.get(UserRow, name)
             if row is None or row.password_hash != stored_hash:  # deleted or reset while we checked
-                raise wrong
+                raise self._wrong(reservation)
             if not row.active:
                 raise AuthError("sign-in", f"account {name!r} is disabled", "ask an admin to enable it")
             if rehash:
                 row.password_hash = rehash
             session.add(SessionRow(token_sha256=_token_hash(token), username=name,
                                    expires_at=utc_now() + self.session_ttl))
-            session.execute(delete(ThrottleRow).where(ThrottleRow.key == f"account:{name}"))
+            self._give_back_in(session, reservation)
+            session.execute(delete(ThrottleRow).where(ThrottleRow.key == reservation.keys["pair"]))
+            known = _known_key(name, client)
+            until = utc_now() + timedelta(days=KNOWN_DAYS)
+            marker = session.get(ThrottleRow, known, with_for_update=True)
+            if marker is None:
+                session.add(ThrottleRow(key=known, failures=0, last_failure_at=utc_now(), wait_until=until))
+            else:
+                marker.last_failure_at, marker.wait_until = utc_now(), until
             return User(row.username, row.role)
 
         try:
             return self._short_write(start_session), token
         except AuthError as exc:
-            self._record_failure(name, client, "disabled" if "disabled" in exc.reason else "wrong_password", {})
+            self._record_failure(name, client, "disabled" if "disabled" in exc.reason else "wrong_password")
             raise
 
-    def _refuse_while_throttled(self, name: str, client: str, keys: dict[str, int]) -> None:
-        now = utc_now()
+    def _check_password_hash(self, stored_hash: str | None, password: str, known: bool) -> bool:
+        """Argon2 in one of the process's HASHING_SLOTS; a name with no account sleeps as long instead (no CPU,
+        no memory: a guesser rotating made-up names costs nothing). AuthError when no slot frees in time."""
+        if stored_hash is None:
+            time.sleep(self._verify_s)
+            return False
+        if not _hashing.acquire(first=known, timeout=HASHING_WAIT_S):
+            raise AuthError("sign-in", "SteelScan is busy checking other sign-ins", "try again in a few seconds")
+        began = time.perf_counter()
+        try:
+            _hasher.verify(stored_hash, password)
+            return True
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+        finally:
+            _hashing.release()
+            self._verify_s = 0.8 * self._verify_s + 0.2 * (time.perf_counter() - began)
+
+    def _wrong(self, reservation: _Reservation) -> AuthError:
+        """The failure message: registered, and how many attempts remain before a delay (never which half)."""
+        left = self.throttle.free_failures - reservation.pair_failures
+        if left > 0:
+            fix = f"{left} more attempt{'s' if left > 1 else ''} before SteelScan makes you wait"
+        elif reservation.next_wait:
+            fix = f"wait {math.ceil(reservation.next_wait.total_seconds())} s before the next attempt"
+        else:
+            fix = "try again"
+        return AuthError("sign-in", f"wrong user name or password (attempt {reservation.pair_failures} "
+                         "registered)", f"{fix}; an admin can reset a forgotten password")
+
+    def _reserve(self, name: str, client: str) -> _Reservation:
+        """Refuse the attempt while it must wait, or count it as a failure now, in one write transaction.
+
+        Parallel guesses queue on that write: each sees the ones before it, so at most the free attempts pass.
+        A read comes first: an attempt refused there costs no write (a flood of refusals is logged in batches).
+        """
+        keys = {"pair": f"pair:{name}@{client or '-'}", "account": f"account:{name}"}
+        if client:
+            keys["client"] = f"client:{client}"
+        policy = self.throttle
+
+        def work(session: Session, reserve: bool = True) -> _Reservation | tuple[str, str] | None:
+            now = utc_now()
+            forget_before = now - timedelta(minutes=policy.lock_minutes)
+            rows = {kind: session.get(ThrottleRow, key, with_for_update=reserve) for kind, key in keys.items()}
+            known = session.get(ThrottleRow, _known_key(name, client))
+            known = known is not None and known.wait_until > now
+            for row in rows.values():
+                if row is not None and row.last_failure_at < forget_before and row.wait_until <= now:
+                    row.failures = 0
+            client_row = rows.get("client")
+            if client_row is not None and client_row.wait_until > now and \
+                    client_row.failures >= policy.client_max_failures:
+                minutes = math.ceil((client_row.wait_until - now).total_seconds() / 60)
+                return "locked", (f"{client_row.failures} failed attempts from address {client}: locked for "
+                                  f"{minutes} more minute(s)|wait, or ask an admin to clear the address "
+                                  f"(Users page, or `steelscan users unlock-address {client}`)")
+            pair = rows["pair"]
+            if pair is not None and pair.wait_until > now:
+                seconds = max(1, math.ceil((pair.wait_until - now).total_seconds()))
+                return "delayed", (f"too soon after a failed attempt for user name {name!r} from this address"
+                                   f"|wait {seconds} s and try again")
+            account = rows["account"]
+            if account is not None and account.wait_until > now and not known:
+                seconds = max(1, math.ceil((account.wait_until - now).total_seconds()))
+                return "delayed", (f"user name {name!r} had {account.failures} failed attempts from other "
+                                   f"addresses, so a new address must wait|wait {seconds} s and try again, or "
+                                   "sign in from a terminal that signed in as this user before")
+            if not reserve:
+                return None
+            before, limits = {}, {"pair": policy.free_failures, "account": policy.max_failures,
+                                  "client": policy.client_max_failures}
+            for kind, key in keys.items():
+                row = rows[kind]
+                if row is None:
+                    row = rows[kind] = ThrottleRow(key=key, failures=0, last_failure_at=now, wait_until=now)
+                    session.add(row)
+                before[key] = (row.failures, row.last_failure_at, row.wait_until)
+                row.failures += 1
+                row.last_failure_at = now
+                if kind == "client":
+                    wait = (timedelta(minutes=policy.lock_minutes) if row.failures >= policy.client_max_failures
+                            else timedelta(0))
+                else:
+                    wait = policy.delay(row.failures, limits[kind])
+                row.wait_until = max(row.wait_until, now + wait)
+            tried = rows["pair"].failures
+            return _Reservation(keys, before, tried, policy.delay(tried, policy.free_failures), known)
+
         with Session(self.engine) as session:
-            rows = session.scalars(select(ThrottleRow).where(ThrottleRow.key.in_(list(keys)))).all()
-        for row in sorted(rows, key=lambda r: r.wait_until, reverse=True):
-            if row.wait_until <= now:
+            outcome = work(session, reserve=False)
+        if outcome is None:
+            try:
+                outcome = self._short_write(work)
+            except IntegrityError:  # two first attempts for one key at once (PostgreSQL): the row exists now
+                outcome = self._short_write(work)
+        if isinstance(outcome, _Reservation):
+            return outcome
+        reason, text = outcome
+        self._log_refusal(name, client, reason)
+        message, fix = text.split("|")
+        raise AuthError("sign-in", message, fix)
+
+    def _give_back(self, reservation: _Reservation) -> None:
+        self._short_write(lambda session: self._give_back_in(session, reservation))
+
+    @staticmethod
+    def _give_back_in(session: Session, reservation: _Reservation) -> None:
+        """Undo a reservation: one failure fewer, and its wait gone unless a later attempt set another."""
+        for key, (failures, last, wait_until) in reservation.before.items():
+            row = session.get(ThrottleRow, key, with_for_update=True)
+            if row is None:
                 continue
-            what = f"user name {name!r}" if row.key.startswith("account:") else f"address {client}"
-            seconds = max(1, math.ceil((row.wait_until - now).total_seconds()))
-            if row.failures >= keys[row.key]:
-                self._log_refusal(name, client, "locked")
-                raise AuthError("sign-in", f"{row.failures} failed attempts for {what}: locked for "
-                                f"{-(-seconds // 60)} more minute(s)",
-                                "wait, or ask an admin to unlock it (Users page or `steelscan users unlock NAME`)")
-            self._log_refusal(name, client, "delayed")
-            raise AuthError("sign-in", f"too soon after a failed attempt for {what}",
-                            f"wait {seconds} s and try again")
+            row.failures = max(0, row.failures - 1)
+            if row.failures == failures:  # nobody counted since: the row is as it was
+                row.last_failure_at, row.wait_until = last, wait_until
 
     def _log_refusal(self, name: str, client: str, reason: str) -> None:
         """An attempt refused without a password check: written at once after a quiet second, otherwise with
@@ -254,30 +436,15 @@ class Accounts:
         if rows:
             self._short_write(lambda session: session.add_all(rows))
 
-    def _record_failure(self, name: str, client: str, reason: str, keys: dict[str, int]) -> None:
-        """Log the failure and, for a real password check, count it against each key (growing delay, lock)."""
+    def _record_failure(self, name: str, client: str, reason: str) -> None:
+        """Log a checked failure (already counted by its reservation), with any refusals waiting to be written."""
         earlier = self._take_refusals()
 
         def work(session: Session) -> None:
-            now = utc_now()
             session.add_all(earlier)
-            session.add(SignInFailureRow(at=now, username=name, client=client, reason=reason))
-            forget_before = now - timedelta(minutes=self.throttle.lock_minutes)
-            for key, limit in keys.items():
-                row = session.get(ThrottleRow, key, with_for_update=True)
-                if row is None:
-                    row = ThrottleRow(key=key, failures=0, last_failure_at=now, wait_until=now)
-                    session.add(row)
-                elif row.last_failure_at < forget_before:
-                    row.failures = 0
-                row.failures += 1
-                row.last_failure_at = now
-                row.wait_until = now + self.throttle.wait_after(row.failures, limit)
+            session.add(SignInFailureRow(at=utc_now(), username=name, client=client, reason=reason))
 
-        try:
-            self._short_write(work)
-        except IntegrityError:  # two first failures for one key at once (PostgreSQL): count again
-            self._short_write(work)
+        self._short_write(work)
 
     def _short_write(self, work):
         """One short write transaction (SQLite: BEGIN IMMEDIATE), retried while the database is busy."""
@@ -291,20 +458,31 @@ class Accounts:
         raise AssertionError("unreachable")
 
     def unlock(self, username: str) -> bool:
-        """Clear an account's failures and lock (an admin's action); True if it was throttled."""
+        """Clear a name's failures and delays from every address (an admin's action); True if it had any."""
         with Session(self._writer) as session, session.begin():
             self._row(session, username)
-            return session.execute(delete(ThrottleRow).where(ThrottleRow.key == f"account:{username}")).rowcount > 0
+            return session.execute(delete(ThrottleRow).where(or_(
+                ThrottleRow.key == f"account:{username}",
+                ThrottleRow.key.like(f"pair:{_like_literal(username)}@%", escape="\\")))).rowcount > 0
 
-    def locked_accounts(self) -> list[dict]:
-        """Account names locked now (failures reached max_failures), with until when."""
+    def unlock_address(self, address: str) -> bool:
+        """Clear a client address's failures and lock (an admin's action); True if it had any."""
+        with Session(self._writer) as session, session.begin():
+            return session.execute(delete(ThrottleRow).where(ThrottleRow.key == f"client:{address}")).rowcount > 0
+
+    def locked_addresses(self) -> list[dict]:
+        """Client addresses locked now (client_max_failures reached), with until when."""
         now = utc_now()
         with Session(self.engine) as session:
-            rows = session.scalars(select(ThrottleRow).where(ThrottleRow.key.like("account:%"))
+            rows = session.scalars(select(ThrottleRow).where(ThrottleRow.key.like("client:%"))
                                    .where(ThrottleRow.wait_until > now)
-                                   .where(ThrottleRow.failures >= self.throttle.max_failures)).all()
-            return [{"username": r.key.removeprefix("account:"), "failures": r.failures, "locked_until": r.wait_until}
+                                   .where(ThrottleRow.failures >= self.throttle.client_max_failures)).all()
+            return [{"address": r.key.removeprefix("client:"), "failures": r.failures, "locked_until": r.wait_until}
                     for r in rows]
+
+    def locked_accounts(self) -> list[dict]:
+        """Always empty: a name is never locked (only delayed for new addresses); kept for older callers."""
+        return []
 
     def sign_in_failures(self, limit: int = 200) -> list[dict]:
         """The latest failed sign-ins, newest first."""

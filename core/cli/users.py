@@ -3,7 +3,8 @@
     steelscan users add NAME --role admin|supervisor|inspector   # asks for the password twice
     steelscan users reset NAME                                   # new password, ends its sessions
     steelscan users role NAME ROLE | disable NAME | enable NAME | list
-    steelscan users unlock NAME                                  # clear failed sign-ins and the lock
+    steelscan users unlock NAME                                  # clear a name's failed sign-ins and delays
+    steelscan users unlock-address ADDRESS                       # clear a client address's lock
     steelscan users failures [--limit N]                         # the latest failed sign-ins
 
 `--password-stdin` reads the password from standard input instead (for scripts). Every change is written to
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     role.add_argument("role", choices=ROLES)
     for name in ("disable", "enable", "unlock"):
         sub.add_parser(name).add_argument("username")
+    sub.add_parser("unlock-address").add_argument("address")
     sub.add_parser("list")
     sub.add_parser("failures").add_argument("--limit", type=int, default=50)
     return parser
@@ -52,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _change(accounts: Accounts, args) -> tuple[str, str, str, str]:
     """Apply one account change; (log key, old value, new value, message) for the change log."""
+    if args.command == "unlock-address":
+        was = accounts.unlock_address(args.address)
+        return "address_unlocked", "locked" if was else "", "unlocked", f"address {args.address} unlocked" + (
+            "" if was else " (it was not locked)")
     name = args.username
     if args.command == "add":
         accounts.add_user(name, _password(args), args.role, created_by=f"cli:{getpass.getuser()}")
@@ -97,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         log = ReviewLog(url, settings.image_store)
         try:  # the same change log as the Users page, so an admin sees shell changes there too
             log.log_setting_change(key, new, f"cli:{getpass.getuser()}", old_value=old,
-                                   reason=f"account {args.username}")
+                                   reason=f"address {args.address}" if args.command == "unlock-address"
+                                   else f"account {args.username}")
         finally:
             log.close()
         print(message)

@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     sign_in_client_max_failures: int = Field(20, ge=1)
     sign_in_lock_minutes: float = Field(15.0, gt=0)
     sign_in_first_delay_seconds: float = Field(1.0, ge=0)
+    sign_in_free_failures: int = Field(3, ge=1)  # failures of one name from one address before attempts wait
+    # Reverse proxies on other hosts whose X-Forwarded-For names the browser (addresses or CIDRs; TOML list or
+    # STEELSCAN_TRUSTED_PROXIES=10.0.0.5,10.1.0.0/16): see core.accounts.clients.
+    trusted_proxies: tuple[str, ...] = ()
     # Inference runs (all sessions of one server process) at once; the rest wait their turn in a queue.
     inference_workers: int = Field(1, ge=1, le=64)
     pixel_cache_mb: int = Field(256, ge=1)  # decoded images kept for redraws, bounded in bytes
@@ -126,6 +130,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part for part in value.split(os.pathsep) if part.strip())
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value):
+        from core.accounts.clients import parse_networks  # here: settings load no accounts code otherwise
+
+        entries = tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+        parse_networks(entries)  # a wrong entry stops the start, named
+        return entries
 
     @field_validator("timezone")
     @classmethod

@@ -83,7 +83,8 @@ def test_the_first_admin_command_shown_by_the_app_creates_an_admin():
     assert [(u["username"], u["role"]) for u in accounts().list_users()] == [("firstadmin", "admin")]
 
 
-def test_sign_in_form_refuses_a_wrong_password_and_records_the_signed_in_user():
+def test_sign_in_form_refuses_a_wrong_password_and_records_the_signed_in_user(monkeypatch):
+    monkeypatch.setenv("STEELSCAN_SIGN_IN_FREE_FAILURES", "1")
     account_token("ivan", "inspector")
     app = app_with()
     assert titles(app) == ["Sign in to SteelScan"] and not app.file_uploader
@@ -100,8 +101,8 @@ def test_sign_in_form_refuses_a_wrong_password_and_records_the_signed_in_user():
         app.text_input(key="sign_in_password").input(PASSWORD)
         button(app, "Sign in").click().run()
         if not wait:
-            assert [e.value for e in app.error] == ["sign-in: too soon after a failed attempt for user name 'ivan' — "
-                                                    "wait 1 s and try again"]
+            assert [e.value for e in app.error] == ["sign-in: too soon after a failed attempt for user name 'ivan' "
+                                                    "from this address — wait 1 s and try again"]
     assert not app.exception and titles(app) == ["Inspect"]
     assert any("Signed in: **ivan** · inspector" in m.value for m in app.sidebar.markdown)
     assert not [t for t in app.text_input if t.key == "name_input"]  # no typed name anywhere
@@ -264,23 +265,47 @@ def test_single_sign_on_button_only_where_configured():
     assert [b.label for b in configured.button if "single sign-on" in b.label] == ["Sign in with single sign-on"]
 
 
-def test_an_admin_unlocks_an_account_locked_by_failed_sign_ins(monkeypatch):
-    monkeypatch.setenv("STEELSCAN_SIGN_IN_MAX_FAILURES", "2")
-    monkeypatch.setenv("STEELSCAN_SIGN_IN_FIRST_DELAY_SECONDS", "0")
+def test_a_failed_sign_in_keeps_the_name_and_says_the_attempt_registered_and_what_remains():
+    account_token("ivan", "inspector")
+    app = app_with()
+    app.text_input(key="sign_in_user").input("ivan")
+    app.text_input(key="sign_in_password").input("not-the-password")
+    button(app, "Sign in").click().run()
+    assert app.text_input(key="sign_in_user").value == "ivan"  # kept: only the password is typed again
+    assert app.text_input(key="sign_in_password").value == ""
+    assert [e.value for e in app.error] == [
+        "sign-in: wrong user name or password (attempt 1 registered) — 2 more attempts before SteelScan makes you "
+        "wait; an admin can reset a forgotten password"]
+    app.text_input(key="sign_in_password").input(PASSWORD)  # the name is still there: the password alone
+    button(app, "Sign in").click().run()
+    assert not app.exception and titles(app) == ["Inspect"]
+
+
+def test_the_first_visit_page_does_not_show_anonymous_visitors_the_database():
+    app = app_with()
+    assert titles(app) == ["SteelScan has no accounts yet"]
+    database = os.environ["STEELSCAN_DATABASE_URL"]
+    shown = [e.value for kind in ("caption", "markdown", "code", "error", "info", "text") for e in app.get(kind)]
+    assert shown and not [v for v in shown if "sqlite" in v or database.split("///")[-1] in v or "Database" in v]
+
+
+def test_an_admin_clears_an_address_locked_by_failed_sign_ins(monkeypatch):
+    monkeypatch.setenv("STEELSCAN_SIGN_IN_CLIENT_MAX_FAILURES", "2")
     admin_token = account_token("ada", "admin")
     account_token("ivan", "inspector")
-    owner = Accounts(os.environ["STEELSCAN_DATABASE_URL"], throttle=ThrottlePolicy(max_failures=2, first_delay_s=0))
-    for _ in range(2):
+    owner = Accounts(os.environ["STEELSCAN_DATABASE_URL"], throttle=ThrottlePolicy(client_max_failures=2,
+                                                                                    first_delay_s=0))
+    for name in ("ivan", "guess"):
         with pytest.raises(AuthError):
-            owner.sign_in("ivan", "not-the-password")
-    with pytest.raises(AuthError, match="locked"):
-        owner.sign_in("ivan", PASSWORD)
+            owner.sign_in(name, "not-the-password", client="203.0.113.9")
+    with pytest.raises(AuthError, match="address 203.0.113.9: locked"):
+        owner.sign_in("ivan", PASSWORD, client="203.0.113.9")
     app = app_with(admin_token)
     app.switch_page("app_pages/users.py").run()
-    assert any(t.value.startswith("ivan: 2 failed sign-ins, locked until") for t in app.text)
+    assert any(t.value.startswith("address 203.0.113.9: 2 failed sign-ins, locked until") for t in app.text)
     button(app, "Unlock").click().run()
-    assert not app.exception and any("ivan is unlocked" in s.value for s in app.success)
-    assert owner.sign_in("ivan", PASSWORD)[0].username == "ivan"
+    assert not app.exception and any("Address 203.0.113.9 is unlocked" in s.value for s in app.success)
+    assert owner.sign_in("ivan", PASSWORD, client="203.0.113.9")[0].username == "ivan"
     changes = ReviewLog.from_settings(load_settings()).setting_changes()
-    assert changes[["key", "changed_by", "reason"]].values.tolist() == [["user_unlocked", "ada", "account ivan"]]
+    assert changes[["key", "changed_by"]].values.tolist() == [["address_unlocked", "ada"]]
     owner.close()

@@ -1,7 +1,9 @@
-"""The sign-in cookie in the real app (AppTest; the browser test drives a real reload): signing in writes it, a new
-browser session with it is signed in, and a forged, signed-out or disabled one is refused and deleted.
+"""The sign-in cookie in the real app (AppTest; the browser tests drive a real reload): signing in hands the browser
+a one-time ticket for the server's cookie route until it is redeemed, a new browser session with the cookie is
+signed in, and a forged, signed-out or disabled one is refused and deleted.
 
-AppTest cannot send cookies, so `ui.auth.browser_cookie` (st.context.cookies) is replaced by the test's value."""
+AppTest cannot send cookies, so `ui.auth.browser_cookie` (st.context.cookies) is replaced by the test's value, and
+the test redeems the ticket as the browser's POST would (core.accounts.cookies.TICKETS)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 import ui.auth
 from core.accounts.auth import Accounts
-from core.accounts.cookies import COOKIE_NAME, SessionCookie, load_or_create_secret
+from core.accounts.cookies import TICKETS, SessionCookie, load_or_create_secret
+from core.accounts.web import ROUTE
 from core.contract.settings import load_settings
 from tests.helpers.dashboard import PASSWORD, ROOT, dashboard_env, models_dir  # noqa: F401  (fixtures)
 
@@ -37,7 +40,15 @@ def browser_with(monkeypatch, cookie: str | None) -> AppTest:
 
 
 def cookie_scripts(app: AppTest) -> list[str]:
-    return [e.proto.body for e in app.get("html") if COOKIE_NAME in e.proto.body]
+    return [e.proto.body for e in app.get("html") if ROUTE in e.proto.body]
+
+
+def redeem(script: str) -> tuple[str, int]:
+    """What the browser's POST of the script's ticket gets back: (cookie value, max age)."""
+    ticket = re.search(r"body: \"([A-Za-z0-9_-]+)\"", script).group(1)
+    found = TICKETS.redeem(ticket)
+    assert found is not None, "the ticket is not redeemable"
+    return found
 
 
 def signer() -> SessionCookie:
@@ -52,15 +63,17 @@ def test_signing_in_writes_a_signed_cookie_that_signs_in_the_next_browser_sessio
     app.button[0].click().run()
     assert [t.value for t in app.title] == ["Inspect"]
     [script] = cookie_scripts(app)
-    value = re.search(rf"{COOKIE_NAME}=([^;]+); Max-Age=(\d+)", script)
+    app.run()  # a rerun before the browser ran the script (an open batch reruns at once): handed over again
+    assert cookie_scripts(app) == [script]
+    value, max_age = redeem(script)
     token = app.session_state["auth_token"]
-    assert signer().token_from(value.group(1)) == token  # signed by the server's secret, naming this session
-    assert 11 * 3600 < int(value.group(2)) <= 12 * 3600  # it expires with the session (12 h)
-    assert "SameSite=Strict" in script
+    assert signer().token_from(value) == token  # signed by the server's secret, naming this session
+    assert 11 * 3600 < max_age <= 12 * 3600  # it expires with the session (12 h)
+    assert TICKETS.redeem(re.search(r'body: "([^"]+)"', script).group(1)) is None  # once only
     app.run()
-    assert cookie_scripts(app) == []  # written once, not on every rerun
+    assert cookie_scripts(app) == []  # redeemed: not handed over again
 
-    reloaded = browser_with(monkeypatch, value.group(1))  # a reload: new session, same cookie
+    reloaded = browser_with(monkeypatch, value)  # a reload: new session, same cookie
     assert [t.value for t in reloaded.title] == ["Inspect"]
     assert reloaded.session_state["auth_token"] == token
     assert any("Signed in: **ann**" in m.value for m in reloaded.sidebar.markdown)
@@ -93,7 +106,7 @@ def test_a_cookie_whose_session_ended_shows_sign_in_and_is_deleted(accounts, mon
     assert [t.value for t in app.title] == ["Sign in to SteelScan"]
     assert not app.session_state["auth_token"]
     [script] = cookie_scripts(app)
-    assert f"{COOKIE_NAME}=; Max-Age=0" in script
+    assert redeem(script) == ("", 0)  # the route deletes it
 
 
 def test_signing_out_ends_the_session_and_deletes_the_cookie(accounts, monkeypatch):
@@ -103,6 +116,6 @@ def test_signing_out_ends_the_session_and_deletes_the_cookie(accounts, monkeypat
     assert [t.value for t in app.title] == ["Sign in to SteelScan"]
     assert accounts.user_for(token) is None
     [script] = cookie_scripts(app)
-    assert "Max-Age=0" in script
+    assert redeem(script) == ("", 0)
     app.run()  # this connection still sends the old cookie: it must not sign anyone back in
     assert [t.value for t in app.title] == ["Sign in to SteelScan"]

@@ -4,6 +4,7 @@ sign-in, then that page; a reload and a pasted link stay signed in; sign-out the
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -23,7 +24,15 @@ def heading(page, name: str) -> None:
 
 
 def session_cookies(page) -> list[dict]:
-    return [c for c in page.context.cookies() if c["name"] == COOKIE_NAME]
+    return [c for c in page.context.cookies() if c["name"] == COOKIE_NAME and c["value"]]
+
+
+def until(condition, seconds: float = 20.0) -> None:
+    """The cookie is HttpOnly (set by the server): watched from the browser context, not document.cookie."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the sign-in cookie did not change in time"
+        time.sleep(0.2)
 
 
 def test_reload_deep_link_and_sign_out_in_chromium(tmp_path):
@@ -41,9 +50,9 @@ def test_reload_deep_link_and_sign_out_in_chromium(tmp_path):
         heading(page, "Statistics")  # the bookmarked page, not the default one
         page.get_by_text("Signed in: erin · supervisor").wait_for()
         playwright_api.expect(page).to_have_url(f"{url}/statistics")
-        page.wait_for_function(f"document.cookie.includes('{COOKIE_NAME}=')")
+        until(lambda: session_cookies(page))
         [cookie] = session_cookies(page)
-        assert cookie["sameSite"] == "Strict"
+        assert cookie["sameSite"] == "Strict" and cookie["httpOnly"]
 
         page.reload()
         heading(page, "Statistics")
@@ -56,7 +65,7 @@ def test_reload_deep_link_and_sign_out_in_chromium(tmp_path):
 
         page.get_by_role("button", name="Sign out").click()
         heading(page, "Sign in to SteelScan")
-        page.wait_for_function(f"!document.cookie.includes('{COOKIE_NAME}=')")
+        until(lambda: not session_cookies(page))
         page.reload()
         heading(page, "Sign in to SteelScan")
         page.goto(f"{url}/review_queue")

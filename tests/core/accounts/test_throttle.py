@@ -1,10 +1,12 @@
-"""Sign-in throttling: a growing delay, a lock per account name and per client address, an admin unlock,
+"""Sign-in throttling: growing delays per name and address, never a name lock, an address lock an admin clears,
+parallel guesses reserved one by one, at most two Argon2 checks at once,
 every failure logged, the Argon2 check outside any write transaction, and the CLI's changes audited."""
 
 from __future__ import annotations
 
 import io
 import sqlite3
+import threading
 import time
 from datetime import datetime, timedelta
 
@@ -44,14 +46,14 @@ class Clock:
 def test_each_failure_makes_the_next_attempt_wait_longer(tmp_path, monkeypatch):
     clock = Clock()
     monkeypatch.setattr(auth, "utc_now", clock)
-    accounts = make(tmp_path, first_delay_s=1.0, max_failures=10)
-    with pytest.raises(AuthError, match="wrong user name or password"):
+    accounts = make(tmp_path, first_delay_s=1.0, free_failures=1, max_failures=10)
+    with pytest.raises(AuthError, match=r"wrong user name or password \(attempt 1 registered\).*wait 1 s before"):
         accounts.sign_in("ivan", "wrong-password", client="10.0.0.7")
     # Straight away even the right password is refused, without checking it.
     with pytest.raises(AuthError, match=r"too soon after a failed attempt for user name 'ivan'.*wait 1 s"):
         accounts.sign_in("ivan", PASSWORD, client="10.0.0.7")
     clock.advance(1.1)
-    with pytest.raises(AuthError, match="wrong user name or password"):
+    with pytest.raises(AuthError, match="attempt 2 registered.*wait 2 s before"):
         accounts.sign_in("ivan", "wrong-again", client="10.0.0.7")
     clock.advance(1.1)  # the second delay is 2 s: still too soon
     with pytest.raises(AuthError, match="too soon.*wait 1 s"):
@@ -63,32 +65,134 @@ def test_each_failure_makes_the_next_attempt_wait_longer(tmp_path, monkeypatch):
     accounts.close()
 
 
-def test_repeated_failures_lock_the_account_until_an_admin_unlocks_it(tmp_path):
-    accounts = make(tmp_path, first_delay_s=0, max_failures=3, lock_minutes=15)
-    for _ in range(3):
-        with pytest.raises(AuthError, match="wrong user name or password"):
-            accounts.sign_in("ivan", "wrong-password")
-    with pytest.raises(AuthError, match=r"3 failed attempts for user name 'ivan': locked for 15 more minute.*"
-                                        r"steelscan users unlock"):
-        accounts.sign_in("ivan", PASSWORD)
-    assert [a["username"] for a in accounts.locked_accounts()] == ["ivan"]
-    assert accounts.unlock("ivan") is True
-    assert accounts.locked_accounts() == []
-    assert accounts.sign_in("ivan", PASSWORD)[0].username == "ivan"
-    assert reasons(accounts) == ["wrong_password"] * 3 + ["locked"]
+def test_the_message_says_the_attempt_registered_and_how_many_remain_before_a_delay(tmp_path):
+    accounts = make(tmp_path, first_delay_s=5.0)  # by default the fourth attempt waits
+    messages = []
+    for _ in range(4):
+        with pytest.raises(AuthError) as caught:
+            accounts.sign_in("ivan", "wrong-password", client="10.0.0.7")
+        messages.append(str(caught.value))
+    assert [m.split(" — ")[1].split(";")[0] for m in messages[:3]] == [
+        "2 more attempts before SteelScan makes you wait", "1 more attempt before SteelScan makes you wait",
+        "wait 5 s before the next attempt"]
+    assert [f"attempt {n} registered" in m for n, m in enumerate(messages[:3], 1)] == [True] * 3
+    assert "too soon" in messages[3]  # the fourth came inside the 5 s: refused unchecked, not counted
+    # An unknown name gets the same words: the message never says which half was wrong.
+    with pytest.raises(AuthError, match=r"wrong user name or password \(attempt 1 registered\) — 2 more"):
+        accounts.sign_in("nobody", "wrong-password", client="10.0.0.7")
     accounts.close()
 
 
-def test_one_client_address_trying_many_names_is_locked_too(tmp_path):
+def test_nobody_can_lock_a_named_user_out_from_elsewhere(tmp_path, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(auth, "utc_now", clock)
+    accounts = make(tmp_path, first_delay_s=1.0, max_failures=5)
+    assert accounts.sign_in("ivan", PASSWORD, client="10.0.0.7")[0].username == "ivan"  # his terminal
+    # 60 wrong passwords for ivan from 30 addresses (the old throttle locked the name after 5).
+    for attempt in range(60):
+        clock.advance(0.5)
+        try:
+            accounts.sign_in("ivan", f"guess-{attempt}", client=f"198.51.100.{attempt % 30}")
+        except AuthError:
+            pass
+    assert accounts.locked_accounts() == []
+    assert accounts.sign_in("ivan", PASSWORD, client="10.0.0.7")[0].username == "ivan"  # at once, not locked
+    # A new address for that name waits (a guesser rotating addresses is slowed), and is told why.
+    with pytest.raises(AuthError, match="user name 'ivan' had .* failed attempts from other addresses.*wait"):
+        accounts.sign_in("ivan", PASSWORD, client="10.0.0.8")
+    assert "locked" not in reasons(accounts)
+    accounts.close()
+
+
+def test_an_address_lock_is_cleared_by_an_admin(tmp_path):
     accounts = make(tmp_path, first_delay_s=0, max_failures=50, client_max_failures=4)
     for i in range(4):
         with pytest.raises(AuthError, match="wrong user name or password"):
             accounts.sign_in(f"guess{i}", "whatever-password", client="203.0.113.9")
     assert reasons(accounts) == ["unknown_user"] * 4
-    with pytest.raises(AuthError, match="address 203.0.113.9: locked"):
+    with pytest.raises(AuthError, match="address 203.0.113.9: locked.*steelscan users unlock-address 203.0.113.9"):
         accounts.sign_in("ivan", PASSWORD, client="203.0.113.9")
     # Ivan at his own terminal is not affected by the attacker's address.
     assert accounts.sign_in("ivan", PASSWORD, client="10.0.0.7")[0].username == "ivan"
+    assert [lock["address"] for lock in accounts.locked_addresses()] == ["203.0.113.9"]
+    assert accounts.unlock_address("203.0.113.9") is True
+    assert accounts.locked_addresses() == []
+    assert accounts.sign_in("ivan", PASSWORD, client="203.0.113.9")[0].username == "ivan"
+    accounts.close()
+
+
+class _SlowHasher:
+    """Argon2 as usual, but each check lasts `seconds` and the most checks running at once are counted."""
+
+    def __init__(self, real, seconds: float) -> None:
+        self.real, self.seconds, self.running, self.most, self.calls = real, seconds, 0, 0, 0
+        self.lock = threading.Lock()
+
+    def verify(self, stored, password):
+        with self.lock:
+            self.running += 1
+            self.calls += 1
+            self.most = max(self.most, self.running)
+        try:
+            time.sleep(self.seconds)
+            return self.real.verify(stored, password)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+    def hash(self, password):
+        with self.lock:
+            self.calls += 1
+        return self.real.hash(password)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def _in_parallel(count: int, attempt) -> list[str]:
+    outcomes: list[str] = []
+    start = threading.Barrier(count)
+
+    def one(i: int) -> None:
+        start.wait()
+        try:
+            attempt(i)
+            outcomes.append("signed in")
+        except AuthError as exc:
+            outcomes.append(exc.reason)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_parallel_guesses_cannot_all_pass_the_throttle(tmp_path, monkeypatch):
+    accounts = make(tmp_path, first_delay_s=30, max_failures=100)
+    monkeypatch.setattr(auth, "_hasher", _SlowHasher(auth._hasher, 0.3))
+    outcomes = _in_parallel(12, lambda i: accounts.sign_in("ivan", f"guess-{i}", client="203.0.113.9"))
+    checked = [o for o in outcomes if o.startswith("wrong user name or password")]
+    # The three free attempts were checked (the third started the delay); the other nine refused unchecked.
+    assert len(checked) == 3, outcomes
+    assert sum("too soon" in o for o in outcomes) == 9
+    accounts.close()
+
+
+def test_at_most_two_password_checks_run_at_once_and_unknown_names_cost_none(tmp_path, monkeypatch):
+    accounts = make(tmp_path, first_delay_s=0)
+    for name in ("ann", "bob", "cy"):
+        accounts.add_user(name, PASSWORD, "inspector", created_by="test")
+    spy = _SlowHasher(auth._hasher, 0.4)
+    monkeypatch.setattr(auth, "_hasher", spy)
+    names = ["ivan", "ann", "bob", "cy"] * 2
+    outcomes = _in_parallel(8, lambda i: accounts.sign_in(names[i], "wrong-password", client=f"198.51.100.{i}"))
+    assert all(o.startswith("wrong user name or password") for o in outcomes), outcomes
+    assert spy.most == 2  # eight parallel guesses, two Argon2 checks at a time
+    calls = spy.calls
+    _in_parallel(8, lambda i: accounts.sign_in(f"nobody{i}", "wrong-password", client=f"198.51.100.{i}"))
+    assert spy.calls == calls  # made-up names: a sleep, no hash (no CPU, no 64 MiB each)
     accounts.close()
 
 
@@ -156,7 +260,7 @@ def test_the_users_cli_writes_the_same_change_log_as_the_users_page(tmp_path, mo
 
 
 def test_a_flood_of_refused_attempts_is_logged_whole_in_few_writes(tmp_path):
-    accounts = make(tmp_path, first_delay_s=60, max_failures=10)
+    accounts = make(tmp_path, first_delay_s=60, max_failures=10, free_failures=1)
     with pytest.raises(AuthError, match="wrong user name"):
         accounts.sign_in("ivan", "wrong-password")
     writes = []
