@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             for state in sink_states(db, settings):
                 print(json.dumps(state, default=str))
             return 0
-        sinks = build_sinks(settings)
+        sinks = build_sinks(settings, db)
         if not sinks:
             print("error: no sink is set — set mqtt_url, webhook_url (+ webhook_secret) or opcua_endpoint in "
                   "steelscan.toml or STEELSCAN_* variables (docs/line.md)", file=sys.stderr)

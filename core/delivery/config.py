@@ -5,8 +5,9 @@ from __future__ import annotations
 from core.delivery.sinks import MqttSink, WebhookSink
 
 
-def build_sinks(settings, client_id: str | None = None) -> list:
-    """One sink object per sink set, in a fixed order (mqtt, webhook, opcua); [] when none is set."""
+def build_sinks(settings, db=None, client_id: str | None = None) -> list:
+    """One sink object per sink set, in a fixed order (mqtt, webhook, opcua); [] when none is set. `db`: the
+    review log's database, which the OPC UA server reads for clients catching up (GetResultsSince)."""
     from core.delivery.loop import client_id as default_client_id
 
     sinks: list = []
@@ -18,5 +19,5 @@ def build_sinks(settings, client_id: str | None = None) -> list:
     if settings.opcua_endpoint:
         from core.delivery.opcua import OpcUaSink
 
-        sinks.append(OpcUaSink(settings.opcua_endpoint, settings.line_name))
+        sinks.append(OpcUaSink(settings.opcua_endpoint, settings.line_name, db))
     return sinks

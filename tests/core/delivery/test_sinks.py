@@ -126,3 +126,31 @@ def test_webhook_receiver_down_then_up_gets_everything(tmp_path, receiver, deliv
     assert order == message_ids(log)
     wait_until(lambda: sink_states(log)[0]["backlog"] == 0, what="the backlog to drain")
     assert sink_states(log)[0]["state"] == "ok"
+
+
+def test_steelscan_deliver_runs_from_the_settings_and_stops_cleanly_on_sigterm(tmp_path, broker, subscriber,
+                                                                                receiver):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.helpers.dashboard import ROOT
+
+    log = make_log(tmp_path, "mqtt", "webhook")
+    record(log, range(4))
+    env = {**os.environ, "STEELSCAN_DATABASE_URL": log.url, "STEELSCAN_IMAGE_STORE": str(tmp_path / "images"),
+           "STEELSCAN_SETTINGS": str(tmp_path / "none.toml"), "STEELSCAN_LINE_NAME": LINE,
+           "STEELSCAN_MQTT_URL": broker.url, "STEELSCAN_WEBHOOK_URL": receiver.url, "STEELSCAN_WEBHOOK_SECRET": SECRET}
+    process = subprocess.Popen([sys.executable, "-m", "core.cli.main", "deliver", "--poll", "0.05"], cwd=ROOT,
+                               env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: len(subscriber.of("verdicts")) == 4 and len(receiver.requests) == 4, timeout_s=60,
+                   what="4 verdicts through `steelscan deliver`")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert "mqtt: 4 delivered" in stderr and "webhook: 4 delivered" in stderr
+    status = [p for t, p, _, _ in subscriber.messages if t == f"steelscan/{LINE}/status"]
+    assert status[-1]["state"] == "offline"  # said goodbye on the retained status topic
