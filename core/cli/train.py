@@ -19,6 +19,7 @@ from pathlib import Path
 from core.contract.errors import SteelScanError
 from core.modelsets.networks import CLASSIFIER_ARCHITECTURES, CLASSIFIER_POOLINGS
 from core.modelsets.preprocess import NORMALISATIONS
+from core.training.joint import BACKBONE_LR_WARM
 
 
 def share(text: str) -> float:
@@ -110,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crops-per-image", type=float, default=1.0, help="crops drawn per training image per epoch")
     p.add_argument("--zoom", type=float, nargs=2, default=(0.85, 1.25), help="patch crops: scale range (1 = native)")
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--backbone-lr", default="auto", type=lambda v: v if v == "auto" else float(v),
+                   metavar="auto|SCALE", help="joint: the backbone's learning rate as a share of --lr; auto: "
+                   f"{BACKBONE_LR_WARM:g} when it starts from trained weights (steel backbone, a model set), else 1")
     p.add_argument("--weight-decay", type=float,
                    help="AdamW weight decay (default: 5e-4 for whole images, 0.05 otherwise)")
     p.add_argument("--label-smoothing", type=float, default=0.1)

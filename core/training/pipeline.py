@@ -38,6 +38,7 @@ from core.training.data import (
     split_dataset,
 )
 from core.training.joint import (
+    BACKBONE_LR_WARM,
     MAX_STEPS,
     WHOLE_MAX_STEPS,
     init_mask_prior,
@@ -191,6 +192,8 @@ def run(args: argparse.Namespace, command: str) -> dict:
     loaded = apply_start(start, classifier, segmenter)
     args.keep_mask_head = "mask head" in loaded  # a warm start keeps its mask head (no prior reset)
     log(f"start: {start.describe()}" + (f" ({' and '.join(loaded)} loaded)" if loaded else ""))
+    if args.backbone_lr == "auto":
+        args.backbone_lr = BACKBONE_LR_WARM if loaded and start.kind != "random" else 1.0
     dtype = inference_dtype(device, "auto" if amp else "fp32")
     precision = {torch.float16: "fp16 autocast", torch.bfloat16: "bf16 autocast"}.get(dtype, "fp32")
     log(f"device {device_name(device)}, {torch.get_num_threads()} CPU threads, {precision}")
@@ -242,6 +245,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
         "weight_decay": args.weight_decay, "crops_per_epoch": per_epoch, "class_balanced": not args.no_balance,
         "augment": not args.no_augment, "photometric": args.photometric, "clean_share": args.clean_share,
         "seg_weight": args.seg_weight, "image_weight": args.image_weight, "seg_dice": args.seg_dice,
+        "backbone_lr": args.backbone_lr,
         "recipe_reason": recipe.why, "threshold_rule": rule.describe(), "critical": list(rule.critical),
         "start": {**start.to_dict(), "loaded": loaded},
         "seed": args.seed, "val_fraction": args.val_fraction, "holdout": args.holdout,
@@ -359,7 +363,8 @@ def train_jointly(args, classifier, segmenter, cache, split, dataset, geometry, 
     history, seg_history = train_joint(classifier, segmenter, loader, dataset.task, total, args.lr,
                                        args.weight_decay, device, validate, "score", amp, args.label_smoothing,
                                        seg_weight=args.seg_weight, validations=args.validations,
-                                       image_weight=args.image_weight, dice_per_image=args.seg_dice == "image")
+                                       image_weight=args.image_weight, dice_per_image=args.seg_dice == "image",
+                                       backbone_lr_scale=args.backbone_lr)
     log(f"joint training done in {history.seconds / 60:.1f} min; best at step {history.best_epoch} "
         f"score={history.best_metric:.4f}")
     head_info = {"used": False, "reason": "joint training scores whole images with the head it trained",

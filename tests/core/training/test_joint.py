@@ -233,3 +233,20 @@ def test_synthetic_strips_train_jointly_into_a_set_the_engine_runs(tmp_path):
     strip = next((tmp_path / "run").glob("synthetic-*/train_images/*.jpg"))
     verdict = Inspector.load(out, "cpu").inspect(strip)
     assert verdict.masks.shape == (len(card.classes), verdict.height, verdict.width)
+
+
+def test_a_warm_backbone_learns_at_a_share_of_the_heads_rate():
+    """Discriminative rates: every trainable tensor in exactly one group; the backbone's group at lr * scale, the
+    class head, the decoder and the mask head at lr."""
+    from core.training.joint import joint_parameter_groups, joint_parameters
+
+    card = new_card("t", ["a", "b"], "multi-label", classifier_architecture="resnet-slim",
+                    segmenter_encoder="resnet-slim", decoder_channels=(64, 32, 16, 8, 4))
+    classifier, segmenter = build_networks(card)
+    groups = joint_parameter_groups(classifier, segmenter, 2e-3, 0.1)
+    assert [g["lr"] for g in groups] == pytest.approx([2e-4, 2e-3])
+    backbone, rest = ({id(p) for p in g["params"]} for g in groups)
+    assert not backbone & rest and backbone | rest == {id(p) for p in joint_parameters(classifier, segmenter)}
+    assert {id(p) for p in classifier.fc.parameters()} <= rest
+    assert {id(p) for p in segmenter.decoder.parameters()} <= rest
+    assert id(classifier.conv1.weight) in backbone and id(classifier.layer4[0].conv1.weight) in backbone
