@@ -150,7 +150,7 @@ def train_joint(classifier: nn.Module, segmenter: nn.Module, loader: DataLoader,
             seg_running = value if seg_running is None else 0.95 * seg_running + 0.05 * value
             step += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{running:.4f}", seg=f"{seg_running:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}",
+            bar.set_postfix(loss=f"{running:.4f}", seg=f"{seg_running:.4f}", lr=f"{scheduler.get_last_lr()[-1]:.2e}",
                             refresh=False)  # drawn at the bar's own pace (mininterval), not every step
             if step % every == 0 or step == total_steps:
                 scores = validate(classifier)
