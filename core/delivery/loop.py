@@ -27,7 +27,7 @@ class DeliverOptions:
     batch_size: int = 100  # messages per read and per send
     poll_s: float = 0.1  # how often an idle sink looks for new messages
     backoff_first_s: float = 0.5  # the first wait after a failure, doubled on each failure after it ...
-    backoff_max_s: float = 30.0  # ... up to this
+    backoff_max_s: float = 10.0  # ... up to this: a sink back after an outage waits at most this long
     beat_s: float = 5.0  # how often an idle sink rewrites its state row and the line's retained status
     keep_days: float = 7.0  # delivered messages are kept this long (0: pruned at once)
 

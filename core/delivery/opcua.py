@@ -105,12 +105,20 @@ class OpcUaSink:
         loop, self._loop = self._loop, None
         if loop is None:
             return
-        if self._server is not None:
-            try:
-                asyncio.run_coroutine_threadsafe(self._server.stop(), loop).result(self.timeout_s)
-            except Exception:  # noqa: BLE001 (closing: the reason was reported when it failed)
-                pass
-            self._server = None
+        server, self._server = self._server, None
+
+        async def shut_down() -> None:
+            if server is not None:
+                await server.stop()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:  # the server's session and subscription loops: ended, not left pending
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            asyncio.run_coroutine_threadsafe(shut_down(), loop).result(self.timeout_s)
+        except Exception:  # noqa: BLE001 (closing: a failure to serve was reported when it happened)
+            pass
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=self.timeout_s)
