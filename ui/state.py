@@ -63,10 +63,23 @@ def cached_review_log(current: Settings) -> ReviewLog:
 def review_log() -> ReviewLog:
     current = settings()
     try:
-        return cached_review_log(current)
+        log = cached_review_log(current)
+        log.disk_guard.min_free_mb = current.min_free_disk_mb  # new records refused before the disk is full
+        if current.prune_on_start:
+            _pruned_at_start(log, current.database_url, current.retain_api_calls_days, current.retain_sign_in_days,
+                             current.retain_sessions_days)
+        return log
     except SteelScanError as exc:
         st.error(str(exc))
         st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _pruned_at_start(_log: ReviewLog, database_url: str, *days: int) -> dict[str, int]:
+    """prune_on_start: once per server process (and database), on the first page that opens the review log."""
+    from core.review.store.retention import Retention, prune
+
+    return prune(_log.engine, Retention(*days))
 
 
 def queue_claims() -> Claims:

@@ -20,7 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "data": ("core.cli.data", "describe a dataset folder: images per split and class, sizes, problems"),
     "export": ("core.cli.export", "write the reviewed sheets as a Severstal training folder"),
     "users": ("core.cli.users", "add, reset, disable, unlock and list dashboard accounts"),
-    "db": ("core.cli.db", "upgrade the review log's database schema (Alembic), show its version"),
+    "db": ("core.cli.db", "the review log's database: upgrade its schema, back up, restore, prune"),
     "synthetic": ("core.cli.synthetic", "write synthetic strips with exact masks"),
     "loadtest": ("core.cli.loadtest", "many reviewers deciding at once against one review log"),
     "watch": ("core.cli.watch", "inspect each new image landing in camera folders and record its verdict"),

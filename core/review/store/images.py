@@ -12,6 +12,7 @@ from PIL import Image, UnidentifiedImageError
 
 from core.imaging.imageio import FORMAT_EXTENSIONS
 from core.review.store.db import StoreError
+from core.review.store.disk import DiskGuard
 
 
 def image_suffix(data: bytes, name: str) -> str:
@@ -29,8 +30,9 @@ def image_suffix(data: bytes, name: str) -> str:
 class ImageStore:
     """Files under one folder, `ab/abcdef….png`; the database keeps the relative path."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, guard: DiskGuard | None = None) -> None:
         self.image_store = Path(root)
+        self.disk_guard = guard or DiskGuard(0)  # 0: no minimum (ReviewLog.from_settings passes min_free_disk_mb)
 
     def store_image_file(self, data: bytes, name: str) -> tuple[str, str]:
         """Copy the bytes under the image store once per content; returns (sha256, relative path)."""
@@ -38,6 +40,7 @@ class ImageStore:
         relative = f"{sha[:2]}/{sha}{image_suffix(data, name)}"
         target = self.image_store / relative
         if not target.is_file():
+            self.disk_guard.check(self.image_store, "the image store")
             target.parent.mkdir(parents=True, exist_ok=True)
             # Write aside, then rename: a reader never sees half a file, and two writers agree.
             temporary = target.with_name(f".{target.name}.{os.getpid()}.{random.getrandbits(32):08x}")

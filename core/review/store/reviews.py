@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,7 @@ from core.review.store.audit import SettingsAudit
 from core.review.store.batches import BatchStore
 from core.review.store.db import Database, StoreError
 from core.review.store.decisions import CurrentLabel, Decision, DecisionConflict, check_reviewer, painted_masks
+from core.review.store.disk import DiskGuard
 from core.review.store.frames import ReviewFrames
 from core.review.store.images import ImageStore
 from core.review.store.models import ImageRow, InferenceRow, ReviewRow, utc_now
@@ -48,21 +50,41 @@ def _image_label(session: Session, sha: str) -> str:
 
 
 class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
-    def __init__(self, database_url: str, image_store: str | Path, outbox: Outbox | None = None) -> None:
+    def __init__(self, database_url: str, image_store: str | Path, outbox: Outbox | None = None,
+                 min_free_disk_mb: int = 0) -> None:
         """`outbox`: each verdict and decision also queues a message for the plant's systems, in the same
-        transaction (core.delivery); None (no sink configured): nothing is queued."""
-        ImageStore.__init__(self, image_store)
+        transaction (core.delivery); None (no sink configured): nothing is queued. `min_free_disk_mb`: new records
+        are refused (DatabaseFull) while the database's or the image store's disk has less free (0: no minimum)."""
+        ImageStore.__init__(self, image_store, DiskGuard(min_free_disk_mb))
         Database.__init__(self, database_url)
         self.outbox = outbox
+        parsed = make_url(database_url)
+        database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+        self._database_folder = Path(database).parent if database and database != ":memory:" else None
 
     @classmethod
     def from_settings(cls, settings) -> ReviewLog:
-        return cls(settings.database_url, settings.image_store, Outbox.from_settings(settings))
+        """The review log as the settings describe it; old API calls, sign-ins and sessions are pruned first when
+        prune_on_start is set (core.review.store.retention)."""
+        log = cls(settings.database_url, settings.image_store, Outbox.from_settings(settings),
+                  min_free_disk_mb=settings.min_free_disk_mb)
+        if settings.prune_on_start:
+            from core.review.store.retention import Retention, prune
+
+            prune(log.engine, Retention.from_settings(settings))
+        return log
+
+    def _check_disk(self) -> None:
+        """Refuse a new record before the disks it lands on are full (at most one statvfs a second each)."""
+        if self._database_folder is not None:
+            self.disk_guard.check(self._database_folder, "the review log's database")
+        self.disk_guard.check(self.image_store, "the image store")
 
     def record_inference(self, verdict: Verdict, data: bytes, source: str = "upload",
                          at: datetime | None = None, line: str | None = None) -> int:
         """Store the image (once) and the verdict; returns the inference id. `line`: the production line it
         came from, for delivery (None: this process's line_name)."""
+        self._check_disk()
         sha, relative = self.store_image_file(data, verdict.image_name)
         if sha != verdict.image_sha256:
             raise StoreError(verdict.image_name, "the bytes given are not the bytes the verdict was made from",
@@ -144,6 +166,7 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
         the unique replaces_review_id backs it in the database itself.
         """
         reviewer = check_reviewer(reviewer)
+        self._check_disk()
 
         def work(session: Session) -> int:
             inference = session.get(InferenceRow, inference_id)
