@@ -7,10 +7,11 @@ in the background and appear as they finish.
 import streamlit as st
 
 from ui import auth, engine, state
+from ui.batch_banner import domain_banner
 from ui.batch_view import LIVE_EVERY_S, jobs_of, overview_ui, progress_ui
 from ui.layout import compact
 from ui.sheet_screen import fragment as sheet_screen
-from ui.sources import folder_ui, upload_ui
+from ui.sources import COLLAPSE_SOURCES, SOURCES_PANEL, folder_ui, upload_ui
 
 settings, log = state.settings(), state.review_log()
 band = settings.uncertainty_band
@@ -23,8 +24,10 @@ with st.sidebar:
     engine.model_banner(inspector)
 
 batch = log.current_batch(user.username)
+if st.session_state.pop(COLLAPSE_SOURCES, False):  # a batch just started: the decision area needs the room
+    st.session_state[SOURCES_PANEL] = False
 with st.expander("Add images: upload or open a folder", expanded=batch is None or not batch.items,
-                 icon=":material/add_photo_alternate:"):
+                 icon=":material/add_photo_alternate:", key=SOURCES_PANEL, on_change="rerun"):
     mode = st.segmented_control("Images from", ["Upload", "Folder"], default="Upload", key="inspect_mode")
     if mode == "Folder":
         folder_ui(inspector, log, band, settings, user.username)
@@ -43,6 +46,7 @@ def batch_order() -> list[int]:
     return [item.inference_id for item in current.items] if current else []
 
 
+domain_banner(log, [item.inference_id for item in batch.items], band)  # most out of domain: say so first
 running = any(job.running for job in jobs_of(user.username, batch.id))  # the list still grows: counts stay live
-sheet_screen(log, inspector, batch_order, band, user.username, "inspect", live_every=LIVE_EVERY_S if running else None)
-overview_ui(log, batch, band, "inspect")
+sheet_screen(log, inspector, batch_order, band, user.username, "inspect", live_every=LIVE_EVERY_S if running else None,
+             below=lambda: overview_ui(log, batch, batch_order, band, "inspect"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from core.review.sheets import Sheet, sheets_of
 from core.review.store import Batch, ReviewLog
 from core.review.store.db import not_recorded_because
 from ui.engine import inference_slots
+from ui.markup import plain_markdown
 from ui.sheet_screen import select
 
 OVERVIEW_PAGE = 12
@@ -49,6 +50,12 @@ class BatchJob:
     finished: threading.Event = field(default_factory=threading.Event)
     # Set with the first recorded result, or at the end (after `finished`: a one-image batch is seen as done).
     first: threading.Event = field(default_factory=threading.Event)
+    sources: Sequence[Source] = ()  # in order: after Stop, sources[done:] were never inspected
+    again: Callable[[Sequence[Source]], BatchJob] | None = field(default=None, repr=False)  # same batch, same engine
+
+    @property
+    def remaining(self) -> Sequence[Source]:
+        return self.sources[self.done:] if self.stop.is_set() and not self.running else ()
 
     @property
     def running(self) -> bool:
@@ -93,7 +100,8 @@ def _run(job: BatchJob, inspector: Inspector, log: ReviewLog, sources: Sequence[
 def start_job(inspector: Inspector, log: ReviewLog, owner: str, batch_id: int, sources: Sequence[Source],
               band: float, origin: str) -> BatchJob:
     """Inspect `sources` into batch `batch_id` in a server thread (the inference slots still queue the work)."""
-    job = BatchJob(batch_id, len(sources))
+    job = BatchJob(batch_id, len(sources), sources=list(sources))
+    job.again = lambda rest: start_job(inspector, log, owner, batch_id, rest, band, origin)
     kept = [j for j in _jobs().get(owner, []) if j.running and j.batch_id == batch_id]  # older batches: done with
     _jobs()[owner] = [*kept, job]
     threading.Thread(target=_run, args=(job, inspector, log, list(sources), band, origin), daemon=True,
@@ -128,12 +136,44 @@ def _progress(owner: str, batch_id: int | None, shown: bool) -> None:
         st.session_state[seen] = True
         st.rerun(scope="app")  # finished: the overview and counts catch up once
     if any(j.stop.is_set() for j in jobs) and done < total:
-        st.warning(f"Stopped after {done} of {total} images; the inspected ones are in the batch.")
+        left = sum(len(j.remaining) for j in jobs)
+        if left:
+            warn, resume = st.columns([4, 1], vertical_alignment="center")
+            warn.warning(f"Stopped after {done} of {total} images; the inspected ones are in the batch.")
+            resume.button(f"Inspect the remaining {left}", key="resume-batch", icon=":material/play_circle:",
+                          on_click=_resume, args=(jobs,), width="stretch")
+        else:
+            st.warning(f"Stopped after {done} of {total} images; the inspected ones are in the batch.")
+    error_summary([error for job in jobs for error in job.errors], "not inspected")
     for job in jobs:
-        for error in job.errors:
-            st.error(error)
         if job.failure:
             st.error(job.failure)
+
+
+def error_summary(messages: Sequence[str], what: str) -> None:
+    """Files refused or not inspected, in one line whatever their number (a box per file pushed the decision row off
+    the screen); each file's own message (name, reason, fix) behind Details."""
+    if not messages:
+        return
+    if len(messages) == 1:
+        st.error(messages[0], icon=":material/error:")
+        return
+    names = [plain_markdown(m.split(":", 1)[0]) for m in messages]
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    left, right = st.columns([6, 1], vertical_alignment="center")
+    left.error(f"{len(messages)} files {what}: {shown}", icon=":material/error:")
+    with right.popover("Details", width="stretch"):
+        for message in messages:
+            st.markdown(f"- {plain_markdown(message)}")
+
+
+def _resume(jobs: Sequence[BatchJob]) -> None:
+    """Inspect what Stop left out, into the same batch (the stopped jobs are then done with)."""
+    for job in jobs:
+        rest, again = job.remaining, job.again
+        if rest and again is not None:
+            job.sources = job.sources[:job.done]  # its rest now belongs to the new job
+            again(rest)
 
 
 def _await_first(jobs: Sequence[BatchJob], seconds: float) -> None:
@@ -169,8 +209,10 @@ def _badges(sheet: Sheet) -> str:
     return f"{model} {decided}"
 
 
-def _overview(log: ReviewLog, batch: Batch, band: float, page: str) -> None:
-    sheets = sheets_of(log, [item.inference_id for item in batch.items], band)
+def _overview(log: ReviewLog, load: Callable[[], list[int]], band: float, page: str) -> None:
+    # Read afresh on every run of the sheet screen around it: decisions show at once, numbered as the sheet list.
+    sheets = sheets_of(log, load(), band)
+    number_of = {s.inference_id: n for n, s in enumerate(sheets, 1)}
     left, right = st.columns([2, 3], vertical_alignment="bottom")
     which = left.segmented_control("Show", FILTERS, default="All", key="overview-filter") or "All"
     classes = sorted({c for s in sheets for c in s.classes})
@@ -181,9 +223,9 @@ def _overview(log: ReviewLog, batch: Batch, band: float, page: str) -> None:
     number = st.number_input(f"Page (of {pages})", 1, pages, 1, key="overview-page") if pages > 1 else 1
     grid = st.columns(4)
     for i, sheet in enumerate(shown[(number - 1) * OVERVIEW_PAGE: number * OVERVIEW_PAGE]):
-        with grid[i % 4]:
+        with grid[i % 4], st.container(key=f"overview-sheet-{sheet.inference_id}"):
             st.image(_thumbnail(str(log.image_path(sheet.image_sha256))), width="stretch")
-            st.markdown(f"**{sheet.name}**  \n{_badges(sheet)}")
+            st.markdown(f"**{number_of[sheet.inference_id]}. {plain_markdown(sheet.name)}**  \n{_badges(sheet)}")
             if st.button("Open", key=f"open-{sheet.inference_id}"):
                 select(page, sheet.inference_id)
                 st.rerun(scope="app")  # the sheet screen above is another fragment
@@ -191,10 +233,11 @@ def _overview(log: ReviewLog, batch: Batch, band: float, page: str) -> None:
         st.caption("No sheet matches these filters.")
 
 
-def overview_ui(log: ReviewLog, batch: Batch, band: float, page: str) -> None:
-    """Thumbnails of the batch with the model's verdict and the decision, filtered; Open shows one above."""
-    with st.expander(f"Batch overview: {batch.label or batch.source} ({len(batch.items)} sheets)"):
-        st.fragment(_overview)(log, batch, band, page)
+def overview_ui(log: ReviewLog, batch: Batch, load: Callable[[], list[int]], band: float, page: str) -> None:
+    """Thumbnails of the batch with the model's verdict and the decision, filtered; Open shows one above. Drawn by
+    the sheet screen (its `below`), so a decision redraws it in the same run."""
+    with st.expander(f"Batch overview: {batch.label or batch.source} ({len(load())} sheets)"):
+        st.fragment(_overview)(log, load, band, page)
 
 
 def batch_label(paths: Sequence[Path | str]) -> str:

@@ -24,6 +24,27 @@ LOG = logging.getLogger("steelscan.keyboard")
 SEEN_KEPT = 32  # press ids remembered (and acknowledged) per page: far more than can be in flight
 
 Action = Callable[[str], None]  # called with the reason typed in the form so far
+NOTHING = "nothing-changed"  # Enter outside a text box when the screen gives Enter no action
+ARROWS = {"ArrowRight": "next", "ArrowLeft": "prev"}  # aliases of N and P
+# What `?` lists (ui/components/keyboard/keys.js draws it): every key of the decision screen (ui.decision_panel).
+SHORTCUTS = (
+    ("A", "accept the model's verdict"),
+    ("F", "defect-free: the model saw a defect that is not there (false alarm)"),
+    ("O", "override the model's verdict (on a decided sheet: change the decision)"),
+    ("S", "skip this sheet for now"),
+    ("N or →", "next sheet"),
+    ("P or ←", "previous sheet"),
+    ("1 – 9", "in the override form: toggle class 1 to 9"),
+    ("X", "in the form: record with the reason 'false alarm'"),
+    ("M", "in the form: record with the reason 'missed defect'"),
+    ("W", "in the form: record with the reason 'wrong class'"),
+    ("U", "in the form: record with the reason 'unsure: needs a second look'"),
+    ("Enter", "in the form's reason box: record with the reason typed"),
+    ("Esc", "close the form (or this list)"),
+    ("?", "show or hide this list"),
+)
+NOTHING_SAID = "Enter alone changes nothing here: A accepts, O opens the override form, and in the form Enter " \
+               "in the reason box records. Press ? for every shortcut."
 
 
 def _press(key: str) -> dict | None:
@@ -53,8 +74,14 @@ def keyboard(scope: str, keys: Mapping[str, str], actions: Mapping[str, Action],
     made on `scope`. `reason_key` names the text box whose text goes with each press (the override reason); Enter in
     that box runs `enter`. `key` must be the same on every run of the page (one listener per page)."""
     seen: list[str] = st.session_state.setdefault(f"{key}-seen", [])
+    note_key = f"{key}-note"
+    if st.session_state.pop(note_key, None):
+        st.toast(NOTHING_SAID, icon=":material/keyboard:")
+    keys = {**{k: a for k, a in ARROWS.items() if a in keys.values()}, **keys}
+    keys.setdefault("Enter", NOTHING)
+    actions = {NOTHING: lambda _=None: st.session_state.update({note_key: True}), **actions}
     reason = f".st-key-{reason_key} input" if reason_key else ""
     _component(key=key, data={"scope": scope, "keys": dict(keys), "reason": reason, "enter": enter,
-                              "seen": list(seen)},
+                              "seen": list(seen), "help": [list(row) for row in SHORTCUTS]},
                on_press_change=lambda: take_press(_press(key), scope, actions, seen),
                width="content", height="content")

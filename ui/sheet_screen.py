@@ -18,7 +18,15 @@ from core.review.store import Decision, ReviewLog
 from ui.decision_panel import decision_panel
 from ui.engine import stored_pixels
 from ui.mask_editor import masks_expander, painted_so_far
-from ui.verdict_view import verdict_badge, verdict_colors, verdict_details, verdict_notes, verdict_picture
+from ui.verdict_view import (
+    PICTURE_PX,
+    PICTURE_WITH_FORM_PX,
+    verdict_badge,
+    verdict_colors,
+    verdict_details,
+    verdict_notes,
+    verdict_picture,
+)
 
 
 def selection_key(page: str) -> str:
@@ -61,7 +69,7 @@ def _counts(sheets_now: Callable[[], Sequence[Sheet]]) -> None:
     sheets = sheets_now()
     decided = sum(s.decided for s in sheets)
     st.caption(f"{len(sheets)} sheets · {decided} decided · **{len(sheets) - decided} to decide** · "
-               "keys: A accept · F defect-free · O override · S skip · N/P next/previous")
+               "press **?** for the keys")
 
 
 def sheet_list_ui(sheets: Sequence[Sheet], selected: int, page: str,
@@ -86,11 +94,13 @@ def sheet_list_ui(sheets: Sequence[Sheet], selected: int, page: str,
 
 def sheet_screen(log: ReviewLog, inspector: Inspector | None, load: Callable[[], list[int]], band: float,
                  reviewer: str, page: str, after: Callable[[], None] | None = None,
-                 on_skip: Callable[[int], None] | None = None, live_every: float | None = None) -> Sheet | None:
+                 on_skip: Callable[[int], None] | None = None, live_every: float | None = None,
+                 below: Callable[[], None] | None = None) -> Sheet | None:
     """Draw the selected sheet of `load()`'s list with its decision controls; returns the sheet shown.
     `after` runs after each recorded decision; `on_skip` replaces the default skip (the next undecided sheet).
     `live_every` (seconds; while the list grows): `load` is called again for the counts and in the decision and
-    navigation callbacks, so it must only read."""
+    navigation callbacks, so it must only read. `below` draws under the details in the same run (the batch
+    overview: a decision shows there at once)."""
     sheets = sheets_of(log, load(), band)
     sheets_now = (lambda: sheets_of(log, load(), band)) if live_every else (lambda: sheets)
     if not sheets:
@@ -111,13 +121,16 @@ def sheet_screen(log: ReviewLog, inspector: Inspector | None, load: Callable[[],
     with beside:
         verdict_badge(verdict, sheet.label)
     verdict_notes(verdict, inspector)
-    verdict_picture(verdict, pixels, inspector, key)
+    form_open = bool(st.session_state.get(f"panel-{key}", {}).get("open"))  # ui.decision_panel's state
+    verdict_picture(verdict, pixels, inspector, key, PICTURE_WITH_FORM_PX if form_open else PICTURE_PX)
     masks_key = f"masks-{key}"  # per sheet: painted masks never follow the inspector to the next sheet
     decision_panel(verdict, sheet.label, key, _decide(log, page, sheets_now, selected, reviewer, after),
                    _navigate(page, sheets_now, selected, on_skip), lambda: painted_so_far(masks_key))
     masks_expander(pixels, verdict.mask_rles, verdict.class_names, verdict_colors(verdict, inspector), masks_key)
     with st.container(key=f"details-{key}"):  # its key names the sheet: the browser tests know the redraw is done
         verdict_details(verdict, pixels, inspector, log, key)
+    if below is not None:
+        below()
     return sheet
 
 

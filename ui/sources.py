@@ -11,10 +11,12 @@ from core.contract.errors import ImageError, SteelScanError
 from core.engine.inference import Inspector
 from core.review.batch import check_upload_size, folder_images, folder_status, hash_files, subfolders, upload_name
 from core.review.store import ReviewLog
-from ui.batch_view import start_job
+from ui.batch_view import error_summary, start_job
 from ui.sheet_screen import select
 
 UPLOAD_TYPES = ("JPEG", "PNG", "BMP", "TIFF")
+SOURCES_PANEL = "inspect-sources"  # the Inspect page's "Add images" expander (its open state)
+COLLAPSE_SOURCES = "inspect-collapse-sources"  # set when a batch starts: the page closes the panel on its next run
 
 
 def _upload_batch(log: ReviewLog, owner: str, count: int) -> int:
@@ -50,8 +52,9 @@ def upload_ui(inspector: Inspector, log: ReviewLog, band: float, max_bytes: int,
             batch_id = _upload_batch(log, owner, len(files))
             start_job(inspector, log, owner, batch_id, [(f.getvalue(), upload_name(f.name)) for f in accepted],
                       band, "upload")
-    for message in st.session_state.get("upload_refused", []):
-        st.error(message)
+            st.session_state[COLLAPSE_SOURCES] = True
+            st.rerun()  # at once: the panel closes while the batch runs (the uploader's files are marked seen)
+    error_summary(st.session_state.get("upload_refused", []), "refused")
 
 
 @st.cache_data(max_entries=8, show_spinner="Hashing the folder's images…")
@@ -96,5 +99,6 @@ def folder_ui(inspector: Inspector, log: ReviewLog, band: float, settings, owner
             log.add_to_batch(batch_id, int(iid))
         if len(todo):
             start_job(inspector, log, owner, batch_id, list(todo["path"]), band, "folder")
+        st.session_state[COLLAPSE_SOURCES] = True
         select("inspect", None)
         st.rerun()

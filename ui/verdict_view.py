@@ -54,11 +54,16 @@ def _data_uri(pixels: np.ndarray) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def strip_figure(picture: np.ndarray) -> go.Figure:
-    """The picture at full resolution in a Plotly figure: drag to zoom, double-click to reset, scroll to zoom."""
+PICTURE_PX = 250  # the tallest the picture is drawn: with the decision row below it fits 1366x768
+PICTURE_WITH_FORM_PX = 110  # while the override form is open: its toggles and quick reasons stay on screen too
+
+
+def strip_figure(picture: np.ndarray, tallest: int = PICTURE_PX) -> go.Figure:
+    """The picture at full resolution in a Plotly figure: drag to zoom, double-click to reset, scroll to zoom.
+    Drawn at most `tallest` px high whatever its shape (a square or tall image is narrower, never taller)."""
     height, width = picture.shape[:2]
     figure = go.Figure(go.Image(source=_data_uri(picture)))
-    shown = int(min(250, max(160, 900 * height / width)))  # a 1600x256 strip fills the width at 1366 px
+    shown = int(min(tallest, max(min(160, tallest), 900 * height / width)))  # a 1600x256 strip fills 1366 px
     figure.update_layout(height=shown, margin={"l": 0, "r": 0, "t": 0, "b": 0}, dragmode="zoom",
                          plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")
     figure.update_xaxes(visible=False, range=[0, width], constrain="domain")
@@ -66,7 +71,8 @@ def strip_figure(picture: np.ndarray) -> go.Figure:
     return figure
 
 
-def verdict_picture(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None, key: str) -> None:
+def verdict_picture(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None, key: str,
+                    tallest: int = PICTURE_PX) -> None:
     """The strip with the masks and boxes of the chosen classes, and the view choices beside the legend.
     The class filter is per sheet (its key holds the sheet); the opacity is remembered across sheets."""
     names, colors = list(verdict.class_names), verdict_colors(verdict, inspector)
@@ -76,7 +82,7 @@ def verdict_picture(verdict: Verdict, pixels: np.ndarray, inspector: Inspector |
     visible = [name in shown for name in names]
     picture = overlay_masks(pixels, verdict.masks, colors, opacity, True, visible)
     picture = draw_regions(picture, [r for r in regions if visible[r.class_index]], colors, label=False)
-    st.plotly_chart(strip_figure(picture), config={"scrollZoom": True, "displaylogo": False,
+    st.plotly_chart(strip_figure(picture, tallest), config={"scrollZoom": True, "displaylogo": False,
                                                    "modeBarButtonsToRemove": ["select2d", "lasso2d"]},
                     key=f"strip-{key}")
     legend_col, view_col = st.columns([5, 1], vertical_alignment="center")
@@ -188,4 +194,5 @@ def _probabilities(verdict: Verdict, inspector: Inspector | None) -> None:
         st.caption(domain_message(verdict.ood_score, False))
 
 
-__all__ = ["verdict_badge", "verdict_details", "verdict_notes", "verdict_picture"]
+__all__ = ["PICTURE_PX", "PICTURE_WITH_FORM_PX", "verdict_badge", "verdict_details", "verdict_notes",
+           "verdict_picture"]

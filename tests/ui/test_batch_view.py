@@ -76,3 +76,18 @@ def test_a_one_image_job_is_finished_when_its_first_result_wakes_the_page(tmp_pa
                     [(strip.read_bytes(), strip.name)], 0.1, "upload")
     _await_first([job], 120.0)
     assert job.recorded == 1 and not job.running
+
+
+def test_after_stop_the_remaining_sources_go_to_a_new_job_of_the_same_batch():
+    """Issue 37, item 6: what Stop left out is one click away (ui.batch_view._resume), in the batch's order."""
+    from ui.batch_view import BatchJob, _resume
+
+    started: list[list] = []
+    job = BatchJob(7, 5, done=2, sources=["a", "b", "c", "d", "e"], again=lambda rest: started.append(list(rest)))
+    assert job.remaining == ()  # not stopped: nothing remains to offer
+    job.stop.set()
+    assert job.remaining == ()  # stopped but still running: not yet
+    job.finished.set()
+    assert list(job.remaining) == ["c", "d", "e"]
+    _resume([job])
+    assert started == [["c", "d", "e"]] and not job.remaining  # offered once: the new job owns them now

@@ -42,18 +42,87 @@ function resend(state) {
   state.send("press", pending.press);
 }
 
+const OVERLAY_ID = "steelscan-shortcuts";
+
+function overlay() {
+  return document.getElementById(OVERLAY_ID);
+}
+
+function closeOverlay() {
+  const open = overlay();
+  if (open) open.remove();
+}
+
+// "?": every shortcut of the screen in one overlay, drawn here (no server round trip); ? or Esc or a click closes it.
+function toggleOverlay(help) {
+  if (overlay()) {
+    closeOverlay();
+    return;
+  }
+  const box = document.createElement("div");
+  box.id = OVERLAY_ID;
+  box.setAttribute("role", "dialog");
+  box.setAttribute("aria-label", "Keyboard shortcuts");
+  box.style.cssText = "position:fixed;inset:0;z-index:1000100;display:flex;align-items:center;"
+    + "justify-content:center;background:rgba(0,0,0,.35);font-family:inherit";
+  const card = document.createElement("div");
+  card.style.cssText = "background:#fff;color:#31333f;border-radius:.6rem;padding:1rem 1.4rem;max-width:40rem;"
+    + "max-height:90vh;overflow:auto;box-shadow:0 .5rem 2rem rgba(0,0,0,.3)";
+  const title = document.createElement("h3");
+  title.textContent = "Keyboard shortcuts";
+  title.style.cssText = "margin:0 0 .6rem 0;font-size:1.15rem";
+  card.appendChild(title);
+  const table = document.createElement("table");
+  table.style.cssText = "border-collapse:collapse;font-size:.95rem";
+  for (const [keys, what] of help || []) {
+    const row = table.insertRow();
+    const key = row.insertCell();
+    key.style.cssText = "padding:.2rem 1rem .2rem 0;white-space:nowrap;font-weight:600";
+    key.textContent = keys;  // text, never HTML
+    row.insertCell().textContent = what;
+  }
+  card.appendChild(table);
+  const foot = document.createElement("p");
+  foot.textContent = "Keys do nothing while you type in a text box. Press ? or Esc to close.";
+  foot.style.cssText = "margin:.6rem 0 0 0;font-size:.85rem;opacity:.7";
+  card.appendChild(foot);
+  box.appendChild(card);
+  box.addEventListener("click", (event) => { if (event.target === box) closeOverlay(); });
+  document.body.appendChild(box);
+}
+
+function onButton(target) {
+  return target && target.closest && target.closest("button, a, [role='button'], [role='tab'], summary");
+}
+
 function handler(state) {
   return (event) => {
     const data = state.data;
     if (!data || event.ctrlKey || event.metaKey || event.altKey || event.repeat || event.isComposing) return;
     const name = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    const typing = typingIn(event.target);
+    if (overlay() && (name === "?" || name === "Escape")) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      closeOverlay();
+      return;
+    }
+    if (name === "?" && !typing) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      toggleOverlay(data.help);
+      return;
+    }
     let action = data.keys[name];
-    if (typingIn(event.target)) {
+    if (typing) {
       // In a text box a letter is typing; only Enter in the reason box (record) and Escape (close) act.
       const inReason = data.reason && event.target.matches(data.reason);
       action = name === "Escape" ? action : name === "Enter" && inReason ? data.enter : undefined;
+    } else if (name === "Enter" && onButton(event.target)) {
+      action = undefined;  // Enter on a focused button presses that button, as everywhere
     }
     if (!action) return;
+    closeOverlay();
     event.preventDefault();
     event.stopImmediatePropagation();
     sequence += 1;
