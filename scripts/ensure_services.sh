@@ -30,6 +30,9 @@ fi
 as_postgres() { if [ "$(id -u)" = 0 ]; then su postgres -c "$1"; else sh -c "$1"; fi; }
 as_postgres "psql -p $port -tAc \"select 1 from pg_roles where rolname='steelscan'\"" | grep -q 1 ||
   as_postgres "psql -p $port -qc \"create role steelscan login password 'steelscan' createdb\""
+# The app's own role in the role-separation test (docs/operations.md): it owns nothing and is granted per schema.
+as_postgres "psql -p $port -tAc \"select 1 from pg_roles where rolname='steelscan_app'\"" | grep -q 1 ||
+  as_postgres "psql -p $port -qc \"create role steelscan_app login password 'steelscan_app'\""
 as_postgres "psql -p $port -tAc \"select 1 from pg_database where datname='steelscan_test'\"" | grep -q 1 ||
   as_postgres "psql -p $port -qc 'create database steelscan_test owner steelscan'"
 

@@ -6,6 +6,7 @@
     steelscan db backup OUT                       # the database, then its images, and a manifest of hashes
     steelscan db restore IN [--force]             # check every hash, then the images, then the database
     steelscan db prune                            # apply the retain_* settings (never the audit tables)
+    steelscan db app-role-sql ROLE                # PostgreSQL grants: the app may only insert and read the audit
 
 backup, restore and prune take --database-url and --image-store (default: the settings'); docs/operations.md.
 """
@@ -19,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from core.contract.errors import SteelScanError
 from core.contract.settings import load_settings
-from core.review.store import backup, migrate
+from core.review.store import backup, migrate, roles
 from core.review.store.db import make_engine
 from core.review.store.retention import AUDIT_TABLES, Retention, prune
 
@@ -41,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     restore.add_argument("--force", action="store_true", help="overwrite a database or image store that holds data")
     sub.add_parser("prune", parents=[common], help="delete API calls, sign-in records and sessions older than the "
                    "retain_* settings")
+    role = sub.add_parser("app-role-sql", help="print the PostgreSQL grants for the app's own role (insert and read "
+                          "only on the audit tables): run them as the tables' owner after each upgrade")
+    role.add_argument("role")
+    role.add_argument("--schema", default="public")
     revision = sub.add_parser("revision", help="write a new revision file (for developers)")
     revision.add_argument("-m", "--message", required=True)
     revision.add_argument("--empty", action="store_true", help="no autogenerate: an empty upgrade()/downgrade()")
@@ -48,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "revision":
         path = migrate.new_revision(args.message, autogenerate=not args.empty)
         print(f"wrote {path}: read it, adjust it, commit it")
+        return 0
+    if args.command == "app-role-sql":
+        try:
+            print(";\n".join(roles.app_role_sql(args.role, args.schema)) + ";")
+        except SteelScanError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         return 0
     settings = load_settings()
     url = args.database_url or settings.database_url

@@ -115,18 +115,24 @@ class SettingChangeRow(Base):
 
 
 # The database itself refuses to rewrite history: triggers on SQLite and PostgreSQL, made by the migrations
-# (migrations/versions/0001 and 0002). The ORM guard below covers every backend.
+# (migrations/versions/0001 and 0002 for reviews, 0009 for inferences and setting_changes). The ORM guard below
+# covers every backend.
 
 
 class AppendOnlyError(RuntimeError):
-    """Raised when code tries to change or delete a stored review."""
+    """Raised when code tries to change or delete a stored review, verdict or setting change."""
+
+
+APPEND_ONLY = (ReviewRow, InferenceRow, SettingChangeRow)
 
 
 @event.listens_for(Session, "before_flush")
-def _refuse_review_rewrites(session: Session, flush_context, instances) -> None:
+def _refuse_audit_rewrites(session: Session, flush_context, instances) -> None:
     for row in (*session.dirty, *session.deleted):
-        if isinstance(row, ReviewRow) and (row in session.deleted or session.is_modified(row)):
-            raise AppendOnlyError(f"review {row.id} is append-only: record a new review instead")
+        if isinstance(row, APPEND_ONLY) and (row in session.deleted or session.is_modified(row)):
+            if isinstance(row, ReviewRow):
+                raise AppendOnlyError(f"review {row.id} is append-only: record a new review instead")
+            raise AppendOnlyError(f"{row.__tablename__} row {row.id} is append-only: record a new row instead")
 
 
 # -- the line: API keys, queue claims shared by app servers, watcher heartbeats --------------------------------
