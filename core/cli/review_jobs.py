@@ -19,6 +19,10 @@ def main(args: argparse.Namespace) -> int:
     if args.job is not None:  # this process is the job
         from core.retrain.runner import run_job
 
+        niceness = jobs.lower_priority()
+        if niceness is not None:
+            print(f"job {args.job}: training at CPU priority nice {niceness}: inspection on this machine goes first",
+                  flush=True)
         run_job(log, args.job, settings)
         jobs.start_next(log, settings)  # the next queued job, if any, runs after this one
         return 0 if jobs.job(log, args.job).status == "succeeded" else 1

@@ -156,6 +156,19 @@ Launcher = Callable[[list[str], Path, Path, dict], int]
 JOB_SETTINGS = ("database_url", "image_store", "models_dir", "model_set", "runs_dir", "eval_share", "device")
 
 
+# Training runs this much below the default CPU priority (os.nice), so inspection on the same machine goes first.
+JOB_NICENESS = 10
+
+
+def lower_priority(step: int = JOB_NICENESS) -> int | None:
+    """Called by the job's own process (`--job ID`) before it trains; returns its niceness now (None: no os.nice,
+    e.g. Windows)."""
+    try:
+        return os.nice(step)
+    except (AttributeError, OSError):
+        return None
+
+
 def spawn(command: list[str], log_path: Path, cwd: Path, env: dict) -> int:
     """Start the job's process detached from the caller (own session: a Streamlit rerun or restart leaves it
     running, and Cancel can signal its whole process group); returns its pid."""

@@ -205,3 +205,15 @@ def test_the_trainers_bars_become_the_jobs_progress(log, tmp_path):
     assert list(bar(range(2), desc="tuning thresholds", file=io.StringIO())) == [0, 1]
     row = jobs.job(log, job_id)  # written after the first item; the second fell within the throttle
     assert row.stage == "tuning thresholds" and abs(row.progress - (0.80 + 0.05 * 1 / 2)) < 1e-9
+
+
+def test_a_training_job_runs_below_inspections_cpu_priority(log, tmp_path):
+    """The real job process (`steelscan train --from-review-log --job ID`), on a log with nothing to train on: it
+    ends quickly, and its log says the niceness it trained at, above this process's by JOB_NICENESS."""
+    settings = settings_for(tmp_path)
+    job_id = jobs.submit(log, "ann", {"preset": "tiny"})
+    assert jobs.start_next(log, settings) == job_id
+    _wait_for(lambda: jobs.job(log, job_id).status in jobs.FINISHED, timeout=120)
+    written = Path(jobs.job(log, job_id).log_path).read_text()
+    expected = min(19, os.nice(0) + jobs.JOB_NICENESS)
+    assert f"training at CPU priority nice {expected}" in written, written[-2000:]
