@@ -1,4 +1,5 @@
-"""Review queue: the sheets the model flags (defective or uncertain) wait here for a person, one at a time."""
+"""Review queue: the sheets the model flags (defective or uncertain), and a few an hour that teach it (out of domain,
+unusual, unlike anything reviewed), wait here for a person, one at a time; each says why it is here."""
 
 import pandas as pd
 import streamlit as st
@@ -32,8 +33,7 @@ def claimed() -> list[int]:
     st.session_state.queue_showing, st.session_state.queue_others_hold = item is not None, bool(taken)
     if item is not None:
         st.caption("Why it is here: " + "; ".join(item.reasons) + f" · inspected {item.inspected_at:%Y-%m-%d %H:%M}"
-                   " UTC · flagged = defective, or a class probability within "
-                   f"{band:.2f} of its threshold (uncertain)")
+                   " UTC")
         return [item.inference_id]
     if taken:
         st.info(f"{len(taken)} waiting sheet{'s are' if len(taken) != 1 else ' is'} open with another reviewer "
@@ -57,6 +57,7 @@ sheet_screen(log, inspector, claimed, band, user.username, "queue",
 
 with st.expander("Next in the queue"):
     following = upcoming(log, band, order, limit=20)
-    st.dataframe(pd.DataFrame([(i.image_name, "defective" if i.defective else "uncertain", round(i.margin, 3),
-                                i.inspected_at) for i in following],
-                              columns=["sheet", "flag", "uncertainty margin", "inspected (UTC)"]), hide_index=True)
+    st.dataframe(pd.DataFrame([(i.image_name, "; ".join(i.reasons), round(i.margin, 3), i.inspected_at)
+                               for i in following],
+                              columns=["sheet", "why it is here", "uncertainty margin", "inspected (UTC)"]),
+                 hide_index=True)

@@ -43,21 +43,26 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner=False)
-def _review_log(database_url: str, image_store: str, line: str, sinks: tuple[str, ...]) -> ReviewLog:
+def _review_log(database_url: str, image_store: str, line: str, sinks: tuple[str, ...], explore_per_hour: int = 0,
+                band: float = 0.15) -> ReviewLog:
     from core.delivery.outbox import Outbox
     from core.review.store import ReviewLog
+    from core.review.store.sampling import ExploreSampler
 
-    return ReviewLog(database_url, image_store, Outbox(line, sinks) if sinks else None)
+    log = ReviewLog(database_url, image_store, Outbox(line, sinks) if sinks else None)
+    log.explore = ExploreSampler(explore_per_hour, band) if explore_per_hour > 0 else None
+    return log
 
 
 def cached_review_log(current: Settings) -> ReviewLog:
     """The process's review log for these settings (with the outbox for the sinks set: uploads and decisions
-    made here are delivered too); raises SteelScanError (no page to show it on: ui.warmup)."""
+    made here are delivered too, and the queue's sampling of sheets that teach); raises SteelScanError (no page to
+    show it on: ui.warmup)."""
     from core.delivery.outbox import Outbox
 
     outbox = Outbox.from_settings(current)
     return _review_log(current.database_url, str(current.image_store), current.line_name,
-                       outbox.sinks if outbox else ())
+                       outbox.sinks if outbox else (), current.queue_explore_per_hour, current.uncertainty_band)
 
 
 def review_log() -> ReviewLog:

@@ -104,7 +104,8 @@ def create_app(engine: ActiveEngine, log: ReviewLog, band: float, max_upload_byt
         request.state.inference_id = sheet_id
         metrics.images.labels(verdict.label).inc()
         metrics.latency.observe(time.perf_counter() - start)
-        return {"sheet_id": sheet_id, "recorded": record, "flagged": is_flagged(verdict, band),
+        sampled = log.sampled_reason(sheet_id) if sheet_id is not None else None
+        return {"sheet_id": sheet_id, "recorded": record, "flagged": is_flagged(verdict, band, sampled),
                 "verdict": verdict.to_dict()}
 
     @app.get("/v1/sheets/{sheet_id}", summary="A recorded verdict and the sheet's current label")
@@ -120,8 +121,8 @@ def create_app(engine: ActiveEngine, log: ReviewLog, band: float, max_upload_byt
                  if review is None else
                  {"source": "review", "classes": list(review.classes), "reviewer": review.reviewer,
                   "decided_at": review.decided_at.isoformat() + "Z", "decision": review.decision})
-        return {"sheet_id": sheet_id, "flagged": is_flagged(verdict, band), "label": label,
-                "verdict": verdict.to_dict()}
+        return {"sheet_id": sheet_id, "flagged": is_flagged(verdict, band, log.sampled_reason(sheet_id)),
+                "label": label, "verdict": verdict.to_dict()}
 
     @app.get("/v1/queue", summary="Sheets waiting for a reviewer")
     def queue(request: Request, x_api_key: KeyHeader, order: str = "uncertain",

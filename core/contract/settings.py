@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     session_secret_file: Path | None = None
     # |p - threshold| under this sends a sheet to the review queue
     uncertainty_band: float = Field(0.15, ge=0.0, le=0.5)
+    # Beyond the flagged sheets, at most this many an hour join the queue because they teach the model: out of domain
+    # or unusual, or unlike every sheet reviewed or queued (core.review.store.sampling). 0: none.
+    queue_explore_per_hour: int = Field(6, ge=0)
     timezone: str = "UTC"  # the plant's time zone: statistics group hours, shifts and days in it
     # Checked by the app itself: Streamlit's server.maxUploadSize is enforced by its upload endpoint only.
     max_upload_bytes: int = Field(200 * 1024 * 1024, gt=0)

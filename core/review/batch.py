@@ -104,7 +104,7 @@ def inspect_and_record(inspector: Inspector, log: ReviewLog, sources: Iterable[S
             yield BatchItem(name, error=f"{name}: {reason}", retry=kind is not None)
             continue
         yield BatchItem(name, inference_id, result.image_sha256, result.label, result.classes_present,
-                        is_flagged(result, band))
+                        is_flagged(result, band, log.sampled_reason(inference_id)))
 
 
 class FolderError(SteelScanError):

@@ -1,8 +1,9 @@
 """The review queue: sheets the model flags wait for a person, most uncertain (or oldest) first.
 
-Flagged = the model calls the sheet defective, some class probability lies within `band` of its
-threshold, or the sheet looks unlike the model's training images (out of domain). A sheet leaves
-the queue with its first review.
+Flagged = the model calls the sheet defective, or some class probability lies within `band` of its
+threshold (uncertain): all of these wait. Beyond them a few sheets an hour are sampled because they
+teach the model (out of domain, unusual, or unlike anything reviewed: core.review.store.sampling);
+each item says why it is here. A sheet leaves the queue with its first review.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core.contract.verdict import Verdict
 from core.review.store import ReviewLog
 from core.review.store.db import Database
 from core.review.store.models import QueueClaimRow, utc_now
+from core.review.store.sampling import SAMPLE_KEY
 
 ORDERS = {"uncertain": "Most uncertain first", "oldest": "Oldest first"}
 
@@ -35,25 +37,26 @@ class QueueItem:
 
 
 def flag_reasons(class_names, probabilities, thresholds, classes_present, band: float,
-                 ood_score: float | None = None, out_of_domain: bool = False) -> tuple[str, ...]:
-    """Why a sheet waits for a person, in words an inspector reads; () when it does not."""
-    reasons = [f"model calls {', '.join(classes_present)}"] if classes_present else []
-    reasons += [f"{name} {p:.2f} is within {band:.2f} of its threshold {t:.2f}"
+                 sampled: str | None = None) -> tuple[str, ...]:
+    """Why a sheet waits for a person, in short lines an inspector reads; () when it does not. `sampled`: the reason
+    it was queued to teach the model (the stored SAMPLE_KEY), if it was."""
+    probability = dict(zip(class_names, probabilities, strict=True))
+    reasons = ["flagged: " + ", ".join(f"{name} {probability[name]:.2f}" for name in classes_present)
+               ] if classes_present else []
+    reasons += [f"uncertain: {name} {p:.2f} is within {band:.2f} of its threshold {t:.2f}"
                 for name, p, t in zip(class_names, probabilities, thresholds, strict=True) if abs(p - t) < band]
-    if out_of_domain:
-        score = f" (unfamiliarity {ood_score:.1f})" if ood_score is not None else ""
-        reasons.append(f"looks unlike the model's training images{score}")
-    return tuple(reasons)
+    return (*reasons, sampled) if sampled else tuple(reasons)
 
 
-def is_flagged(verdict: Verdict, band: float) -> bool:
-    return verdict.defective or verdict.margin() < band or verdict.out_of_domain
+def is_flagged(verdict: Verdict, band: float, sampled: str | None = None) -> bool:
+    """Whether the sheet waits in the queue (the rule core.review.store.sampling.queued says in SQL)."""
+    return verdict.defective or verdict.margin() < band or sampled is not None
 
 
 def _to_item(row, band: float) -> QueueItem:
     return QueueItem(row.id, row.image_sha256, row.verdict["image"], row.defective, row.margin, row.created_at,
                      flag_reasons(row.class_names, row.probabilities, row.thresholds, row.classes_present, band,
-                                  row.verdict.get("ood_score"), bool(row.verdict.get("out_of_domain"))))
+                                  row.verdict.get(SAMPLE_KEY)))
 
 
 def next_in_queue(log: ReviewLog, band: float, order: str = "uncertain",

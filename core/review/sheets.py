@@ -10,6 +10,10 @@ from sqlalchemy import select
 
 from core.review.store import CurrentLabel, ReviewLog
 from core.review.store.models import InferenceRow
+from core.review.store.sampling import OUT_OF_DOMAIN, SAMPLE_KEY
+
+# A batch banner when more than this share of a set's sheets in it are out of domain (and at least two are).
+MOST = 0.5
 
 
 @dataclass(frozen=True)
@@ -19,8 +23,10 @@ class Sheet:
     name: str
     classes: tuple[str, ...]  # the model's
     defective: bool
-    flagged: bool
+    flagged: bool  # waits in the review queue (core.review.queue.is_flagged)
     label: CurrentLabel | None  # the latest review, None while undecided
+    model_set: str = ""
+    domain_level: str = ""  # familiar | unusual | out of domain; "" when the set has no domain
 
     @property
     def decided(self) -> bool:
@@ -42,6 +48,8 @@ def sheets_of(log: ReviewLog, inference_ids: Sequence[int], band: float) -> list
         return []
     query = select(InferenceRow.id, InferenceRow.image_sha256, InferenceRow.verdict["image"].as_string(),
                    InferenceRow.classes_present, InferenceRow.defective, InferenceRow.margin,
+                   InferenceRow.verdict[SAMPLE_KEY].as_string(), InferenceRow.model_set,
+                   InferenceRow.verdict["domain_level"].as_string(),
                    InferenceRow.verdict["out_of_domain"].as_boolean()).where(InferenceRow.id.in_(wanted))
     rows = {row[0]: row for row in log._read(lambda s: s.execute(query).all())}
     labels = log.current_labels({row[1] for row in rows.values()})
@@ -49,10 +57,24 @@ def sheets_of(log: ReviewLog, inference_ids: Sequence[int], band: float) -> list
     for iid in wanted:
         if iid not in rows:
             continue
-        _, sha, name, classes, defective, margin, ood = rows[iid]
+        _, sha, name, classes, defective, margin, sampled, model_set, level, ood = rows[iid]
         sheets.append(Sheet(iid, sha, name or sha[:12], tuple(classes), bool(defective),
-                            bool(defective or margin < band or ood), labels.get(sha)))
+                            bool(defective or margin < band or sampled), labels.get(sha), model_set,
+                            level or (OUT_OF_DOMAIN if ood else "")))  # verdicts before the levels: flag only
     return sheets
+
+
+def domain_alarms(sheets: Sequence[Sheet]) -> list[str]:
+    """One line per model set when most of a batch's sheets inspected with it are out of domain: the camera, the
+    lighting or the active set is likely wrong, and every verdict of the batch is suspect."""
+    alarms = []
+    for model_set in dict.fromkeys(s.model_set for s in sheets):
+        mine = [s for s in sheets if s.model_set == model_set]
+        out = sum(s.domain_level == OUT_OF_DOMAIN for s in mine)
+        if out >= 2 and out > MOST * len(mine):
+            alarms.append(f"{out} of {len(mine)} sheets are out of domain for set {model_set} — check the camera / "
+                          "the active set")
+    return alarms
 
 
 def next_undecided(sheets: Sequence[Sheet], current: int | None) -> int | None:

@@ -26,14 +26,8 @@ from core.review.store.disk import DiskGuard
 from core.review.store.frames import ReviewFrames
 from core.review.store.images import ImageStore
 from core.review.store.models import ImageRow, InferenceRow, ReviewRow, utc_now
-
-
-def _flagged(band: float):
-    """The queue's rule in SQL: defective, near a threshold, or unlike the model's training images.
-    The out-of-domain flag is read from the stored verdict's JSON (no new column, no migration);
-    verdicts stored before it existed lack the key and read as in domain."""
-    return (InferenceRow.defective.is_(True) | (InferenceRow.margin < band)
-            | InferenceRow.verdict["out_of_domain"].as_boolean().is_(True))
+from core.review.store.sampling import SAMPLE_KEY, ExploreSampler
+from core.review.store.sampling import queued as _flagged  # the queue's rule in SQL
 
 
 def _current_labels(session: Session, shas: list[str]) -> dict[str, CurrentLabel]:
@@ -50,6 +44,10 @@ def _image_label(session: Session, sha: str) -> str:
 
 
 class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
+    # Queues a few sheets an hour beyond the flagged ones, to teach the model (core.review.store.sampling);
+    # from_settings sets it from queue_explore_per_hour. None: only flagged sheets are queued.
+    explore: ExploreSampler | None = None
+
     def __init__(self, database_url: str, image_store: str | Path, outbox: Outbox | None = None,
                  min_free_disk_mb: int = 0) -> None:
         """`outbox`: each verdict and decision also queues a message for the plant's systems, in the same
@@ -72,6 +70,7 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
             from core.review.store.retention import Retention, prune
 
             prune(log.engine, Retention.from_settings(settings))
+        log.explore = ExploreSampler.from_settings(settings)
         return log
 
     def _check_disk(self) -> None:
@@ -97,14 +96,15 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
                                      width=verdict.width, height=verdict.height, stored_path=relative,
                                      first_seen_at=at or utc_now()))
                 session.flush()
+            sampled = self.explore.reason(session, verdict, at or utc_now()) if self.explore else None
             row = InferenceRow(
                 image_sha256=sha, model_set=verdict.model_set, model_version=verdict.model_version,
                 model_fingerprint=verdict.model_fingerprint, model_trained=verdict.model_trained,
                 class_names=list(verdict.class_names), probabilities=list(verdict.probabilities),
                 thresholds=list(verdict.thresholds), classes_present=list(verdict.classes_present),
                 regions=stored["regions"], defective=verdict.defective, margin=verdict.margin(),
-                timings_ms=dict(verdict.timings_ms), device=verdict.device, source=source, verdict=stored,
-                created_at=at or utc_now())
+                timings_ms=dict(verdict.timings_ms), device=verdict.device, source=source,
+                verdict=stored if sampled is None else {**stored, SAMPLE_KEY: sampled}, created_at=at or utc_now())
             session.add(row)
             session.flush()
             if self.outbox is not None:
@@ -148,6 +148,11 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
             return set()
         return self._read(lambda s: set(s.scalars(
             select(InferenceRow.image_sha256).where(InferenceRow.image_sha256.in_(wanted)).distinct())))
+
+    def sampled_reason(self, inference_id: int) -> str | None:
+        """Why this sheet was queued beyond the flagged ones (core.review.store.sampling), or None."""
+        return self._read(lambda s: s.scalar(select(InferenceRow.verdict[SAMPLE_KEY].as_string())
+                                             .where(InferenceRow.id == inference_id)))
 
     def latest_inference_id(self, sha256: str) -> int | None:
         return self._read(lambda s: s.scalar(select(func.max(InferenceRow.id)).where(
@@ -258,7 +263,8 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
 
     def flagged_unreviewed(self, band: float, order: str = "uncertain", limit: int | None = None,
                            exclude: Iterable[int] = ()) -> list[InferenceRow]:
-        """Latest inference of each never-reviewed image that is defective or within `band` of a threshold."""
+        """Latest inference of each never-reviewed image that is defective, within `band` of a threshold, or
+        sampled to teach the model (core.review.store.sampling.queued)."""
         latest = self._latest_per_image()
         reviewed = select(ReviewRow.image_sha256).distinct()
         query = (select(InferenceRow).join(latest, InferenceRow.id == latest.c.id)

@@ -126,28 +126,31 @@ def test_queue_next_skip_and_reasons(log):
     assert waiting(log, band) == 1
     item = next_in_queue(log, band)
     assert (item.inference_id, item.image_name) == (fresh, "E.png")
-    assert item.reasons == ("model calls crazing", "crazing 0.52 is within 0.15 of its threshold 0.50")
+    assert item.reasons == ("flagged: crazing 0.52", "uncertain: crazing 0.52 is within 0.15 of its threshold 0.50")
     assert next_in_queue(log, band, skipped=[fresh]) is None
     assert [i.inference_id for i in upcoming(log, band)] == [fresh]
     assert ids["B"] in [i.inference_id for i in upcoming(log, 0.5)]  # a wide band: B (0.4 off) is uncertain too
     assert flag_reasons(("a", "b"), (0.1, 0.2), (0.5, 0.5), (), 0.15) == ()
 
 
-def test_out_of_domain_sheets_wait_in_the_queue(log):
+def test_out_of_domain_sheets_are_sampled_into_the_queue(log):
     from dataclasses import replace
 
+    from core.review.store.sampling import ExploreSampler
+
     band = 0.15
+    log.explore = ExploreSampler(6, band)  # beyond the flagged sheets, up to 6 an hour that teach (issue 33)
     familiar, unfamiliar, old = noise_png(700), noise_png(701), noise_png(702)
     # All three are clean and far from every threshold: only the domain score can flag one.
     clean = (0.1, 0.1, 0.1, 0.1)
     log.record_inference(replace(make_verdict(familiar, "F.png", clean), ood_score=0.6), familiar)
-    odd = log.record_inference(replace(make_verdict(unfamiliar, "U.png", clean), ood_score=3.2, out_of_domain=True),
-                               unfamiliar)
+    odd = log.record_inference(replace(make_verdict(unfamiliar, "U.png", clean), ood_score=3.2, out_of_domain=True,
+                                       domain_level="out of domain"), unfamiliar)
     log.record_inference(make_verdict(old, "old.png", clean), old)  # stored before verdicts had a score
     assert waiting(log, band) == 1
     item = next_in_queue(log, band)
     assert item.inference_id == odd
-    assert item.reasons == ("looks unlike the model's training images (unfamiliarity 3.2)",)
+    assert item.reasons == ("out of domain (score 3.2)",)
     status = log.status_by_sha([hashlib.sha256(d).hexdigest() for d in (familiar, unfamiliar, old)], band)
     assert sorted(s["flagged"] for s in status.values()) == [False, False, True]
     assert log.verdict(odd).out_of_domain and log.verdict(odd).ood_score == 3.2
