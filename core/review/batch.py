@@ -88,6 +88,10 @@ def inspect_and_record(inspector: Inspector, log: ReviewLog, sources: Iterable[S
 
     results = inspector.inspect_many(feed())
     for result in (slots.gated(results) if slots is not None else results):
+        if should_stop():
+            # The engine reads up to two batches ahead, so the feed alone stops many images late; what was read
+            # ahead is left unrecorded and stays in the job's "remaining" list (Inspect the remaining N).
+            return
         source = pending.popleft()
         name = source[1] if isinstance(source, tuple) else str(source)
         if isinstance(result, ImageError):

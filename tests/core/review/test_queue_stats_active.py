@@ -213,8 +213,19 @@ def test_batch_records_good_images_reports_bad_ones_and_stops(log, tiny_inspecto
     assert items[1].error.startswith("b.png") and items[1].inference_id is None
     assert all(i.inference_id for i in (items[0], items[2]))
     assert log.verdict(items[2].inference_id).image_name == "c.png"
-    seen: list[str] = []
-    stopped = list(inspect_and_record(inspector, log, [sources[3], sources[0]], band=0.15,
-                                      should_stop=lambda: len(seen) >= 1 or bool(seen.append("x"))))
+    stopped: list = []  # Stop clicked once the first sheet is shown
+    for item in inspect_and_record(inspector, log, [sources[3], sources[0]], band=0.15,
+                                   should_stop=lambda: bool(stopped)):
+        stopped.append(item)
     assert [i.name for i in stopped] == ["d.png"]
     assert len(log.images_frame()) == 3
+
+
+def test_stop_takes_effect_at_the_next_image_though_the_engine_reads_ahead(log, tiny_inspector):
+    """Stop is clicked while the engine has already read the next batches: nothing after the click is recorded."""
+    sources = [(strip_png(20 + k), f"s{k}.png") for k in range(3 * tiny_inspector.batch_size + 2)]
+    clicked = []
+    for item in inspect_and_record(tiny_inspector, log, sources, band=0.15, should_stop=lambda: bool(clicked)):
+        clicked.append(item)
+    assert [i.name for i in clicked] == ["s0.png"]
+    assert len(log.images_frame()) == 1
