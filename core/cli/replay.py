@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--review", default="queue", choices=["queue", "all"],
                    help="queue: answer only sheets the queue flags, as on the line; all: review every sheet")
     p.add_argument("--max-sheets", type=int, help="stop the stream after N sheets")
+    p.add_argument("--line-rate", type=float, default=120.0,
+                   help="sheets an hour the stream is recorded at: the queue samples queue_explore_per_hour sheets "
+                        "an hour beyond the flagged ones, so the pace decides how many a replay meets")
+    p.add_argument("--explore-per-hour", type=int, default=6,
+                   help="the queue_explore_per_hour setting of the replayed line (0: only flagged sheets wait)")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--seed", type=int, default=0)
     return p
@@ -46,11 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     if list(rounds) != sorted(rounds) or rounds[0] < 1:
         print(f"error: --at {args.at}: decision counts must be positive and increasing", file=sys.stderr)
         return 2
+    if args.explore_per_hour < 0:
+        print(f"error: --explore-per-hour {args.explore_per_hour}: give 0 or more", file=sys.stderr)
+        return 2
+    if args.line_rate <= 0:
+        print(f"error: --line-rate {args.line_rate}: give the sheets an hour, above 0 (e.g. 120)", file=sys.stderr)
+        return 2
     from core.retrain.replay import ReplayOptions, replay
 
     try:
         replay(ReplayOptions(args.dataset, args.out, rounds, args.holdout_share, args.eval_share, args.preset,
-                             args.review, args.seed, args.device, args.max_sheets, args.holdout))
+                             args.review, args.seed, args.device, args.max_sheets, args.holdout,
+                             line_rate=args.line_rate, explore_per_hour=args.explore_per_hour))
     except SteelScanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,10 +1,11 @@
 """Proof that the loop learns: a labelled dataset played through the engine as if it came from the line.
 
-Sheets arrive one by one (a fixed hold-out never arrives); each is inspected by the active set and recorded
-(`record_inference`); a careful inspector answers the review queue from the ground truth, masks included
-(`add_review`); at each round's decision count a training job runs through the job code, its gate decides, and a
-recommended candidate is promoted. After every round the active set is measured on the hold-out: one JSON line per
-round, and a learning-curve plot at the end.
+Sheets arrive one by one (a fixed hold-out never arrives), at the line's pace (`line_rate` sheets an hour, so the
+queue's hourly sampling of sheets that teach sees the day it would on the line); each is inspected by the active set
+and recorded (`record_inference`); a careful inspector answers exactly what the review queue holds, from the ground
+truth, masks included (`add_review`); at each round's decision count a training job runs through the job code, its
+gate decides, and a recommended candidate is promoted. After every round the active set is measured on the hold-out:
+one JSON line per round, and a learning-curve plot at the end.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,7 @@ from core.retrain.promotion import promote
 from core.retrain.runner import run_job
 from core.review.active import ActiveEngine, resolve_active
 from core.review.store import Decision, ReviewLog
+from core.review.store.models import utc_now
 from core.training.data import split_dataset
 
 INSPECTOR = "replay-inspector"
@@ -50,6 +53,10 @@ class ReplayOptions:
     # "reserved": the hold-out is exactly the images the steel backbone never read (core.datasets.reserved), so a
     # round that starts from the backbone is measured on images no stage of it has seen.
     holdout: str = "share"
+    # Sheets an hour the stream is recorded at (its times end now): the queue samples at most queue_explore_per_hour
+    # sheets an hour beyond the flagged ones, so the pace decides how many of them a replay meets.
+    line_rate: float = 120.0
+    explore_per_hour: int = 6  # the queue_explore_per_hour setting the replayed line runs with
 
 
 def careful_decision(verdict, dataset: Dataset, index: int) -> Decision:
@@ -118,18 +125,20 @@ def replay(options: ReplayOptions, emit: Callable[[dict], None] = lambda line: p
     out = Path(options.out)
     settings = Settings(models_dir=out / "models", model_set=START_SET, database_url=f"sqlite:///{out / 'review.db'}",
                         image_store=out / "images", runs_dir=out / "runs", eval_share=options.eval_share,
-                        device=options.device)
+                        device=options.device, queue_explore_per_hour=options.explore_per_hour)
     if not (settings.models_dir / START_SET).is_dir():
         create_untrained(settings.models_dir / START_SET, START_SET, dataset.class_names, dataset.task,
                          seed=options.seed, classifier_architecture="resnet18", segmenter_encoder="resnet18")
     log = ReviewLog.from_settings(settings)
     engine = ActiveEngine(log, settings, refresh_s=0.0)
-    rounds, lines, decisions, seen = list(options.rounds), [], 0, 0
+    rounds, lines, decisions, seen, sampled = list(options.rounds), [], 0, 0, 0
     started = time.perf_counter()
+    first_at = utc_now() - timedelta(hours=len(stream) / options.line_rate)
+    index_of: dict[int, int] = {}  # inference id -> dataset index, for the sheets this replay recorded
 
     def measure(extra: dict) -> None:
         active = resolve_active(log, settings.models_dir, settings.model_set)
-        line = {"decisions": decisions, "sheets_seen": seen, "active_set": active.name,
+        line = {"decisions": decisions, "sheets_seen": seen, "queue_sampled": sampled, "active_set": active.name,
                 **extra, "holdout": holdout_metrics(active.folder, dataset, holdout, options.device),
                 "elapsed_s": round(time.perf_counter() - started, 1)}
         lines.append(line)
@@ -144,13 +153,22 @@ def replay(options: ReplayOptions, emit: Callable[[dict], None] = lambda line: p
             break
         path = dataset.samples[index].image_path
         verdict = engine.current().inspect(path)
-        inference_id = log.record_inference(verdict, path.read_bytes(), source="replay")
+        at = first_at + timedelta(hours=seen / options.line_rate)
+        inference_id = log.record_inference(verdict, path.read_bytes(), source="replay", at=at)
+        index_of[inference_id] = index
         seen += 1
-        flagged = {row.id for row in log.flagged_unreviewed(settings.uncertainty_band)}
-        decided = verdict.image_sha256 in log.reviewed_shas([verdict.image_sha256])  # same bytes met before
-        if not decided and (options.review == "all" or inference_id in flagged):
-            log.add_review(inference_id, INSPECTOR, careful_decision(verdict, dataset, index), page="replay")
+        if options.review == "all":
+            decided = verdict.image_sha256 in log.reviewed_shas([verdict.image_sha256])  # same bytes met before
+            answer = [] if decided else [inference_id]
+        else:  # the queue as the Review queue page has it, flagged and sampled (not a rerun's leftovers)
+            answer = [row.id for row in log.flagged_unreviewed(settings.uncertainty_band, "oldest")
+                      if row.id in index_of]
+        for queued_id in answer:
+            queued = verdict if queued_id == inference_id else log.verdict(queued_id)
+            log.add_review(queued_id, INSPECTOR, careful_decision(queued, dataset, index_of[queued_id]),
+                           page="replay")
             decisions += 1
+            sampled += log.sampled_reason(queued_id) is not None
         if decisions >= rounds[0]:
             round_start = time.perf_counter()
             outcome = run_round(log, settings, options.preset, options.seed)

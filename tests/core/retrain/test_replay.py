@@ -4,6 +4,7 @@ masks, a training job through the job code, the gate, promotion, the hold-out me
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -49,3 +50,46 @@ def _eval_sheets(log):
     from core.retrain.parts import review_data
 
     return review_data(log, ("pits", "crazing", "scratches", "patches"), 0.3).part("eval")
+
+
+@pytest.mark.slow
+def test_replay_answers_exactly_what_the_queue_holds_sampled_sheets_included(tmp_path, capsys, monkeypatch):
+    """Sure, clean, familiar sheets far apart: only the queue's hourly sampling of diverse sheets queues them, so the
+    pace of the stream (--line-rate) decides how many the replay's inspector answers."""
+    import numpy as np
+
+    from core.retrain import replay as replay_module
+    from core.review.queue import waiting
+
+    class Familiar:  # every sheet clean and sure, each 10 from the others in the domain's coordinates
+        def __init__(self, inspector):
+            self.inspector, self.count = inspector, 0
+
+        def inspect(self, source):
+            verdict = self.inspector.inspect(source)
+            self.count += 1
+            return replace(verdict, probabilities=(0.0,) * len(verdict.class_names), defective=False,
+                           classes_present=(), regions=(), masks=np.zeros_like(verdict.masks),
+                           domain_level="familiar", ood_score=0.5, embedding=(10.0 * self.count, *(0.0,) * 7))
+
+    class Engine(replay_module.ActiveEngine):
+        def current(self):
+            if not hasattr(self, "_familiar"):
+                self._familiar = Familiar(super().current())
+            return self._familiar
+
+    monkeypatch.setattr(replay_module, "ActiveEngine", Engine)
+    data = write_small_strips(tmp_path / "strips", range(8))
+    answered = {}
+    for rate in (120, 1):  # 6 sheets in 3 minutes: 2 sampled; one an hour: each hour has room for it
+        out = tmp_path / f"replay-{rate}"
+        assert main(["replay", str(data), "--out", str(out), "--at", "100", "--max-sheets", "6", "--line-rate",
+                     str(rate), "--explore-per-hour", "2", "--holdout-share", "0.25"]) == 0
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        log = ReviewLog(f"sqlite:///{out / 'review.db'}", out / "images")
+        reviews = log.reviews_frame()
+        assert waiting(log, 0.15) == 0 and lines[-1]["decisions"] == len(reviews)
+        assert all(log.sampled_reason(i).startswith("diverse: ") for i in reviews["inference_id"])
+        answered[rate] = len(reviews)
+        log.close()
+    assert answered == {120: 2, 1: 6}
