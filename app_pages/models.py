@@ -19,7 +19,7 @@ from core.review.glossary import TERMS
 from core.training.operating_point import recorded_rules
 from ui import auth, engine, gate_view, state, target_view, training_view
 from ui.dataset_view import describe_expander
-from ui.markup import swatch_html
+from ui.markup import plain_markdown, swatch_html
 from ui.model_card_view import metrics_view
 
 settings, log = state.settings(), state.review_log()
@@ -74,27 +74,30 @@ if active is None or choice != active.name:
 
 for entry in installed:
     is_active = active is not None and entry.name == active.name
-    with st.expander(f"{entry.name}{' · active' if is_active else ''}", expanded=is_active):
+    with st.expander(f"{plain_markdown(entry.name)}{' · active' if is_active else ''}", expanded=is_active):
         if entry.card is None:
             st.error(entry.problem)
             continue
         card = entry.card
         if not card.trained:
             st.warning("Untrained (random weights): verdicts from this set mean nothing.")
-        st.markdown(f"**{card.name}** {card.version} · {card.task} · classifier {card.classifier_architecture}, "
-                    f"U-Net encoder {card.segmenter_encoder} ({card.segmenter_encoder_source}) · "
-                    f"pretrained: {card.pretrained or 'no'} · created {card.created}")
+        # Card text is shown as typed (plain_markdown): a card from outside can carry no link or image.
+        st.markdown(f"**{plain_markdown(card.name)}** " + plain_markdown(
+            f"{card.version} · {card.task} · classifier {card.classifier_architecture}, "
+            f"U-Net encoder {card.segmenter_encoder} ({card.segmenter_encoder_source}) · "
+            f"pretrained: {card.pretrained or 'no'} · created {card.created}"))
         if card.description:
-            st.caption(card.description)
-        st.caption(f"Fingerprint {card.fingerprint} · data {card.data_fingerprint or 'n/a'}")
+            st.caption(plain_markdown(card.description))
+        st.caption(plain_markdown(f"Fingerprint {card.fingerprint} · data {card.data_fingerprint or 'n/a'}"))
         if card.domain:
             domain = card.domain
-            st.markdown(f"**Training domain** · {domain['images']} {domain['split']} images of {domain['data']} · "
-                        f"sizes {domain['image_size']['width']} x {domain['image_size']['height']} px (width x height)"
+            st.markdown(f"**Training domain** · {domain['images']} {plain_markdown(domain['split'])} images of "
+                        f"{plain_markdown(domain['data'])} · sizes {domain['image_size']['width']} x "
+                        f"{domain['image_size']['height']} px (width x height)"
                         f" · out of domain above the {domain['percentile']:g}th percentile of training images")
             st.caption(TERMS["out_of_domain"])
             if domain.get("note"):
-                st.info(f"{domain['note'].capitalize()}.")
+                st.info(f"{plain_markdown(domain['note'].capitalize())}.")
         else:
             st.caption("No training domain recorded: verdicts carry no out-of-distribution score "
                        "(`steelscan fit-domain` adds one).")

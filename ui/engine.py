@@ -16,6 +16,7 @@ from core.engine.slots import InferenceSlots, shared_slots
 from core.imaging.pixelcache import PixelCache
 from core.modelsets.devices import pick_device
 from core.review.active import HOW_TO_GET_A_MODEL_SET, NoModelSetError, resolve_active, with_overrides
+from ui.markup import plain_markdown
 from ui.state import review_log, settings
 
 GRADCAM_LOCK = threading.Lock()  # Grad-CAM hooks on a shared network: one explanation at a time
@@ -92,10 +93,11 @@ def inference_slots() -> InferenceSlots:
 def model_banner(inspector: Inspector) -> None:
     card = inspector.card
     state = "trained" if card.trained else "UNTRAINED"
-    st.caption(f"Model set **{card.name}** {card.version} · {state} · device {inspector.device} · "
-               f"{card.fingerprint}")
+    name = plain_markdown(card.name)  # card text is shown as typed: no link or image can ride in on it
+    st.caption(f"Model set **{name}** {plain_markdown(card.version)} · {state} · device {inspector.device} · "
+               f"{plain_markdown(card.fingerprint)}")
     if card.domain.get("note"):
-        st.info(f"Model set **{card.name}**: {card.domain['note']}.", icon=":material/info:")
+        st.info(f"Model set **{name}**: {plain_markdown(card.domain['note'])}.", icon=":material/info:")
     if not card.trained:
-        st.warning(f"Model set **{card.name}** is untrained (random weights): its verdicts mean nothing. "
+        st.warning(f"Model set **{name}** is untrained (random weights): its verdicts mean nothing. "
                    "Ask an admin to install a trained set and make it active on the Models page.", icon="⚠️")

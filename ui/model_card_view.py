@@ -6,6 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.modelsets.metric_tables import metric_name, metric_sections
+from ui.markup import plain_markdown
 
 SCORE_HELP = ("Scores run from 0 to 1, higher is better. F1 balances missed defects against false alarms; "
               "Dice and IoU measure how well the drawn defect areas overlap the true ones.")
@@ -16,9 +17,9 @@ def metrics_view(metrics: dict, key: str) -> None:
     as a table and a grouped bar chart."""
     st.caption(SCORE_HELP)
     for section in metric_sections(metrics):
-        st.markdown(f"**{section.name.capitalize()}**")
+        st.markdown(f"**{plain_markdown(section.name.capitalize())}**")
         if section.note:
-            st.caption(section.note[0].upper() + section.note[1:])
+            st.caption(plain_markdown(section.note[0].upper() + section.note[1:]))
         if section.kind == "summary":
             table_col, chart_col = st.columns([2, 3])
             table_col.dataframe(section.table[["metric", "value"]], hide_index=True, width="stretch",

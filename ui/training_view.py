@@ -10,6 +10,7 @@ from core.retrain import jobs
 from core.retrain.parts import review_data
 from core.review.store.models import TrainingJobRow
 from ui import gate_view
+from ui.markup import plain_markdown
 
 PRESET_LABELS = {"quick": "quick: a short schedule (minutes on a CPU)",
                  "thorough": "thorough: the trainer's full schedule for the data (tens of minutes on a CPU)",
@@ -97,11 +98,11 @@ def _job_card(log, job_id: int, who: str, can_edit: bool, live: bool = False) ->
     if row.status == "running":
         st.progress(row.progress, text=f"{row.stage} · {row.progress:.0%} · {_eta(row.eta_s)}")
     elif row.status == "failed":
-        st.error(f"Job {row.id} failed: {row.error}")
+        st.error(f"Job {row.id} failed: {plain_markdown(row.error)}")  # names files: shown as written
     elif row.status == "cancelled":
-        st.warning(f"Job {row.id} cancelled ({row.error}).")
+        st.warning(f"Job {row.id} cancelled ({plain_markdown(row.error)}).")
     elif row.status == "succeeded":
-        st.success(f"Job {row.id} finished: new set **{row.result.get('candidate')}**.")
+        st.success(f"Job {row.id} finished: new set **{plain_markdown(str(row.result.get('candidate')))}**.")
     log_tail = jobs.tail(row.log_path, 12)
     if log_tail:
         st.code(log_tail, language=None)

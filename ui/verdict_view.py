@@ -21,7 +21,7 @@ from core.modelsets.modelset import PALETTE
 from core.review.store import CurrentLabel, ReviewLog
 from core.review.tables import history_table, probability_table, region_table, verdict_headline
 from ui.engine import GRADCAM_LOCK, inference_slots
-from ui.markup import swatch_html
+from ui.markup import plain_markdown, swatch_html
 
 SPECK_PX = 10  # regions smaller than this are never drawn or listed, whatever the card's minimum area
 REGION_PAGE = 10
@@ -102,7 +102,8 @@ def verdict_notes(verdict: Verdict, inspector: Inspector | None) -> None:
         st.warning(domain_message(verdict.ood_score, True), icon=":material/help:")
     made_by_active = inspector is not None and inspector.card.fingerprint == verdict.model_fingerprint
     if not verdict.model_trained and not made_by_active:  # the active set's own banner already warns
-        st.warning(f"Made by the untrained model set {verdict.model_set}: a demonstration, not a verdict.")
+        st.warning(f"Made by the untrained model set {plain_markdown(verdict.model_set)}: a demonstration, not a "
+                   "verdict.")
 
 
 def verdict_badge(verdict: Verdict, label: CurrentLabel | None) -> None:
@@ -115,13 +116,13 @@ def verdict_badge(verdict: Verdict, label: CurrentLabel | None) -> None:
     st.badge(f"Decided: {shown} · {label.reviewer} · {label.decided_at:%Y-%m-%d %H:%M} UTC",
              color="red" if label.classes else "green", icon=":material/how_to_reg:")
     st.caption(f"Model said {verdict_headline(verdict).lower()}; {label.kind}"
-               f"{': ' + label.reason if label.reason else ''}")
+               f"{': ' + plain_markdown(label.reason) if label.reason else ''}")  # the reason as typed
 
 
 def gradcam_ui(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None, key: str) -> None:
     if inspector is None or inspector.card.fingerprint != verdict.model_fingerprint:
-        st.caption(f"Grad-CAM needs the model set that made this verdict ({verdict.model_set} "
-                   f"{verdict.model_version}) to be the active one.")
+        st.caption(f"Grad-CAM needs the model set that made this verdict ({plain_markdown(verdict.model_set)} "
+                   f"{plain_markdown(verdict.model_version)}) to be the active one.")
         return
     names = list(verdict.class_names)
     left, right = st.columns([2, 1], vertical_alignment="bottom")
@@ -178,8 +179,8 @@ def _history(log: ReviewLog, verdict: Verdict) -> None:
 
 def _made_by(verdict: Verdict) -> None:
     timings = " · ".join(f"{k} {v:.0f} ms" for k, v in verdict.timings_ms.items())
-    st.caption(f"Model set {verdict.model_set} {verdict.model_version} ({verdict.model_fingerprint}) on "
-               f"{verdict.device} · inspected {verdict.created_at} · {timings}")
+    st.caption(plain_markdown(f"Model set {verdict.model_set} {verdict.model_version} ({verdict.model_fingerprint}) "
+                              f"on {verdict.device} · inspected {verdict.created_at} · {timings}"))
 
 
 def _probabilities(verdict: Verdict, inspector: Inspector | None) -> None:
