@@ -70,14 +70,17 @@ class ExploreSampler:
         """Why this sheet is queued beyond the flagged ones, or None (flagged anyway, cap reached, nothing new)."""
         if self.per_hour <= 0 or verdict.defective or verdict.margin() < self.band:
             return None
+        why = domain_reason(verdict) or self._diverse(session, verdict)
+        if why is None:  # most sheets: the hour's count is not even read
+            return None
         taken = session.scalar(select(func.count()).select_from(InferenceRow).where(
             InferenceRow.created_at > at - WINDOW, InferenceRow.created_at <= at,
             InferenceRow.verdict[SAMPLE_KEY].as_string().is_not(None)))
-        if taken >= self.per_hour:
+        return why if taken < self.per_hour else None
+
+    def _diverse(self, session: Session, verdict: Verdict) -> str | None:
+        if not verdict.embedding:
             return None
-        unfamiliar = domain_reason(verdict)
-        if unfamiliar is not None or not verdict.embedding:
-            return unfamiliar
         with self._lock:
             self._refresh(session)
             known = self._known(verdict.model_fingerprint)
