@@ -49,4 +49,4 @@ def batch_order() -> list[int]:
 domain_banner(log, [item.inference_id for item in batch.items], band)  # most out of domain: say so first
 running = any(job.running for job in jobs_of(user.username, batch.id))  # the list still grows: counts stay live
 sheet_screen(log, inspector, batch_order, band, user.username, "inspect", live_every=LIVE_EVERY_S if running else None,
-             below=lambda: overview_ui(log, batch, batch_order, band, "inspect"))
+             below=lambda: overview_ui(log, batch, batch_order, band, "inspect", inspector.card.name))

@@ -1,41 +1,60 @@
-"""Statistics for supervisors: defect rates, areas, model-inspector agreement, backlog, throughput."""
+"""Statistics for supervisors: defect rates, areas, model-inspector agreement, backlog, throughput. One model set
+at a time (the active one first); the set, date and class filters apply to every number, chart, table and the CSV."""
 
 import plotly.express as px
 import streamlit as st
 
 from core.review.queue import waiting
-from core.review.stats import FREQS, StatsFilter, confusion_array, sheet_csv
+from core.review.stats import FREQS, StatsFilter, class_options, confusion_array, sheet_csv
 from ui import auth, state, stats_view
 
 settings, log = state.settings(), state.review_log()
 auth.page_header("Statistics", "statistics")
-version, images, _ = stats_view.frames()
+version, images, reviews = stats_view.frames()
 if images.empty:
     st.info("No sheets inspected yet: inspect some on the Inspect page, and their statistics appear here.")
     st.stop()
 
-view = stats_view.default_view(images, settings.timezone)  # what ui.warmup computed ahead of the first open
-left, middle, right = st.columns([2, 1, 3])
-dates = left.date_input("Dates", (view.start, view.last), min_value=view.first, max_value=view.last,
-                        key="stats_dates")
-freq = middle.selectbox("Group by", FREQS, index=FREQS.index(view.freq), key="stats_freq")
-classes = right.multiselect("Classes", view.classes, default=view.classes, key="stats_classes")
+active = stats_view.active_set_name(settings, log)
+view = stats_view.default_view(images, reviews, settings.timezone, active)  # what ui.warmup computed ahead
+ALL_SETS = "All sets"
+set_col, dates_col, freq_col, classes_col = st.columns([2, 2, 1, 3])
+chosen_set = set_col.selectbox(
+    "Model set", [*view.sets, ALL_SETS], index=0 if view.model_sets else len(view.sets), key="stats_set",
+    format_func=lambda name: f"{name} (active)" if name == active else name,
+    on_change=lambda: st.session_state.pop("stats_classes", None),  # another set's classes: start from all of them
+    help="Verdicts and decisions of one model set; with all sets, each class is named with its set.")
+model_sets = None if chosen_set == ALL_SETS else (chosen_set,)
+dates = dates_col.date_input("Dates", (view.start, view.last), min_value=view.first, max_value=view.last,
+                             key="stats_dates")
+freq = freq_col.selectbox("Group by", FREQS, index=FREQS.index(view.freq), key="stats_freq")
+options = view.classes if model_sets == view.model_sets else class_options(images, reviews, model_sets)
+classes = classes_col.multiselect("Classes", options, default=options, key="stats_classes")
 picked = tuple(dates) if isinstance(dates, tuple) else (dates,)  # one date while the user is picking a range
 start, end = (picked[0], picked[-1]) if picked else (view.start, view.last)
-filters = StatsFilter(start, end, tuple(classes), freq, settings.timezone, settings.uncertainty_band)
+filters = StatsFilter(start, end, tuple(classes), freq, settings.timezone, settings.uncertainty_band,
+                      model_sets=model_sets)
 report = stats_view.report(log.url, version, filters, waiting(log, settings.uncertainty_band), log)
-palette = stats_view.colors(images)
-st.caption(f"Times in {settings.timezone} · shifts start at 06:00, 14:00, 22:00 · a sheet's label is its "
-           "latest review, else the model's verdict")
+palette = stats_view.colors(report, model_sets)
+scope = "every set" if model_sets is None else f"set {chosen_set}"
+if model_sets is None and len(view.sets) > 1:
+    scope += " (each class named with its set)"
+elif model_sets is not None and chosen_set != active:
+    scope += f", not the active set {active}"
+st.caption(f"{scope} · times in {settings.timezone} · shifts start at 06:00, 14:00, 22:00 · a sheet's label is its "
+           "latest review, else the model's verdict · a class filter keeps the sheets and decisions about the "
+           "chosen classes")
 
 metrics = st.columns(5)
 metrics[0].metric("Sheets inspected", report.images)
 metrics[1].metric("Defective", report.defective, f"{report.defect_share:.1%} of sheets", delta_color="off",
                   delta_arrow="off", help="Sheets whose label (latest review, else the model) has a chosen class.")
-metrics[2].metric("Reviewed", report.reviewed)
+metrics[2].metric("Reviewed", report.reviewed, help="Reviewed sheets among those about the chosen classes.")
 metrics[3].metric("Override rate", f"{report.override_rate:.0%}", f"{report.overrides} of {report.decisions} decisions",
-                  delta_color="off", delta_arrow="off", help="Decisions that changed the model's classes.")
-metrics[4].metric("Waiting for review", report.waiting, help=stats_view.TERMS["flagged"])
+                  delta_color="off", delta_arrow="off",
+                  help="Decisions that changed the model's call on the chosen classes.")
+metrics[4].metric("Waiting for review", report.waiting, help=stats_view.TERMS["flagged"]
+                  + f" In this selection; the whole queue holds {report.queue_waiting} now.")
 
 st.subheader("Defect rate over time")
 if report.defect_rate.empty:
@@ -77,9 +96,7 @@ with backlog_col:
     if report.backlog.empty:
         st.caption("Nothing flagged in this selection.")
     else:
-        backlog = px.line(report.backlog, x="period_label", y="waiting", line_shape="hv", markers=True,
-                          labels={"period_label": freq, "waiting": "flagged sheets waiting"})
-        st.plotly_chart(backlog.update_xaxes(type="category"), key="backlog_chart")
+        st.plotly_chart(stats_view.backlog_chart(report, freq), key="backlog_chart")
 with throughput_col:
     st.subheader("Review throughput")
     if report.throughput.empty:
@@ -89,6 +106,11 @@ with throughput_col:
 
 st.subheader("Sheets")
 sheets, sheet_columns = stats_view.sheets_for_people(report.table)
-st.dataframe(sheets, hide_index=True, column_config=sheet_columns)
+picked_rows = st.dataframe(sheets, hide_index=True, column_config=sheet_columns, on_select="rerun",
+                           selection_mode="single-row", key="stats_sheets").selection.rows
+if picked_rows:  # a click on a row shows that sheet
+    stats_view.sheet_preview(log, report.table.iloc[picked_rows[0]])
+else:
+    st.caption("Click a row to see its sheet.")
 st.download_button("Download CSV", sheet_csv(report.table), file_name=f"steelscan_{start}_{end}.csv",
                    mime="text/csv", icon=":material/download:")

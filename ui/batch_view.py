@@ -200,8 +200,11 @@ def _thumbnail(path: str, width: int = 320) -> np.ndarray:
     return np.ascontiguousarray(pixels[::step, ::step])
 
 
-def _badges(sheet: Sheet) -> str:
+def _badges(sheet: Sheet, active_set: str | None = None) -> str:
+    """The model's verdict (and its set when it is not the active one) and the decision, as badges."""
     model = ":red-badge[" + ", ".join(sheet.classes) + "]" if sheet.defective else ":green-badge[clean]"
+    if sheet.model_set and sheet.model_set != active_set:
+        model += f" :orange-badge[set {plain_markdown(sheet.model_set)}]"
     if sheet.label is None:
         decided = ":orange-badge[undecided]" + (" :violet-badge[flagged]" if sheet.flagged else "")
     else:
@@ -209,7 +212,8 @@ def _badges(sheet: Sheet) -> str:
     return f"{model} {decided}"
 
 
-def _overview(log: ReviewLog, load: Callable[[], list[int]], band: float, page: str) -> None:
+def _overview(log: ReviewLog, load: Callable[[], list[int]], band: float, page: str,
+              active_set: str | None = None) -> None:
     # Read afresh on every run of the sheet screen around it: decisions show at once, numbered as the sheet list.
     sheets = sheets_of(log, load(), band)
     number_of = {s.inference_id: n for n, s in enumerate(sheets, 1)}
@@ -225,7 +229,8 @@ def _overview(log: ReviewLog, load: Callable[[], list[int]], band: float, page: 
     for i, sheet in enumerate(shown[(number - 1) * OVERVIEW_PAGE: number * OVERVIEW_PAGE]):
         with grid[i % 4], st.container(key=f"overview-sheet-{sheet.inference_id}"):
             st.image(_thumbnail(str(log.image_path(sheet.image_sha256))), width="stretch")
-            st.markdown(f"**{number_of[sheet.inference_id]}. {plain_markdown(sheet.name)}**  \n{_badges(sheet)}")
+            st.markdown(f"**{number_of[sheet.inference_id]}. {plain_markdown(sheet.name)}**  \n"
+                        + _badges(sheet, active_set))
             if st.button("Open", key=f"open-{sheet.inference_id}"):
                 select(page, sheet.inference_id)
                 st.rerun(scope="app")  # the sheet screen above is another fragment
@@ -233,11 +238,12 @@ def _overview(log: ReviewLog, load: Callable[[], list[int]], band: float, page: 
         st.caption("No sheet matches these filters.")
 
 
-def overview_ui(log: ReviewLog, batch: Batch, load: Callable[[], list[int]], band: float, page: str) -> None:
+def overview_ui(log: ReviewLog, batch: Batch, load: Callable[[], list[int]], band: float, page: str,
+                active_set: str | None = None) -> None:
     """Thumbnails of the batch with the model's verdict and the decision, filtered; Open shows one above. Drawn by
     the sheet screen (its `below`), so a decision redraws it in the same run."""
     with st.expander(f"Batch overview: {batch.label or batch.source} ({len(load())} sheets)"):
-        st.fragment(_overview)(log, load, band, page)
+        st.fragment(_overview)(log, load, band, page, active_set)
 
 
 def batch_label(paths: Sequence[Path | str]) -> str:

@@ -103,7 +103,9 @@ def _open_form(verdict: Verdict, label: CurrentLabel | None, key: str) -> None:
     panel = _state(key)
     panel.update(open=True, error="")
     if panel["classes"] is None:  # start from the label shown; kept while the form is refused
-        panel["classes"] = list(label.classes if label is not None else verdict.classes_present)
+        # A label made against another set's classes starts from those this verdict's set knows.
+        start = label.classes if label is not None else verdict.classes_present
+        panel["classes"] = [name for name in start if name in verdict.class_names]
 
 
 def _toggle(key: str, name: str) -> None:

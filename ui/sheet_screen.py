@@ -78,7 +78,10 @@ def sheet_list_ui(sheets: Sequence[Sheet], selected: int, page: str,
     `live_every` its counts rerun on their own (a fragment inside the screen's fragment) while a batch runs."""
     ids = [s.inference_id for s in sheets]
     # Numbered: two sheets may share a file name, and the list must tell them apart (so must the widget).
-    names = {s.inference_id: f"{n}. {s.describe()}" for n, s in enumerate(sheets, 1)}
+    # With verdicts of several model sets in one list, each names its set (one model set per view: issue 37).
+    mixed = len({s.model_set for s in sheets}) > 1
+    names = {s.inference_id: f"{n}. {s.describe()}" + (f" · {s.model_set}" if mixed else "")
+             for n, s in enumerate(sheets, 1)}
     left, right = st.columns([3, 2])
     # Keyed by the selection: a move made by a decision or N/P is a new widget showing the new sheet at once.
     pick = f"{page}-sheet-pick-{selected}"
@@ -119,7 +122,7 @@ def sheet_screen(log: ReviewLog, inspector: Inspector | None, load: Callable[[],
     pixels = stored_pixels(str(log.image_path(sheet.image_sha256)))
     key = f"{page}-{selected}"
     with beside:
-        verdict_badge(verdict, sheet.label)
+        verdict_badge(verdict, sheet.label, inspector.card.name if inspector is not None else None)
     verdict_notes(verdict, inspector)
     form_open = bool(st.session_state.get(f"panel-{key}", {}).get("open"))  # ui.decision_panel's state
     verdict_picture(verdict, pixels, inspector, key, PICTURE_WITH_FORM_PX if form_open else PICTURE_PX)

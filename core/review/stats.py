@@ -3,6 +3,12 @@
 Inputs are `ReviewLog.images_frame()` (one row per image: latest verdict, latest review) and
 `ReviewLog.reviews_frame()` (every decision). Times arrive as naive UTC and are shown in the
 plant's time zone; a sheet's label is its latest review, else the model's verdict.
+
+Every filter applies to every number, chart and table (issue 37 item 11): the model sets (one by default; with
+several, each class is named with its set, so two sets' classes never merge), the dates, and the classes. A class
+filter keeps the sheets that concern the chosen classes (the model or the label names one, or one lies within the
+band of its threshold) for everything counted per sheet or per decision; the sheets inspected stay the denominator
+of the defect rate, and a decision counts as an override when it changed a chosen class.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from core.contract.csvsafe import frame_to_csv
 FREQS = ("hour", "shift", "day")
 SHIFT_STARTS = (6, 14, 22)  # early, late, night: the common three-shift rota
 ANY = "any defect"
+DEFECT_FREE = "defect-free"
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class StatsFilter:
     tz: str = "UTC"
     band: float = 0.15
     shift_starts: tuple[int, ...] = SHIFT_STARTS
+    model_sets: tuple[str, ...] | None = None  # None: every set (each class then named with its set)
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class StatsReport:
     throughput: pd.DataFrame
     table: pd.DataFrame
     classes: tuple[str, ...] = field(default=())
+    queue_waiting: int = 0  # the whole review queue now, whatever the filters (`waiting` is this selection's part)
 
     @property
     def override_rate(self) -> float:
@@ -94,6 +103,69 @@ def confusion_array(confusion: pd.DataFrame) -> tuple[list[str], np.ndarray]:
     for row in confusion.itertuples(index=False):
         counts[classes.index(row.class_name), order.index(row.inspector), order.index(row.model)] = row.sheets
     return classes, counts
+
+
+def set_class(name: str, model_set: str) -> str:
+    """A class named with its model set: how classes read when several sets are shown together."""
+    return f"{name} ({model_set})"
+
+
+def _named(lists: list, sets: list) -> list:
+    return [[set_class(n, s) for n in names] if isinstance(names, list) else names
+            for names, s in zip(lists, sets, strict=True)]
+
+
+def in_sets(images: pd.DataFrame, reviews: pd.DataFrame,
+            model_sets: tuple[str, ...] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sheets and decisions of these model sets (None: all; a decision belongs to the set whose verdict it
+    answered). When more than one set remains, every class is named with its set: one set's crazing and another's
+    are two classes, never one line, one bar or one colour."""
+    if model_sets is not None:
+        images = images[images["model_set"].isin(model_sets)]
+        reviews = reviews[reviews["model_set"].isin(model_sets)]
+    if len(set(images["model_set"]) | set(reviews["model_set"])) <= 1:
+        return images, reviews
+    image_sets, review_sets = images["model_set"].tolist(), reviews["model_set"].tolist()
+    regions = [[{**r, "class": set_class(r["class"], s)} for r in rs]
+               for rs, s in zip(images["regions"].tolist(), image_sets, strict=True)]
+    images = images.assign(**{c: _named(images[c].tolist(), image_sets)
+                              for c in ("class_names", "model_classes", "final_classes")}, regions=regions)
+    reviews = reviews.assign(**{c: _named(reviews[c].tolist(), review_sets)
+                                for c in ("class_names", "model_classes", "classes")})
+    return images, reviews
+
+
+def class_options(images: pd.DataFrame, reviews: pd.DataFrame, model_sets: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The classes a class filter offers for these sets, named as `compute` names them."""
+    return all_classes(in_sets(images, reviews, model_sets)[0])
+
+
+def flagged(images: pd.DataFrame, band: float) -> pd.Series:
+    """The queue's rule on the images frame (core.review.store.sampling.queued): defective, within `band` of a
+    threshold, or sampled to teach the model."""
+    sampled = images["sampled"].notna() if "sampled" in images else False
+    return images["defective"].astype(bool) | (images["margin"] < band) | sampled
+
+
+def concerning(images: pd.DataFrame, classes: tuple[str, ...], band: float) -> np.ndarray:
+    """Which sheets a class filter keeps: the model or the label names a chosen class, or a chosen class's
+    probability lies within `band` of its threshold (the sheet is uncertain about it)."""
+    calls = class_calls(images, classes)
+    near = (calls["probability"] - calls["threshold"]).abs() < band
+    kept = calls.loc[calls["model_present"] | calls["present"] | near, "row"]
+    return images.index.isin(kept.unique())
+
+
+def _decisions_about(reviews: pd.DataFrame, classes: tuple[str, ...], shas) -> tuple[np.ndarray, np.ndarray]:
+    """(the decisions about the chosen classes: on a sheet that concerns them, or naming one; which of them changed
+    the model's call on a chosen class)."""
+    chosen = set(classes)
+    model, label = reviews["model_classes"].tolist(), reviews["classes"].tolist()
+    names = np.array([bool(chosen & (set(m) | set(c))) for m, c in zip(model, label, strict=True)], dtype=bool)
+    about = reviews["image_sha256"].isin(shas).to_numpy() | names
+    changed = np.array([(set(m) & chosen) != (set(c) & chosen) for m, c in zip(model, label, strict=True)],
+                       dtype=bool)
+    return about, changed
 
 
 def all_classes(images: pd.DataFrame) -> tuple[str, ...]:
@@ -215,9 +287,9 @@ def agreement(reviews: pd.DataFrame, classes: tuple[str, ...]) -> tuple[pd.DataF
 def backlog_over_time(images: pd.DataFrame, band: float, freq: str,
                       shift_starts: tuple[int, ...] = SHIFT_STARTS) -> pd.DataFrame:
     """Sheets waiting for review at the end of each period with activity (flagged, not yet reviewed)."""
-    flagged = images[images["defective"] | (images["margin"] < band)]
-    arrivals = pd.DataFrame({"time": flagged["local_time"], "change": 1})
-    cleared = pd.DataFrame({"time": flagged["local_reviewed"].dropna(), "change": -1})
+    waiting = images[flagged(images, band)]
+    arrivals = pd.DataFrame({"time": waiting["local_time"], "change": 1})
+    cleared = pd.DataFrame({"time": waiting["local_reviewed"].dropna(), "change": -1})
     events = pd.concat([arrivals, cleared], ignore_index=True).sort_values("time", kind="stable")
     if events.empty:
         return pd.DataFrame(columns=["period", "waiting"])
@@ -232,29 +304,43 @@ def throughput(reviews: pd.DataFrame, freq: str, shift_starts: tuple[int, ...] =
     columns = ["period", "reviewer", "decisions", "overrides"]
     if reviews.empty:
         return pd.DataFrame(columns=columns)
-    frame = reviews.assign(period=period_start(reviews["local_time"], freq, shift_starts),
-                           override=reviews["decision"].eq("override"))
+    overrides = reviews["override"] if "override" in reviews else reviews["decision"].eq("override")
+    frame = reviews.assign(period=period_start(reviews["local_time"], freq, shift_starts), override=overrides)
     table = (frame.groupby(["period", "reviewer"], sort=True)
              .agg(decisions=("review_id", "count"), overrides=("override", "sum")).reset_index())
     table["overrides"] = table["overrides"].astype(int)
     return table[columns].assign(period_label=period_labels(table["period"], freq))
 
 
-def sheet_table(images: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:
-    """The filtered per-sheet table a supervisor downloads as CSV."""
+def _in_zone(times: pd.Series, tz: str) -> pd.Series:
+    """Naive UTC -> aware times in the plant's zone: the CSV writes each with its offset (07:00:00+01:00)."""
+    return pd.to_datetime(times).dt.tz_localize("UTC").dt.tz_convert(tz)
+
+
+def _class_list(lists: pd.Series) -> pd.Series:
+    return lists.map(lambda names: ";".join(names) or DEFECT_FREE)
+
+
+def sheet_table(images: pd.DataFrame, classes: tuple[str, ...], tz: str = "UTC") -> pd.DataFrame:
+    """The filtered per-sheet table a supervisor downloads as CSV: times in the plant's zone with their offset, the
+    reason of the latest decision, how unfamiliar the sheet looked, and "defect-free" written out (never blank)."""
+    level = images["domain_level"] if "domain_level" in images else pd.Series(None, index=images.index)
     table = pd.DataFrame({
-        "inspected_at": images["local_time"],
+        "inspected_at": _in_zone(images["inspected_at"], tz),
         "image": images["image_name"],
         "sha256": images["image_sha256"],
         "model_set": images["model_set"] + "@" + images["model_version"],
         "model_trained": images["model_trained"],
         "model_verdict": np.where(images["defective"], "defective", "clean"),
-        "model_classes": images["model_classes"].map(";".join),
+        "model_classes": _class_list(images["model_classes"]),
+        "unfamiliarity": images["ood_score"] if "ood_score" in images else np.nan,
+        "familiarity": level.fillna("").replace("", "not measured"),
         "reviewed": images["reviewed"],
         "reviewer": images["reviewer"].fillna(""),
-        "decision": images["decision"].fillna(""),
-        "label_classes": current_classes(images).map(";".join),
-        "reviewed_at": images["local_reviewed_latest"],
+        "decision": images["decision"].fillna("not reviewed"),
+        "label_classes": _class_list(current_classes(images)),
+        "reason": images["reason"].fillna("") if "reason" in images else "",
+        "reviewed_at": _in_zone(images["decided_at"], tz),
     })
     by_class = [dict(zip(n, p, strict=True)) for n, p in zip(images["class_names"].tolist(),
                                                                 images["probabilities"].tolist(), strict=True)]
@@ -269,25 +355,37 @@ def sheet_csv(table: pd.DataFrame) -> str:
 
 
 def compute(images: pd.DataFrame, reviews: pd.DataFrame, filters: StatsFilter, waiting: int) -> StatsReport:
-    """Everything the Statistics page shows, for one set of filters."""
-    classes = filters.classes if filters.classes is not None else all_classes(images)
+    """Everything the Statistics page shows, for one set of filters (`waiting`: the whole queue now)."""
+    images, reviews = in_sets(images, reviews, filters.model_sets)
+    every = all_classes(images)
+    classes = filters.classes if filters.classes is not None else every
+    narrowed = not set(every) <= set(classes)  # a class filter that leaves some class out
     images = images.assign(local_time=to_local(images["inspected_at"], filters.tz),
                            local_reviewed=to_local(images["first_reviewed_at"], filters.tz),
                            local_reviewed_latest=to_local(images["decided_at"], filters.tz))
     reviews = reviews.assign(local_time=to_local(reviews["decided_at"], filters.tz))
+    if narrowed:
+        images_about = images[concerning(images, classes, filters.band)]
+        about, changed = _decisions_about(reviews, classes, images_about["image_sha256"])
+        reviews = reviews.assign(override=changed)[about]
+    else:
+        images_about = images
+        reviews = reviews.assign(override=reviews["decision"].eq("override").to_numpy(dtype=bool))
     shown = images[_in_dates(images["local_time"], filters.start, filters.end)]
+    kept = images_about[_in_dates(images_about["local_time"], filters.start, filters.end)]
     decided = reviews[_in_dates(reviews["local_time"], filters.start, filters.end)]
     labels = current_classes(shown)
     defective = int(sum(any(c in classes for c in label) for label in labels))
-    backlog = backlog_over_time(images, filters.band, filters.freq, filters.shift_starts)
+    backlog = backlog_over_time(images_about, filters.band, filters.freq, filters.shift_starts)
     if not backlog.empty:
         backlog = backlog[_in_dates(backlog["period"], filters.start, filters.end)].reset_index(drop=True)
     summary, confusion = agreement(decided, classes)
     return StatsReport(
-        images=len(shown), defective=defective, reviewed=int(shown["reviewed"].sum()),
-        decisions=len(decided), overrides=int(decided["decision"].eq("override").sum()), waiting=waiting,
+        images=len(shown), defective=defective, reviewed=int(kept["reviewed"].sum()),
+        decisions=len(decided), overrides=int(decided["override"].sum()),
+        waiting=int((flagged(kept, filters.band) & ~kept["reviewed"].astype(bool)).sum()),
         defect_rate=defect_rate(shown, classes, filters.freq, filters.shift_starts),
         areas=area_distribution(shown, classes), agreement=summary, confusion=confusion, backlog=backlog,
         throughput=throughput(decided, filters.freq, filters.shift_starts),
-        table=sheet_table(shown, classes), classes=classes,
+        table=sheet_table(kept, classes, filters.tz), classes=classes, queue_waiting=waiting,
     )

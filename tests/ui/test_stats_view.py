@@ -77,11 +77,32 @@ def test_the_warm_up_computes_exactly_what_the_pages_first_open_asks_for(tmp_pat
     assert len(stats_view._frame_cache(log.url).images) == 300
 
     # The page's first open: its filters start from the same default view (widgets untouched).
-    images = stats_view._frames(log, version)[0]
-    view = stats_view.default_view(images, settings.timezone)
+    images, reviews = stats_view._frames(log, version)
+    view = stats_view.default_view(images, reviews, settings.timezone, stats_view.active_set_name(settings, log))
     filters = stats_view.StatsFilter(view.start, view.last, tuple(list(view.classes)), "day", settings.timezone,
-                                     settings.uncertainty_band)
+                                     settings.uncertainty_band, model_sets=view.model_sets)
     numbers = stats_view.report(log.url, version, filters, waiting(log, settings.uncertainty_band), log)
     assert len(computed) == 1, "the first open recomputed what the warm-up had computed"
     assert numbers.images > 0 and (view.last - view.start).days == 30
     assert set(view.classes) == {"pits", "crazing", "scratches", "patches"}
+
+
+def test_a_single_day_is_drawn_as_bars_and_several_as_lines():
+    """Issue 37 item 11: a selection of one day drew lone dots."""
+    from core.review.stats import StatsReport
+    from ui.stats_view import rate_chart
+
+    def report(days: list[str]) -> StatsReport:
+        rate = pd.DataFrame({"period_label": days, "class_name": ["pits"] * len(days), "rate": [0.5] * len(days),
+                             "sheets": [2] * len(days), "defective": [1] * len(days)})
+        backlog = pd.DataFrame({"period_label": days, "waiting": [1] * len(days)})
+        empty = pd.DataFrame()
+        return StatsReport(2, 1, 0, 0, 0, 0, rate, empty, empty, empty, backlog, empty, empty, ("pits",))
+
+    one, two = report(["2025-01-01"]), report(["2025-01-01", "2025-01-02"])
+    assert {t.type for t in rate_chart(one, {}, "day").data} == {"bar"}
+    from ui.stats_view import backlog_chart
+
+    assert {t.type for t in backlog_chart(one, "day").data} == {"bar"}
+    assert {t.type for t in rate_chart(two, {}, "day").data} == {"scatter"}  # plotly's lines are scatter traces
+    assert {t.type for t in backlog_chart(two, "day").data} == {"scatter"}

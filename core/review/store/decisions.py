@@ -29,6 +29,7 @@ class CurrentLabel:
     reviewer: str
     decided_at: datetime  # UTC, naive (as stored)
     reason: str
+    model_set: str = ""  # the set whose verdict (and classes) the decision answered
 
     def describe(self) -> str:
         label = ", ".join(self.classes) or "defect-free"

@@ -13,6 +13,7 @@ from sqlalchemy import Text, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from core.review.store.models import ImageRow, InferenceRow, ReviewRow
+from core.review.store.sampling import SAMPLE_KEY
 
 
 def _as_text(column):
@@ -53,7 +54,9 @@ class ReviewFrames:
                                      s.scalar(select(func.max(ReviewRow.id))) or 0))
 
     def images_frame(self, shas: list[str] | None = None) -> pd.DataFrame:
-        """One row per image: its latest verdict and its latest review (the current label), if any.
+        """One row per image: its latest verdict and its latest review (the current label, its reason), if any;
+        `sampled` is why the queue took a sheet it does not flag (None: it did not), `ood_score` and `domain_level`
+        how unfamiliar the sheet looked to its set (None without a domain).
         `shas`: only these images (to refresh a cached frame after a few new rows)."""
         latest = self._latest_per_image()
         last_review = select(func.max(ReviewRow.id).label("id"), func.min(ReviewRow.decided_at).label("first"),
@@ -71,13 +74,16 @@ class ReviewFrames:
                        InferenceRow.model_set, InferenceRow.model_version, InferenceRow.model_trained,
                        _as_text(InferenceRow.class_names), _as_text(InferenceRow.probabilities),
                        _as_text(InferenceRow.thresholds), _as_text(InferenceRow.classes_present),
-                       InferenceRow.defective, InferenceRow.margin, _as_text(InferenceRow.regions))
+                       InferenceRow.defective, InferenceRow.margin, _as_text(InferenceRow.regions),
+                       InferenceRow.verdict[SAMPLE_KEY].as_string(), InferenceRow.verdict["ood_score"].as_float(),
+                       InferenceRow.verdict["domain_level"].as_string(),
+                       InferenceRow.verdict["out_of_domain"].as_boolean())
                 .join(latest, InferenceRow.id == latest.c.id)
                 .join(ImageRow, ImageRow.sha256 == InferenceRow.image_sha256)).all()
             # The label: each image's latest review, and when it was first reviewed (aggregated in the database).
             reviews = session.execute(
                 select(ReviewRow.image_sha256, ReviewRow.reviewer, ReviewRow.decision, _as_text(ReviewRow.classes),
-                       ReviewRow.decided_at, last_review.c.first)
+                       ReviewRow.decided_at, last_review.c.first, ReviewRow.reason)
                 .join(last_review, ReviewRow.id == last_review.c.id)).all()
             return inferences, reviews
 
@@ -85,9 +91,14 @@ class ReviewFrames:
         frame = _frame(inferences, [
             "image_sha256", "image_name", "inference_id", "inspected_at", "model_set", "model_version",
             "model_trained", "class_names", "probabilities", "thresholds", "model_classes", "defective", "margin",
-            "regions"], json_columns)
+            "regions", "sampled", "ood_score", "domain_level", "out_of_domain"], json_columns)
+        # Verdicts from before the graded levels have only the flag (core.contract.verdict reads them the same way).
+        before_levels = frame["domain_level"].isna() & frame["ood_score"].notna()
+        frame.loc[before_levels, "domain_level"] = frame.loc[before_levels, "out_of_domain"].map(
+            lambda out: "out of domain" if out else "familiar")
+        frame = frame.drop(columns="out_of_domain")
         current = _frame(reviews, ["image_sha256", "reviewer", "decision", "final_classes", "decided_at",
-                                   "first_reviewed_at"], ("final_classes",)).set_index("image_sha256")
+                                   "first_reviewed_at", "reason"], ("final_classes",)).set_index("image_sha256")
         frame = frame.join(current, on="image_sha256")
         frame["reviewed"] = frame["decision"].notna()
         frame["inspected_at"] = pd.to_datetime(frame["inspected_at"])

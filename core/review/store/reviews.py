@@ -33,9 +33,10 @@ from core.review.store.sampling import queued as _flagged  # the queue's rule in
 def _current_labels(session: Session, shas: list[str]) -> dict[str, CurrentLabel]:
     latest = (select(func.max(ReviewRow.id).label("id")).where(ReviewRow.image_sha256.in_(shas))
               .group_by(ReviewRow.image_sha256).subquery())
-    rows = session.scalars(select(ReviewRow).join(latest, ReviewRow.id == latest.c.id))
-    return {r.image_sha256: CurrentLabel(r.id, tuple(r.classes), r.decision, r.reviewer, r.decided_at, r.reason)
-            for r in rows}
+    rows = session.execute(select(ReviewRow, InferenceRow.model_set).join(latest, ReviewRow.id == latest.c.id)
+                           .join(InferenceRow, InferenceRow.id == ReviewRow.inference_id))
+    return {r.image_sha256: CurrentLabel(r.id, tuple(r.classes), r.decision, r.reviewer, r.decided_at, r.reason,
+                                         model_set) for r, model_set in rows}
 
 
 def _image_label(session: Session, sha: str) -> str:
