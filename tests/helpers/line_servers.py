@@ -5,6 +5,8 @@ with a persistent session, so a broker restart loses nothing on its side either.
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import shutil
 import signal
 import socket
@@ -49,6 +51,8 @@ class Broker:
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {folder}/\nautosave_interval 1\nautosave_on_changes true\n"
+            # run as root, mosquitto drops to the user `mosquitto`, who cannot write this folder: stay who we are
+            f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
             "max_queued_messages 100000\nlog_dest none\n")
         self.process: subprocess.Popen | None = None
 
