@@ -72,6 +72,9 @@ if active is None or choice != active.name:
     if not can_edit:
         st.caption(READ_ONLY)
 
+# Near the top: what a supervisor comes here for most (issue 37 item 13); the sets' details follow.
+training_view.render(log, settings, active, who, can_edit)
+st.subheader("Installed model sets")
 for entry in installed:
     is_active = active is not None and entry.name == active.name
     with st.expander(f"{plain_markdown(entry.name)}{' · active' if is_active else ''}", expanded=is_active):
@@ -145,7 +148,6 @@ for entry in installed:
                 st.rerun()
         target_view.render(log, card, current, who, can_edit)
 
-training_view.render(log, settings, active, who, can_edit)
 describe_expander()
 
 history = log.setting_changes()

@@ -11,6 +11,8 @@ from core.contract.errors import SteelScanError
 from core.retrain import jobs
 from core.review.active import installed_model_sets
 
+FEW_SHEETS = 20  # under this many sheets, training learns little and the gate's comparison says little
+
 
 def gate_panel(log, settings, who: str, can_edit: bool) -> None:
     done = [r for r in jobs.jobs(log, limit=10) if r.status == "succeeded" and r.result.get("gate")]
@@ -20,6 +22,10 @@ def gate_panel(log, settings, who: str, can_edit: bool) -> None:
     gate, candidate = row.result["gate"], row.result["candidate"]
     st.markdown(f"**Gate of job {row.id}**: {candidate} vs {gate.get('active_set')} on {gate['sheets']} "
                 "evaluation sheets, labelled by the inspectors' final decisions")
+    if gate["sheets"] < FEW_SHEETS:
+        st.warning(f"**The gate judged on only {gate['sheets']} evaluation sheet{'s' * (gate['sheets'] != 1)}**: "
+                   f"with fewer than {FEW_SHEETS}, one sheet moves every figure a lot, so its advice is weak either "
+                   "way. Review more sheets and train again before promoting on it.", icon=":material/warning:")
     measures = ("agreement", "image_ap", "macro_f1", "dice", "dice_positive", "dice_sheets")
     table = [{"model set": name, **{m: (scores or {}).get(m) for m in measures}}
              for name, scores in ((candidate, gate["candidate"]), (gate.get("active_set"), gate["active"]))]

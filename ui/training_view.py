@@ -7,9 +7,11 @@ import streamlit as st
 
 from core.contract.errors import SteelScanError
 from core.retrain import jobs
+from core.retrain.joblog import readable_tail
 from core.retrain.parts import review_data
 from core.review.store.models import TrainingJobRow
 from ui import gate_view
+from ui.gate_view import FEW_SHEETS
 from ui.markup import plain_markdown
 
 PRESET_LABELS = {"quick": "quick: a short schedule (minutes on a CPU)",
@@ -40,8 +42,8 @@ def render(log, settings, active, who: str, can_edit: bool) -> None:
 def summary_panel(log, settings, active) -> None:
     try:
         data = review_data(log, active.card.class_names, settings.eval_share)
-    except SteelScanError as exc:
-        st.info(f"Nothing to train on yet: {exc.reason}. {exc.fix}.")
+    except SteelScanError as exc:  # the reason's subject is the review log; the fix a sentence of its own
+        st.info(f"Nothing to train on yet: the review log {exc.reason}. {exc.fix[:1].upper()}{exc.fix[1:]}.")
         return
     summary = data.summary()
     snap = summary["snapshot"]
@@ -52,6 +54,12 @@ def summary_panel(log, settings, active) -> None:
              "defective": summary[part]["defective"], "without masks": summary[part]["without_masks"],
              **summary[part]["per_class"]} for part in ("train", "eval")]
     st.dataframe(rows, hide_index=True)
+    usable = summary["train"]["usable"]
+    if usable < FEW_SHEETS:
+        st.warning(f"**Only {usable} usable training sheet{'s' * (usable != 1)}** (reviewed, masks complete): a set "
+                   f"trained on fewer than {FEW_SHEETS} learns little, and the gate that judges it has fewer still to "
+                   "judge on. Review and paint more sheets before training, or treat the result as a trial.",
+                   icon=":material/warning:")
     if summary["train"]["without_masks"]:
         st.caption(f"{summary['train']['without_masks']} training sheets have a class without a mask: they stay out "
                    "of training until someone paints the mask in the review panel.")
@@ -103,9 +111,10 @@ def _job_card(log, job_id: int, who: str, can_edit: bool, live: bool = False) ->
         st.warning(f"Job {row.id} cancelled ({plain_markdown(row.error)}).")
     elif row.status == "succeeded":
         st.success(f"Job {row.id} finished: new set **{plain_markdown(str(row.result.get('candidate')))}**.")
-    log_tail = jobs.tail(row.log_path, 12)
-    if log_tail:
-        st.code(log_tail, language=None)
+    lines = readable_tail(row.log_path, 12)  # stages and numbers: no progress bars, no Python dicts
+    if lines:
+        with st.expander(f"Job {row.id}'s log (last {len(lines)} lines)", expanded=row.status in jobs.ACTIVE):
+            st.code("\n".join(lines), language=None, wrap_lines=True)
     if row.status in jobs.ACTIVE and can_edit and st.button(f"Cancel job {row.id}", key=f"cancel_{row.id}"):
         jobs.cancel(log, row.id, who)
         st.rerun()
