@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -160,13 +161,26 @@ class Settings(BaseSettings):
         return (init_settings,)
 
 
+SECRET_SETTINGS = frozenset({"webhook_secret"})  # never echoed in an error message
+
+
+def shown_value(name: str, value: Any) -> str:
+    """A setting's value as an error message may show it: secrets hidden, a URL's password masked."""
+    if name in SECRET_SETTINGS:
+        return "'(hidden)'"
+    if isinstance(value, str):
+        value = re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", value)
+    return repr(value)
+
+
 def _describe(error: dict[str, Any]) -> str:
     name = ".".join(str(part) for part in error["loc"]) or "settings"
     if error["type"] == "extra_forbidden":
         return f"unknown setting {name!r}; valid: {', '.join(Settings.model_fields)}"
+    shown = shown_value(name, error["input"])
     if error["type"] == "literal_error":
-        return f"setting {name}={error['input']!r} is not valid; {error['msg'].lower()}"
-    return f"setting {name}={error['input']!r}: {error['msg'].removeprefix('Value error, ')}"
+        return f"setting {name}={shown} is not valid; {error['msg'].lower()}"
+    return f"setting {name}={shown}: {error['msg'].removeprefix('Value error, ')}"
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:

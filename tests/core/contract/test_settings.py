@@ -65,3 +65,15 @@ def test_an_unknown_backend_names_the_setting_and_the_choices(tmp_path):
     with pytest.raises(SteelScanError) as caught:
         load_settings(tmp_path / "none.toml", environ={"STEELSCAN_BACKEND": "tensorrt"})
     assert "backend='tensorrt'" in caught.value.reason and "'openvino'" in caught.value.reason
+
+
+def test_a_refused_secret_or_url_password_is_never_echoed(tmp_path):
+    """A settings error names the setting and the fix, not the secret an operator typed."""
+    with pytest.raises(SteelScanError) as short_secret:
+        load_settings(tmp_path / "absent.toml", environ={"STEELSCAN_WEBHOOK_URL": "https://mes.local/hook",
+                                                         "STEELSCAN_WEBHOOK_SECRET": "hunter2-short"})
+    assert "webhook_secret" in str(short_secret.value) and "hunter2" not in str(short_secret.value)
+    with pytest.raises(SteelScanError) as bad_url:
+        load_settings(tmp_path / "absent.toml", environ={"STEELSCAN_MQTT_URL": "tcp://plant:s3cr3t-pw@broker:1883"})
+    assert "mqtt_url" in str(bad_url.value) and "s3cr3t-pw" not in str(bad_url.value)
+    assert "tcp://plant:***@broker:1883" in str(bad_url.value)
