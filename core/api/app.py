@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Annotated
 
-from fastapi import FastAPI, File, Query, Request, Security, UploadFile
+from fastapi import FastAPI, File, Form, Query, Request, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 from fastapi.security import APIKeyHeader
@@ -25,6 +25,7 @@ from core.accounts.apikeys import ApiKey, ApiKeys
 from core.api.errors import ApiError, status_of, steelscan_error, validation_error
 from core.api.gate import Gate, missing_key
 from core.api.metrics import ApiMetrics
+from core.contract.coil import CoilError, CoilPlace, place_from_fields
 from core.contract.errors import SteelScanError
 from core.engine.slots import InferenceSlots, shared_slots
 from core.review.active import ActiveEngine
@@ -84,8 +85,16 @@ def create_app(engine: ActiveEngine, log: ReviewLog, band: float, max_upload_byt
 
     @app.post("/v1/inspect", summary="Inspect one image; record its verdict unless record=false")
     def inspect(request: Request, x_api_key: KeyHeader, file: Annotated[UploadFile, File()],
+                coil: Annotated[str | None, Form(description="the coil (or part) id the sheet belongs to")] = None,
+                position: Annotated[float | None, Form(description="metres from the coil's head end (or a sheet "
+                                                                   "index); needs coil")] = None,
                 record: bool = True) -> dict:
         authorise(request, x_api_key, "record" if record else "score")
+        try:
+            place = place_from_fields(coil, position)
+        except CoilError as exc:
+            raise ApiError(422, "coil and position", str(exc), "send a valid coil id, and position in metres") \
+                from None
         start = time.perf_counter()
         name = upload_name(file.filename or "unnamed")
         data = file.file.read(max_upload_bytes + 1)  # at most one byte over: enough to know it is too big
@@ -94,19 +103,19 @@ def create_app(engine: ActiveEngine, log: ReviewLog, band: float, max_upload_byt
         except SteelScanError as exc:
             raise ApiError(413, exc.source, exc.reason, exc.fix) from None
         try:
-            with slots.slot():  # the process's one inference queue, shared with the dashboard's sessions
+            with slots.slot(line=True):  # the process's one inference queue: the line's sheets before the dashboard's
                 verdict = engine.current().inspect((data, name))
         except SteelScanError as exc:
             if status_of(exc) == 422:
                 metrics.images.labels("rejected").inc()
             raise
-        sheet_id = log.record_inference(verdict, data, source="api") if record else None
+        sheet_id = log.record_inference(verdict, data, source="api", place=place) if record else None
         request.state.inference_id = sheet_id
         metrics.images.labels(verdict.label).inc()
         metrics.latency.observe(time.perf_counter() - start)
         sampled = log.sampled_reason(sheet_id) if sheet_id is not None else None
         return {"sheet_id": sheet_id, "recorded": record, "flagged": is_flagged(verdict, band, sampled),
-                "verdict": verdict.to_dict()}
+                **_place_fields(place), "verdict": verdict.to_dict()}
 
     @app.get("/v1/sheets/{sheet_id}", summary="A recorded verdict and the sheet's current label")
     def sheet(request: Request, x_api_key: KeyHeader, sheet_id: int) -> dict:
@@ -122,7 +131,7 @@ def create_app(engine: ActiveEngine, log: ReviewLog, band: float, max_upload_byt
                  {"source": "review", "classes": list(review.classes), "reviewer": review.reviewer,
                   "decided_at": review.decided_at.isoformat() + "Z", "decision": review.decision})
         return {"sheet_id": sheet_id, "flagged": is_flagged(verdict, band, log.sampled_reason(sheet_id)),
-                "label": label, "verdict": verdict.to_dict()}
+                **_place_fields(log.place_of(sheet_id)), "label": label, "verdict": verdict.to_dict()}
 
     @app.get("/v1/queue", summary="Sheets waiting for a reviewer")
     def queue(request: Request, x_api_key: KeyHeader, order: str = "uncertain",
@@ -152,6 +161,10 @@ def create_app(engine: ActiveEngine, log: ReviewLog, band: float, max_upload_byt
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _place_fields(place: CoilPlace | None) -> dict:
+    return {"coil": place.coil if place else None, "position": place.position if place else None}
 
 
 def app_from_settings(settings, model_set: str | None = None) -> FastAPI:

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         options = WatchOptions(folders, args.pattern or settings.watch_patterns,
                                batch_size=max(8, inspector.batch_size), settle_s=args.settle, polling=args.polling,
                                max_backlog=args.max_backlog, roots=list(settings.image_roots),
-                               max_bytes=settings.max_upload_bytes)
+                               max_bytes=settings.max_upload_bytes, coil_pattern=settings.coil_pattern)
         if args.name:
             options.name = args.name
         watcher = Watcher(options, engine, log, settings.uncertainty_band)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from core.contract.coil import DEFAULT_GRADE_RULE, CoilPattern, GradeRule
 from core.contract.errors import SteelScanError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +61,11 @@ class Settings(BaseSettings):
     webhook_url: str = ""  # http(s)://..., each message POSTed as JSON, signed with webhook_secret
     webhook_secret: str = Field("", validate_default=True)
     opcua_endpoint: str = ""  # opc.tcp://0.0.0.0:4840: the OPC UA server `steelscan deliver` runs
+    # Coils (core.contract.coil, docs/line.md): the watcher reads a sheet's coil id and position from its path with
+    # this regular expression (named groups `coil`, `position`; "" = none); the Coils page grades each coil by the rule.
+    coil_pattern: str = ""
+    coil_minor_classes: list[str] = []  # classes that count as `minor` in coil_grade_rule
+    coil_grade_rule: str = DEFAULT_GRADE_RULE
 
     @field_validator("mqtt_url", "webhook_url", "opcua_endpoint")
     @classmethod
@@ -68,6 +74,24 @@ class Settings(BaseSettings):
                    "opcua_endpoint": ("opc.tcp://",)}[info.field_name]
         if value and not value.startswith(schemes):
             raise ValueError(f"must start with {' or '.join(schemes)} (or be empty: no such sink)")
+        return value
+
+    @field_validator("coil_pattern")
+    @classmethod
+    def _coil_pattern(cls, value: str) -> str:
+        if value:
+            CoilPattern(value)  # CoilError (a ValueError) names what is wrong
+        return value
+
+    @field_validator("coil_minor_classes", mode="before")
+    @classmethod
+    def _class_list(cls, value: Any) -> Any:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("coil_grade_rule")
+    @classmethod
+    def _grade_rule(cls, value: str, info) -> str:
+        GradeRule.parse(value, info.data.get("coil_minor_classes") or ())
         return value
 
     @field_validator("webhook_secret")

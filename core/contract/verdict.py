@@ -28,6 +28,9 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     return array
 
 
+# A sheet's coil and position are not in the Verdict: they are the line's context, not the model's output (the same
+# image re-inspected by another set lies at the same place; an upload has none). They are recorded beside it, in the
+# inference's columns (core.contract.coil.CoilPlace, InferenceRow.coil/.position), and travel in its message.
 @dataclass(frozen=True, eq=False)
 class Verdict:
     image_name: str

@@ -6,6 +6,12 @@ multiplying peak memory. `InferenceSlots.gated` wraps a results generator (Inspe
 of it - the decode and forward pass of one batch - runs inside a slot; whatever the caller does with a result
 (storing it, drawing it) happens outside, so a slot is only ever held for model work. Waiting callers are
 served in arrival order (a ticket queue), so a long folder run cannot starve a single upload.
+
+Line work first: a step asked for with `line=True` (the folder watcher's and the API's sheets, which a PLC waits
+for) is served before every waiting dashboard step, in arrival order among line steps. A dashboard batch then
+delays a line sheet by at most the one step already running, never by the steps of every inspector queued ahead
+(benchmarks/bench_line_latency.py, docs/line.md). The line's rate is bounded by the camera, so it cannot starve
+the dashboard for long; a line backlog is served first, and the dashboard waits while it drains.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ class InferenceSlots:
         self.concurrency = concurrency
         self._condition = threading.Condition()
         self._queue: deque[object] = deque()
+        self._line: deque[object] = deque()  # line work: served before anything in _queue
         self._running = 0
         self.peak_running = 0  # for tests and figures: the most runs ever at once
         self.runs = 0
@@ -33,7 +40,7 @@ class InferenceSlots:
     @property
     def waiting(self) -> int:
         with self._condition:
-            return len(self._queue)
+            return len(self._queue) + len(self._line)
 
     @property
     def running(self) -> int:
@@ -47,13 +54,18 @@ class InferenceSlots:
             self.concurrency = concurrency
             self._condition.notify_all()
 
+    def _first(self) -> object:
+        return self._line[0] if self._line else self._queue[0]
+
     @contextmanager
-    def slot(self) -> Iterator[None]:
+    def slot(self, line: bool = False) -> Iterator[None]:
+        """One run's turn; `line`: the line's work, served before the dashboard's."""
         ticket = object()
+        queue = self._line if line else self._queue
         with self._condition:
-            self._queue.append(ticket)
-            self._condition.wait_for(lambda: self._queue[0] is ticket and self._running < self.concurrency)
-            self._queue.popleft()
+            queue.append(ticket)
+            self._condition.wait_for(lambda: self._first() is ticket and self._running < self.concurrency)
+            queue.popleft()
             self._running += 1
             self.runs += 1
             self.peak_running = max(self.peak_running, self._running)
@@ -65,11 +77,11 @@ class InferenceSlots:
                 self._running -= 1
                 self._condition.notify_all()
 
-    def gated(self, results: Iterable[T]) -> Iterator[T]:
-        """The same results, each step of the generator computed inside a slot."""
+    def gated(self, results: Iterable[T], line: bool = False) -> Iterator[T]:
+        """The same results, each step of the generator computed inside a slot (a line slot with `line`)."""
         iterator = iter(results)
         while True:
-            with self.slot():
+            with self.slot(line):
                 try:
                     item = next(iterator)
                 except StopIteration:

@@ -31,7 +31,9 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from core.contract.coil import CoilError, CoilPattern, CoilPlace
 from core.contract.errors import SteelScanError
+from core.engine.slots import InferenceSlots
 from core.line.heartbeat import Beat, write_beat
 from core.review.active import ActiveEngine
 from core.review.batch import inspect_and_record
@@ -99,6 +101,7 @@ class WatchOptions:
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:watch")
     roots: list[Path] = field(default_factory=list)  # files must lie inside these (image_roots); empty: the folders
     max_bytes: int = 200 * 1024 * 1024  # larger files are refused before they are read (max_upload_bytes)
+    coil_pattern: str = ""  # the coil id and position in a file's path below its folder (setting coil_pattern)
 
 
 @dataclass
@@ -143,9 +146,14 @@ class _Events(FileSystemEventHandler):
 
 
 class Watcher:
-    def __init__(self, options: WatchOptions, engine: ActiveEngine, log: ReviewLog, band: float) -> None:
+    def __init__(self, options: WatchOptions, engine: ActiveEngine, log: ReviewLog, band: float,
+                 slots: InferenceSlots | None = None) -> None:
+        """`slots`: an inference queue shared with other work in this process, where the watcher's sheets go
+        first (None: its own process, nothing to share)."""
         self.options = options
         self.options.folders = check_folders(options.folders)
+        self.slots = slots
+        self._coils = CoilPattern(options.coil_pattern) if options.coil_pattern else None
         self._roots = [Path(r).expanduser().resolve() for r in options.roots] or list(self.options.folders)
         self._retry_s: dict[Path, float] = {}  # files the database could not take, and their next backoff
         self.engine, self.log, self.band = engine, log, band
@@ -303,7 +311,9 @@ class Watcher:
         if not todo:
             return
         inspector = self.engine.current()
-        for item in inspect_and_record(inspector, self.log, todo, self.band, origin="watch"):
+        places = {name: self._place(Path(name)) for _, name in todo}
+        for item in inspect_and_record(inspector, self.log, todo, self.band, origin="watch", slots=self.slots,
+                                       line=True, place=places.get):
             if item.retry:  # the database was busy or full: the file is fine, try it again later
                 self._retry_later(signatures[item.name][0], item.error)
                 continue
@@ -316,6 +326,18 @@ class Watcher:
             self.beat.inspected += 1
             self.beat.last_image, self.beat.last_image_at = item.name, utc_now()
             self._recent.append(time.monotonic())
+
+    def _place(self, path: Path) -> CoilPlace | None:
+        """The coil and position the path names below its watched folder; a name the pattern matches with a bad
+        id or position is recorded without a place, and the error says why."""
+        if self._coils is None:
+            return None
+        folder = next((f for f in self.options.folders if path.is_relative_to(f)), path.parent)
+        try:
+            return self._coils.place(path.relative_to(folder))
+        except CoilError as exc:
+            self._error(path, f"{path}: recorded without a coil: {exc}")
+            return None
 
     def _retry_later(self, path: Path, message: str) -> None:
         wait = self._retry_s.get(path, RETRY_S[0])

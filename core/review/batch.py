@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.contract.coil import CoilPlace
 from core.contract.errors import ImageError, SteelScanError
 from core.engine.inference import Inspector
 from core.engine.slots import InferenceSlots
@@ -75,8 +76,10 @@ def check_upload_size(name: str, size: int, limit: int) -> None:
 
 def inspect_and_record(inspector: Inspector, log: ReviewLog, sources: Iterable[Source], band: float,
                        origin: str = "upload", should_stop: Callable[[], bool] = lambda: False,
-                       slots: InferenceSlots | None = None) -> Iterator[BatchItem]:
-    """Inspect and store each source; with `slots`, the model work waits its turn in the shared queue."""
+                       slots: InferenceSlots | None = None, place: Callable[[str], CoilPlace | None] | None = None,
+                       line: bool = False) -> Iterator[BatchItem]:
+    """Inspect and store each source; with `slots`, the model work waits its turn in the shared queue (ahead of
+    the dashboard's with `line`: the line's sheets first). `place`: a source name's coil and position, or None."""
     pending: deque[Source] = deque()
 
     def feed() -> Iterator[Source]:
@@ -87,7 +90,7 @@ def inspect_and_record(inspector: Inspector, log: ReviewLog, sources: Iterable[S
             yield source
 
     results = inspector.inspect_many(feed())
-    for result in (slots.gated(results) if slots is not None else results):
+    for result in (slots.gated(results, line=line) if slots is not None else results):
         if should_stop():
             # The engine reads up to two batches ahead, so the feed alone stops many images late; what was read
             # ahead is left unrecorded and stays in the job's "remaining" list (Inspect the remaining N).
@@ -99,7 +102,7 @@ def inspect_and_record(inspector: Inspector, log: ReviewLog, sources: Iterable[S
             continue
         try:
             data = source[0] if isinstance(source, tuple) else Path(source).read_bytes()
-            inference_id = log.record_inference(result, data, source=origin)
+            inference_id = log.record_inference(result, data, source=origin, place=place(name) if place else None)
         except (OSError, SteelScanError, SQLAlchemyError) as exc:
             kind = not_recorded_because(exc)
             if kind is None and isinstance(exc, SQLAlchemyError):

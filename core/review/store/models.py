@@ -65,6 +65,13 @@ class InferenceRow(Base):
     source: Mapped[str] = mapped_column(String(32))  # upload | folder | api
     verdict: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now, index=True)
+    # Where the sheet lies on its coil (core.contract.coil.CoilPlace): the line's context, kept beside the verdict,
+    # not in it. NULL: not known (uploads, and rows from before migration 0010_coils). One index: a coil's sheets
+    # in order along it are one range scan.
+    coil: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    position: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    __table_args__ = (Index("ix_inferences_coil_position", "coil", "position"),)
 
 
 class ReviewRow(Base):

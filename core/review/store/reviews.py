@@ -16,10 +16,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.contract.coil import CoilPlace
 from core.contract.verdict import Verdict
 from core.delivery.outbox import Outbox
 from core.review.store.audit import SettingsAudit
 from core.review.store.batches import BatchStore
+from core.review.store.coils import CoilStore
 from core.review.store.db import Database, StoreError
 from core.review.store.decisions import CurrentLabel, Decision, DecisionConflict, check_reviewer, painted_masks
 from core.review.store.disk import DiskGuard
@@ -44,7 +46,7 @@ def _image_label(session: Session, sha: str) -> str:
     return f"{image.original_name} ({sha[:12]})" if image is not None else sha[:12]
 
 
-class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
+class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore, CoilStore):
     # Queues a few sheets an hour beyond the flagged ones, to teach the model (core.review.store.sampling);
     # from_settings sets it from queue_explore_per_hour. None: only flagged sheets are queued.
     explore: ExploreSampler | None = None
@@ -81,9 +83,10 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
         self.disk_guard.check(self.image_store, "the image store")
 
     def record_inference(self, verdict: Verdict, data: bytes, source: str = "upload",
-                         at: datetime | None = None, line: str | None = None) -> int:
+                         at: datetime | None = None, line: str | None = None, place: CoilPlace | None = None) -> int:
         """Store the image (once) and the verdict; returns the inference id. `line`: the production line it
-        came from, for delivery (None: this process's line_name)."""
+        came from, for delivery (None: this process's line_name). `place`: the coil and position the line gave
+        (kept beside the verdict, and in its message)."""
         self._check_disk()
         sha, relative = self.store_image_file(data, verdict.image_name)
         if sha != verdict.image_sha256:
@@ -105,11 +108,13 @@ class ReviewLog(Database, ImageStore, ReviewFrames, SettingsAudit, BatchStore):
                 thresholds=list(verdict.thresholds), classes_present=list(verdict.classes_present),
                 regions=stored["regions"], defective=verdict.defective, margin=verdict.margin(),
                 timings_ms=dict(verdict.timings_ms), device=verdict.device, source=source,
-                verdict=stored if sampled is None else {**stored, SAMPLE_KEY: sampled}, created_at=at or utc_now())
+                verdict=stored if sampled is None else {**stored, SAMPLE_KEY: sampled}, created_at=at or utc_now(),
+                coil=place.coil if place else None, position=place.position if place else None)
             session.add(row)
             session.flush()
             if self.outbox is not None:
-                self.outbox.verdict(session, row.id, stored, source, row.created_at, line=line)
+                self.outbox.verdict(session, row.id, stored, source, row.created_at, line=line, coil=row.coil,
+                                    position_m=row.position)
             return row.id
 
         try:

@@ -89,3 +89,34 @@ def test_the_shared_slots_are_one_queue_resized_in_place():
     first = shared_slots(2)
     assert shared_slots() is first and first.concurrency == 2
     assert shared_slots(1) is first and first.concurrency == 1  # holders keep waiting on the same queue
+
+
+def test_line_work_is_served_before_waiting_dashboard_steps():
+    """Three inspectors' batch steps wait; a watcher's sheet arriving after them runs next, then theirs in order."""
+    slots, order = InferenceSlots(1), []
+    release = threading.Event()
+
+    def hold() -> None:
+        with slots.slot():
+            release.wait()
+
+    def take(name: str, line: bool) -> None:
+        with slots.slot(line=line):
+            order.append(name)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    while slots.running == 0:
+        time.sleep(0.001)
+    waiters = []
+    for n, (name, line) in enumerate([("ann", False), ("bob", False), ("cam-1", True), ("cat", False),
+                                      ("cam-2", True)]):
+        waiters.append(threading.Thread(target=take, args=(name, line)))
+        waiters[-1].start()
+        while slots.waiting < n + 1:
+            time.sleep(0.001)
+    release.set()
+    for thread in [holder, *waiters]:
+        thread.join()
+    assert order == ["cam-1", "cam-2", "ann", "bob", "cat"]
+    assert list(slots.gated(iter([1, 2]), line=True)) == [1, 2]
