@@ -1,5 +1,6 @@
-"""The Review queue's live corner: the waiting count and the folder watchers' heartbeats, refreshed on a timer
-(a fragment, so only this corner reruns), and a full rerun when new sheets arrive for an idle reviewer."""
+"""The Review queue's live corner: the folder watchers' heartbeats and the delivery sinks, refreshed on a timer
+(a fragment, so only this corner reruns), and a full rerun when new sheets arrive for an idle reviewer (the waiting
+count itself is shown beside the sheet, read with the claim)."""
 
 from __future__ import annotations
 
@@ -51,8 +52,9 @@ def live_status(log: ReviewLog, band: float, count_then: int) -> None:
 
 @st.fragment(run_every=timedelta(seconds=REFRESH_S))
 def _live_status(log: ReviewLog, band: float, count_then: int) -> None:
+    # The waiting count itself is drawn beside the sheet (app_pages/review_queue.py), read with the claim in the same
+    # run: a second counter here, refreshed on its own timer, disagreed with it after every decision (issue 37).
     count_now = waiting(log, band)
-    st.metric("Waiting for review", count_now, delta=count_now - count_then or None)
     for beat in heartbeats(log)[:3]:
         st.caption(beat_line(beat))
     for sink in sink_states(log, settings()):

@@ -73,9 +73,11 @@ def _counts(sheets_now: Callable[[], Sequence[Sheet]]) -> None:
 
 
 def sheet_list_ui(sheets: Sequence[Sheet], selected: int, page: str,
-                  sheets_now: Callable[[], Sequence[Sheet]], live_every: float | None):
+                  sheets_now: Callable[[], Sequence[Sheet]], live_every: float | None,
+                  counts_line: Callable[[], str] | None = None):
     """The sheet picker (current labels, not the model's, on decided sheets); returns the column beside it. With
-    `live_every` its counts rerun on their own (a fragment inside the screen's fragment) while a batch runs."""
+    `live_every` its counts rerun on their own (a fragment inside the screen's fragment) while a batch runs;
+    `counts_line` replaces the list's counts (the queue shows one sheet of many: its own counters)."""
     ids = [s.inference_id for s in sheets]
     # Numbered: two sheets may share a file name, and the list must tell them apart (so must the widget).
     # With verdicts of several model sets in one list, each names its set (one model set per view: issue 37).
@@ -88,7 +90,9 @@ def sheet_list_ui(sheets: Sequence[Sheet], selected: int, page: str,
     left.selectbox("Sheet", ids, index=ids.index(selected), format_func=names.get, key=pick,
                    label_visibility="collapsed", on_change=lambda: select(page, st.session_state[pick]))
     with left:
-        if live_every:
+        if counts_line is not None:
+            st.caption(counts_line() + " · press **?** for the keys")
+        elif live_every:
             st.fragment(_counts, run_every=live_every)(sheets_now)
         else:
             _counts(lambda: sheets)
@@ -98,12 +102,13 @@ def sheet_list_ui(sheets: Sequence[Sheet], selected: int, page: str,
 def sheet_screen(log: ReviewLog, inspector: Inspector | None, load: Callable[[], list[int]], band: float,
                  reviewer: str, page: str, after: Callable[[], None] | None = None,
                  on_skip: Callable[[int], None] | None = None, live_every: float | None = None,
-                 below: Callable[[], None] | None = None) -> Sheet | None:
+                 below: Callable[[], None] | None = None, counts_line: Callable[[], str] | None = None
+                 ) -> Sheet | None:
     """Draw the selected sheet of `load()`'s list with its decision controls; returns the sheet shown.
     `after` runs after each recorded decision; `on_skip` replaces the default skip (the next undecided sheet).
     `live_every` (seconds; while the list grows): `load` is called again for the counts and in the decision and
     navigation callbacks, so it must only read. `below` draws under the details in the same run (the batch
-    overview: a decision shows there at once)."""
+    overview: a decision shows there at once). `counts_line`: the counters to show instead of the list's."""
     sheets = sheets_of(log, load(), band)
     sheets_now = (lambda: sheets_of(log, load(), band)) if live_every else (lambda: sheets)
     if not sheets:
@@ -117,7 +122,7 @@ def sheet_screen(log: ReviewLog, inspector: Inspector | None, load: Callable[[],
     notice = st.session_state.pop(f"{page}-notice", "")
     if notice:
         st.toast(notice, icon=":material/check_circle:")
-    beside = sheet_list_ui(sheets, selected, page, sheets_now, live_every)
+    beside = sheet_list_ui(sheets, selected, page, sheets_now, live_every, counts_line)
     verdict = log.verdict(selected)
     pixels = stored_pixels(str(log.image_path(sheet.image_sha256)))
     key = f"{page}-{selected}"

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from core.contract.verdict import Verdict
 from core.review.store import ReviewLog
 from core.review.store.db import Database
-from core.review.store.models import QueueClaimRow, utc_now
-from core.review.store.sampling import SAMPLE_KEY
+from core.review.store.models import InferenceRow, QueueClaimRow, ReviewRow, utc_now
+from core.review.store.sampling import SAMPLE_KEY, queued
 
 ORDERS = {"uncertain": "Most uncertain first", "oldest": "Oldest first"}
 
@@ -72,6 +72,53 @@ def upcoming(log: ReviewLog, band: float, order: str = "uncertain", limit: int =
 
 def waiting(log: ReviewLog, band: float) -> int:
     return log.count_flagged_unreviewed(band)
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """One reviewer's view of the queue, from one read, so the numbers always add up (issue 37 item 12): every
+    waiting sheet is the one shown, one another reviewer has open, one this reviewer skipped, or one after them."""
+
+    waiting: int
+    showing: bool
+    held_by_others: int
+    skipped: int
+
+    @property
+    def after(self) -> int:
+        return self.waiting - self.showing - self.held_by_others - self.skipped
+
+    def line(self) -> str:
+        if not self.waiting:
+            return "**Waiting for review: 0**"
+        parts = [f"**Waiting for review: {self.waiting}**"]
+        if self.showing:
+            parts.append("this one")
+        if self.after:
+            parts.append(f"{self.after} after it" if self.showing else f"{self.after} more")
+        if self.held_by_others:
+            parts.append(f"{self.held_by_others} open with other reviewers")
+        if self.skipped:
+            parts.append(f"{self.skipped} skipped by you")
+        return " · ".join(parts)
+
+
+def waiting_ids(log: ReviewLog, band: float) -> set[int]:
+    """The inference ids of the sheets waiting (the rows `waiting` counts), ids only: no verdicts read."""
+    latest = log._latest_per_image()
+    reviewed = select(ReviewRow.image_sha256).distinct()
+    query = (select(InferenceRow.id).join(latest, InferenceRow.id == latest.c.id)
+             .where(InferenceRow.image_sha256.not_in(reviewed)).where(queued(band)))
+    return log._read(lambda s: set(s.scalars(query)))
+
+
+def queue_counts(log: ReviewLog, band: float, showing: int | None, held_by_others: Iterable[int],
+                 skipped: Iterable[int]) -> QueueCounts:
+    """The counters beside the sheet a reviewer holds (`showing`, None when none), from one read of the queue."""
+    ids = waiting_ids(log, band)
+    held = ids & set(held_by_others)
+    passed = (ids & set(skipped)) - held - {showing}
+    return QueueCounts(len(ids), showing in ids, len(held - {showing}), len(passed))
 
 
 class Claims:
