@@ -61,8 +61,10 @@ def summary_panel(log, settings, active) -> None:
                    "judge on. Review and paint more sheets before training, or treat the result as a trial.",
                    icon=":material/warning:")
     if summary["train"]["without_masks"]:
-        st.caption(f"{summary['train']['without_masks']} training sheets have a class without a mask: they stay out "
-                   "of training until someone paints the mask in the review panel.")
+        count = summary["train"]["without_masks"]
+        st.caption(f"{count} training sheet{'s have' if count != 1 else ' has'} a class without a mask: "
+                   f"{'they stay' if count != 1 else 'it stays'} out of training until someone paints the mask in the "
+                   "review panel.")
 
 
 def start_form(log, settings, who: str) -> None:

@@ -107,27 +107,26 @@ def verdict_notes(verdict: Verdict, inspector: Inspector | None) -> None:
 
 
 def verdict_badge(verdict: Verdict, label: CurrentLabel | None, active_set: str | None = None) -> None:
-    """The sheet's label now: the reviewer's when decided (who, when, and against which set's classes), else the
-    model's verdict; each names the set that made it. One model set per view (issue 37 item 3): a verdict of
-    another set than the active one, or a decision made against another set's classes, says so."""
+    """The sheet's label now: the reviewer's when decided (who, when), else the model's verdict; the line under it
+    names the set that made the verdict (one model set per view, issue 37 item 3): a verdict of another set than
+    the active one, or a decision made against another set's classes, says so."""
     made_by = verdict.model_set
+    other = f" :orange[— not the active set {active_set}]" if active_set and made_by != active_set else ""
     if label is None:
-        st.badge(f"Model: {verdict_headline(verdict)} · undecided · set {made_by}",
-                 color="red" if verdict.defective else "green",
+        st.badge(f"Model: {verdict_headline(verdict)} · undecided", color="red" if verdict.defective else "green",
                  icon=":material/warning:" if verdict.defective else ":material/check_circle:")
+        st.caption(f"Verdict of set {made_by}{other}")
+        return
+    shown = ", ".join(label.classes) or "defect-free"
+    st.badge(f"Decided: {shown} · {label.reviewer} · {label.decided_at:%Y-%m-%d %H:%M} UTC",
+             color="red" if label.classes else "green", icon=":material/how_to_reg:")
+    decided_with = label.model_set or made_by
+    if decided_with == made_by:
+        st.caption(f"Set {made_by} said {verdict_headline(verdict).lower()}{other}; {label.kind}"
+                   f"{': ' + plain_markdown(label.reason) if label.reason else ''}")
     else:
-        shown = ", ".join(label.classes) or "defect-free"
-        decided_with = label.model_set or made_by
-        st.badge(f"Decided: {shown} · {label.reviewer} · {label.decided_at:%Y-%m-%d %H:%M} UTC · set {decided_with}",
-                 color="red" if label.classes else "green", icon=":material/how_to_reg:")
-        if decided_with == made_by:
-            st.caption(f"Model ({made_by}) said {verdict_headline(verdict).lower()}; {label.kind}"
-                       f"{': ' + plain_markdown(label.reason) if label.reason else ''}")
-        else:
-            st.caption(f":orange[Decided against set {decided_with}'s classes; this verdict is set {made_by}'s] "
-                       f"({verdict_headline(verdict).lower()}): Change decision… decides against {made_by}'s.")
-    if active_set and made_by != active_set:
-        st.caption(f":orange[Made by set {made_by}, not the active set {active_set}.]")
+        st.caption(f":orange[Decided against set {decided_with}'s classes; this verdict is set {made_by}'s] "
+                   f"({verdict_headline(verdict).lower()}){other}: Change decision… decides against {made_by}'s.")
 
 
 def gradcam_ui(verdict: Verdict, pixels: np.ndarray, inspector: Inspector | None, key: str) -> None:
