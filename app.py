@@ -26,6 +26,7 @@ NAVIGATION = (
     ("review_queue.py", "Review queue", ":material/fact_check:", "review"),
     ("statistics.py", "Statistics", ":material/monitoring:", "statistics"),
     ("what_if.py", "Threshold what-if", ":material/tune:", "statistics"),
+    ("coils.py", "Coils", ":material/view_timeline:", "coils"),
     ("models.py", "Models", ":material/model_training:", "models.view"),
     ("users.py", "Users", ":material/group:", "users.manage"),
 )

@@ -47,6 +47,7 @@ PERMISSIONS = {
     "inspect": "inspector",
     "review": "inspector",
     "statistics": "supervisor",
+    "coils": "supervisor",
     "models.view": "supervisor",
     "models.edit": "admin",
     "users.manage": "admin",

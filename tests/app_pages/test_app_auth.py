@@ -21,11 +21,11 @@ from ui.auth import FIRST_ADMIN_COMMAND, oidc_username, verified_email
 TIMEOUT = 180
 pytestmark = pytest.mark.usefixtures("dashboard_env")
 PAGE_FILES = tuple(f"app_pages/{name}.py"
-                   for name in ("inspect", "review_queue", "statistics", "what_if", "models", "users"))
+                   for name in ("inspect", "review_queue", "statistics", "what_if", "coils", "models", "users"))
 ROLE_PAGES = {
     "inspector": ["Inspect", "Review queue"],
-    "supervisor": ["Inspect", "Review queue", "Statistics", "Threshold what-if", "Models"],
-    "admin": ["Inspect", "Review queue", "Statistics", "Threshold what-if", "Models", "Users"],
+    "supervisor": ["Inspect", "Review queue", "Statistics", "Threshold what-if", "Coils", "Models"],
+    "admin": ["Inspect", "Review queue", "Statistics", "Threshold what-if", "Coils", "Models", "Users"],
 }
 
 
@@ -147,6 +147,7 @@ def test_navigation_offers_only_the_pages_of_the_role(role):
     ("inspector", "app_pages/statistics.py", "supervisor"),
     ("inspector", "app_pages/models.py", "supervisor"),
     ("inspector", "app_pages/what_if.py", "supervisor"),
+    ("inspector", "app_pages/coils.py", "supervisor"),
     ("inspector", "app_pages/users.py", "admin"),
     ("supervisor", "app_pages/users.py", "admin"),
 ])
