@@ -196,8 +196,8 @@ def _made_by(verdict: Verdict) -> None:
 def _probabilities(verdict: Verdict, inspector: Inspector | None) -> None:
     st.dataframe(probability_table(verdict), hide_index=True, column_config={
         "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0, format="%.3f"),
-        "distance": st.column_config.NumberColumn(
-            "distance", help="how far the probability is from the class threshold: small = uncertain")})
+        "margin": st.column_config.NumberColumn(
+            "margin to threshold", help="how far the probability is from the class threshold: small = uncertain")})
     if inspector is not None and inspector.card.class_scores == "head+mask":
         st.caption("Each probability is the mean of the classifier's and the defect mask's (its strongest 5x5-pixel "
                    "spot): this model set decides from both.")

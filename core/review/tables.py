@@ -14,7 +14,7 @@ def probability_table(verdict: Verdict) -> pd.DataFrame:
         "probability": [round(p, 4) for p in verdict.probabilities],
         "threshold": verdict.thresholds,
         "present": [name in verdict.classes_present for name in verdict.class_names],
-        "distance": [round(abs(p - t), 4) for p, t in zip(verdict.probabilities, verdict.thresholds, strict=True)],
+        "margin": [round(abs(p - t), 4) for p, t in zip(verdict.probabilities, verdict.thresholds, strict=True)],
     })
 
 
@@ -27,7 +27,7 @@ def region_table(verdict: Verdict) -> pd.DataFrame:
     return pd.DataFrame(
         [(r.class_name, r.area_px, f"{r.bbox[0]}–{r.bbox[2]}", f"{r.bbox[1]}–{r.bbox[3]}",
           round(r.mean_probability, 3)) for r in verdict.regions],
-        columns=["class", "area_px", "x", "y", "mean_probability"])
+        columns=["class", "area (px)", "x", "y", "mean probability"])
 
 
 def history_table(reviews) -> pd.DataFrame:
