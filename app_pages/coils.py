@@ -6,6 +6,7 @@ import streamlit as st
 from core.contract.coil import CoilError, GradeRule
 from core.review.coils import coil_report, recent_coils, report_csv, report_json
 from ui import auth, coil_view, state
+from ui.markup import plain_markdown
 
 settings, log = state.settings(), state.review_log()
 auth.page_header("Coils", "coils")
@@ -22,17 +23,17 @@ try:
     report = coil_report(log, coil, GradeRule.parse(settings.coil_grade_rule, settings.coil_minor_classes),
                          settings.timezone)
 except CoilError as exc:
-    st.error(str(exc))
+    st.error(plain_markdown(str(exc)))
     st.stop()
 
 grade_col, sheets_col, defective_col, *class_cols = st.columns(3 + len(report.class_names))
-grade_col.metric("Grade", report.grade, report.grade_why, delta_color="off", delta_arrow="off",
-                 help=f"coil_grade_rule: {report.rule}. Counts are sheets; a sheet's classes are its latest "
-                      "decision, else the model's verdict.")
+grade_col.metric("Grade", report.grade, help="Counts are sheets; a sheet's classes are its latest decision, else "
+                 "the model's verdict.")
 sheets_col.metric("Sheets", len(report.sheets))
 defective_col.metric("Defective", report.defective)
 for column, name in zip(class_cols, report.class_names, strict=True):
     column.metric(name, report.counts[name])
+st.caption(plain_markdown(f"Grade {report.grade}: {report.grade_why} · rule (coil_grade_rule): {report.rule}"))
 
 colors = coil_view.palette(report, settings.models_dir)
 map_key, sheet_key = f"coil_map_{coil}", f"coil_sheet_{coil}"

@@ -190,6 +190,8 @@ class GradeRule:
         counts = self.counts(sheet_classes)
         for clause in self.clauses:
             if all(d.holds(counts) for d in clause.conditions):
-                why = " and ".join(f"{d} ({counts.get(d.what, 0)})" for d in clause.conditions) or "otherwise"
-                return clause.grade, why
+                if clause.conditions:
+                    return clause.grade, " and ".join(f"{d} ({counts.get(d.what, 0)})" for d in clause.conditions)
+                counted = dict.fromkeys(d.what for c in self.clauses for d in c.conditions)  # the rule's words
+                return clause.grade, f"otherwise ({', '.join(f'{counts.get(w, 0)} {w}' for w in counted)})"
         raise AssertionError("the last clause is 'otherwise'")  # parse() guarantees it

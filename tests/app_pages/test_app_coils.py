@@ -20,11 +20,12 @@ PATTERN = r"(?P<coil>[A-Z0-9]+)_(?P<position>\d+(\.\d+)?)m"
 POSITIONS = (0.0, 12.5, 25.0, 37.5, 50.0)
 
 
-def feed_the_watcher(folder: Path, names: list[str]) -> None:
-    """Synthetic strips dropped into a watched folder, inspected and recorded by the watcher's own code path."""
+def feed_the_watcher(folder: Path, names: list[str], seed0: int = 600) -> None:
+    """Synthetic strips dropped into a watched folder, inspected and recorded by the watcher's own code path (each
+    content once: give later calls other seeds)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for seed, name in enumerate(names):
-        (folder / name).write_bytes(strip_png(600 + seed))
+    for seed, name in enumerate(names, start=seed0):
+        (folder / name).write_bytes(strip_png(seed))
     settings = load_settings()
     log = open_log()
     watcher = Watcher(WatchOptions([folder], ["*.png"], settle_s=0.0, heartbeat_s=60, name="coils-test",
@@ -59,6 +60,7 @@ def test_a_supervisor_sees_a_watched_coil_along_its_length_and_its_grade(coil_sh
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Grade"] == "C" and metrics["Sheets"] == "5" and metrics["Defective"] == "5"
     assert metrics["pits"] == "5" and metrics["scratches"] == "0"
+    assert any("Grade C: otherwise (5 defects)" in c.value.replace("\\", "") for c in app.caption)
     traces = map_traces(app)
     assert traces["pits"] == list(POSITIONS) and traces["scratches"] == []  # x = metres along the coil
     assert traces["all sheets"] == list(POSITIONS)
@@ -80,5 +82,6 @@ def test_a_supervisor_sees_a_watched_coil_along_its_length_and_its_grade(coil_sh
     app.run()
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Grade"] == "B" and metrics["Defective"] == "3" and metrics["pits"] == "3"
+    assert any("Grade B: <= 3 defects (3)" in c.value.replace("\\", "") for c in app.caption)
     assert map_traces(app)["pits"] == list(POSITIONS[2:])
 

@@ -67,7 +67,7 @@ def test_minor_major_and_class_conditions():
     assert rule.grade([("crazing",), ("scratches", "crazing")]) == ("B", "<= 0 major (0) and <= 2 minor (2)")
     # One sheet with a non-minor class: no longer B; one pits sheet is still C.
     assert rule.grade([("crazing",), ("crazing", "pits")]) == ("C", "< 2 pits (1)")
-    assert rule.grade([("pits",), ("pits",)])[0] == "D"
+    assert rule.grade([("pits",), ("pits",)]) == ("D", "otherwise (2 defects, 2 major, 0 minor, 2 pits)")
     assert rule.counts([("crazing", "pits"), ()]) == {"defects": 1, "minor": 0, "major": 1, "crazing": 1, "pits": 1}
     assert rule.class_names() == {"pits"}
     assert GradeRule.parse("OK: = 0 defect; NG: otherwise").grade([])[0] == "OK"

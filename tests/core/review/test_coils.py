@@ -77,7 +77,7 @@ def test_the_report_counts_classes_and_grades_by_the_inspectors_labels(log):
            for i, (m, probs) in enumerate([(0, CLEAN), (10, PITS), (20, SCRATCHES), (30, PITS)])]
     report = coil_report(log, "C3", RULE, timezone="Europe/Berlin")
     assert report.counts == {"pits": 2, "crazing": 0, "scratches": 1, "patches": 0} and report.defective == 3
-    assert (report.grade, report.grade_why) == ("C", "otherwise") and report.positioned
+    assert (report.grade, report.grade_why) == ("C", "otherwise (3 defects)") and report.positioned
     assert report.sheets["along"].tolist() == [0.0, 10.0, 20.0, 30.0]
     assert str(report.sheets["inspected_at"].iloc[0]) == "2026-12-09 07:00:00+01:00"  # the plant's zone
 
