@@ -114,6 +114,9 @@ class ThrottlePolicy:
         return timedelta(seconds=min(self.first_delay_s * 2 ** (failures - max(free, 1)), self.max_delay_s))
 
 
+NO_WAIT = datetime(1970, 1, 1)  # a throttle row's wait_until when no wait is due
+
+
 @dataclass
 class _Reservation:
     """An attempt counted as a failure in advance (see Accounts._reserve); a right password gives it back."""
@@ -368,7 +371,7 @@ class Accounts:
             for kind, key in keys.items():
                 row = rows[kind]
                 if row is None:
-                    row = rows[kind] = ThrottleRow(key=key, failures=0, last_failure_at=now, wait_until=now)
+                    row = rows[kind] = ThrottleRow(key=key, failures=0, last_failure_at=now, wait_until=NO_WAIT)
                     session.add(row)
                 before[key] = (row.failures, row.last_failure_at, row.wait_until)
                 row.failures += 1
@@ -378,7 +381,10 @@ class Accounts:
                             else timedelta(0))
                 else:
                     wait = policy.delay(row.failures, limits[kind])
-                row.wait_until = max(row.wait_until, now + wait)
+                if wait > timedelta(0):
+                    # Only a real wait moves wait_until: "now" here is later than the "now" a parallel attempt
+                    # read with, so wait_until = now would refuse it as "too soon" without any delay due.
+                    row.wait_until = max(row.wait_until, now + wait)
             tried = rows["pair"].failures
             return _Reservation(keys, before, tried, policy.delay(tried, policy.free_failures), known)
 

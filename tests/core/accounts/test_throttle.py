@@ -65,6 +65,23 @@ def test_each_failure_makes_the_next_attempt_wait_longer(tmp_path, monkeypatch):
     accounts.close()
 
 
+def test_a_failure_with_no_wait_due_never_refuses_an_attempt_that_read_the_clock_earlier(tmp_path, monkeypatch):
+    """Parallel attempts read the clock before the one ahead of them commits: a failure that imposes no wait must
+    not make them "too soon" (under load, 12 parallel guesses got 1 check instead of the 3 free ones)."""
+    clock = Clock()
+    monkeypatch.setattr(auth, "utc_now", clock)
+    accounts = make(tmp_path, first_delay_s=30, free_failures=3, max_failures=3)
+    clock.advance(0.5)  # the first attempt commits at 08:00:00.5 ...
+    with pytest.raises(AuthError, match="attempt 1 registered"):
+        accounts.sign_in("ivan", "guess-1", client="203.0.113.9")
+    clock.advance(-0.4)  # ... the next had read the clock at 08:00:00.1
+    with pytest.raises(AuthError, match="attempt 2 registered"):
+        accounts.sign_in("ivan", "guess-2", client="203.0.113.9")
+    with pytest.raises(AuthError, match="attempt 1 registered"):  # two failures of the name: others need not wait yet
+        accounts.sign_in("ivan", "guess-3", client="198.51.100.4")
+    accounts.close()
+
+
 def test_the_message_says_the_attempt_registered_and_how_many_remain_before_a_delay(tmp_path):
     accounts = make(tmp_path, first_delay_s=5.0)  # by default the fourth attempt waits
     messages = []
