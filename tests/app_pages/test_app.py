@@ -21,6 +21,7 @@ from tests.helpers.dashboard import (  # noqa: F401  (fixtures)
     dashboard_env,
     make_verdict,
     models_dir,
+    start_app,
     strip_png,
 )
 
@@ -28,15 +29,7 @@ TIMEOUT = 180
 pytestmark = pytest.mark.usefixtures("dashboard_env")
 
 
-def start(page: str | None = None, username: str = "ann", role: str = "admin") -> AppTest:
-    """The real app, signed in as `username` (account created on first use) and on `page`."""
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    app.session_state["auth_token"] = account_token(username, role)
-    app.run()
-    if page:
-        app.switch_page(page).run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+start = start_app
 
 
 def open_log() -> ReviewLog:

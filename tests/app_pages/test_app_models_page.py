@@ -19,6 +19,7 @@ from tests.helpers.dashboard import (  # noqa: F401  (fixtures)
     dashboard_env,
     make_verdict,
     models_dir,
+    start_app,
     strip_png,
 )
 
@@ -27,12 +28,7 @@ pytestmark = pytest.mark.usefixtures("dashboard_env")
 
 
 def models_page() -> AppTest:
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    app.session_state["auth_token"] = account_token("ann", "admin")
-    app.run()
-    app.switch_page("app_pages/models.py").run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+    return start_app("app_pages/models.py")
 
 
 def in_order(node, out=None) -> list[tuple[str, str]]:

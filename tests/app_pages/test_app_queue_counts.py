@@ -17,6 +17,7 @@ from tests.helpers.dashboard import (  # noqa: F401  (fixtures)
     dashboard_env,
     make_verdict,
     models_dir,
+    start_app,
     strip_png,
 )
 
@@ -25,12 +26,7 @@ pytestmark = pytest.mark.usefixtures("dashboard_env")
 
 
 def queue_page() -> AppTest:
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    app.session_state["auth_token"] = account_token("ann", "inspector")
-    app.run()
-    app.switch_page("app_pages/review_queue.py").run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+    return start_app("app_pages/review_queue.py", role="inspector")
 
 
 def counters(app: AppTest) -> list[str]:

@@ -110,3 +110,16 @@ def account_token(username: str = "ann", role: str = "admin") -> str:
         return accounts.sign_in(username, PASSWORD)[1]
     finally:
         accounts.close()
+
+
+def start_app(page: str | None = None, username: str = "ann", role: str = "admin", timeout: float = 180):
+    """The real app.py under AppTest, signed in as `username` (account created on first use) and on `page`."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    app.session_state["auth_token"] = account_token(username, role)
+    app.run()
+    if page:
+        app.switch_page(page).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
